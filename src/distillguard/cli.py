@@ -1,0 +1,93 @@
+"""The ``distillguard`` command line.
+
+Each command lives next to the code it drives (``distillguard/<part>/cli.py``) and is listed
+in :data:`COMMANDS`, an explicit registry; modules are imported only when their command runs,
+so ``distillguard --help`` stays fast and a missing optional dependency breaks only its own
+command.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from distillguard import __version__
+from distillguard.errors import DistillguardError
+
+#: command name -> "module:attribute" of a click.Command. Add a line to add a command.
+COMMANDS: dict[str, str] = {
+    "ingest": "distillguard.ingest.cli:ingest",
+    "stats": "distillguard.store.cli:stats",
+    "simulate": "distillguard.sim.cli:simulate",
+    "demo": "distillguard.demo:demo",
+}
+
+#: one-line help shown by ``distillguard --help`` without importing the command's module.
+SHORT_HELP: dict[str, str] = {
+    "ingest": "Read provider logs into the store, quarantining bad records.",
+    "stats": "Show what is in the store: events, accounts, time span, models, templates.",
+    "simulate": "Generate realistic traffic (legitimate personas and campaigns) with labels.",
+    "demo": "Simulate a week of traffic with campaigns, ingest it and summarise it.",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group that imports a command's module only when that command is used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, _, attr = target.partition(":")
+        module = importlib.import_module(module_name)
+        command = getattr(module, attr)
+        if not isinstance(command, click.Command):
+            raise TypeError(f"{target} is not a click command")
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, SHORT_HELP.get(name, "")) for name in self.list_commands(ctx)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="distillguard")
+def cli() -> None:
+    """distillguard: detect, throttle, prove and share model-distillation campaigns.
+
+    \b
+    Examples:
+      distillguard demo --out demo-out
+      distillguard simulate --seed 7 --days 7 --out sim/
+      distillguard ingest sim/events.jsonl --db dg.duckdb
+      distillguard stats --db dg.duckdb
+    """
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the CLI, turning our errors into a one-line message and exit code 2."""
+    try:
+        cli.main(args=argv, prog_name="distillguard", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        return int(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        return 130
+    except DistillguardError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

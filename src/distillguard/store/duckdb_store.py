@@ -1,0 +1,118 @@
+"""The default store: one embedded DuckDB file."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any, ClassVar
+
+import duckdb
+import pyarrow as pa
+
+from distillguard.errors import StoreError
+from distillguard.events.schema import COLUMNS
+from distillguard.store.base import WriteResult
+
+_EVENTS_DDL = (
+    "CREATE TABLE IF NOT EXISTS events ("
+    + ", ".join(f"{c.name} {c.sql}" for c in COLUMNS)
+    + ")"
+)
+
+_DDL: tuple[str, ...] = (
+    _EVENTS_DDL,
+    """CREATE TABLE IF NOT EXISTS decisions (
+        decision_id VARCHAR, subject_kind VARCHAR, subject_id VARCHAR, action VARCHAR,
+        params VARCHAR, reason VARCHAR, created_by VARCHAR, created_at TIMESTAMPTZ,
+        expires_at TIMESTAMPTZ, revoked_at TIMESTAMPTZ)""",
+    """CREATE TABLE IF NOT EXISTS audit_log (
+        ts TIMESTAMPTZ, actor VARCHAR, action VARCHAR, subject VARCHAR, detail VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS ingest_runs (
+        run_id VARCHAR, started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ, sources VARCHAR,
+        read BIGINT, accepted BIGINT, duplicates BIGINT, quarantined BIGINT)""",
+)
+
+
+class DuckDBStore:
+    """Events and side tables in one DuckDB file (``":memory:"`` for a throwaway store).
+
+    ``write`` is idempotent on ``event_id``: a batch is de-duplicated against itself and
+    against what is already stored with one anti-join, so no index has to be kept in memory.
+    """
+
+    name: ClassVar[str] = "duckdb"
+
+    def __init__(
+        self,
+        path: str | Path = ":memory:",
+        *,
+        read_only: bool = False,
+        memory_limit: str = "",
+        threads: int = 0,
+    ) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.con = duckdb.connect(self.path, read_only=read_only)
+            if memory_limit:
+                self.con.execute(f"SET memory_limit = '{memory_limit}'").fetchall()
+            if threads:
+                self.con.execute(f"SET threads = {int(threads)}").fetchall()
+            self.con.execute("SET TimeZone = 'UTC'").fetchall()
+            if not read_only:
+                for ddl in _DDL:
+                    self.con.execute(ddl).fetchall()
+        except duckdb.Error as exc:
+            raise StoreError(f"{self.path}: cannot open DuckDB store: {exc}") from exc
+        self._lock = threading.Lock()
+
+    def write(self, batch: pa.Table) -> WriteResult:
+        """Append ``batch`` (in ARROW_SCHEMA), skipping event_ids already present."""
+        if batch.num_rows == 0:
+            return WriteResult(0, 0)
+        with self._lock:
+            try:
+                self.con.register("_dg_batch", batch)
+                res = self.con.execute(
+                    "INSERT INTO events SELECT b.* FROM "
+                    "(SELECT * FROM _dg_batch QUALIFY row_number() OVER "
+                    "(PARTITION BY event_id ORDER BY ts) = 1) b "
+                    "ANTI JOIN events e ON e.event_id = b.event_id"
+                ).fetchall()
+                inserted = int(res[0][0]) if res else 0
+            except duckdb.Error as exc:
+                raise StoreError(f"{self.path}: write failed: {exc}") from exc
+            finally:
+                self.con.unregister("_dg_batch")
+        return WriteResult(inserted, batch.num_rows - inserted)
+
+    def sql(self, query: str, params: list[Any] | None = None) -> pa.Table:
+        """Run ``query`` and return Arrow."""
+        with self._lock:
+            try:
+                return self.con.sql(query, params=params or None).to_arrow_table()
+            except duckdb.Error as exc:
+                raise StoreError(f"{self.path}: query failed: {exc}") from exc
+
+    def execute(self, statement: str, params: list[Any] | None = None) -> None:
+        """Run a statement."""
+        with self._lock:
+            try:
+                self.con.execute(statement, params or []).fetchall()
+            except duckdb.Error as exc:
+                raise StoreError(f"{self.path}: statement failed: {exc}") from exc
+
+    def close(self) -> None:
+        """Checkpoint and close."""
+        with self._lock:
+            try:
+                self.con.close()
+            except duckdb.Error as exc:
+                raise StoreError(f"{self.path}: close failed: {exc}") from exc
+
+    def __enter__(self) -> DuckDBStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,67 @@
+"""One conformance suite that every store implementation runs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from distillguard.events import decode_event, events_to_arrow
+from distillguard.store import DuckDBStore, MemoryStore, Store
+
+
+@pytest.fixture(params=["duckdb-file", "duckdb-memory", "memory"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    s: Store
+    if request.param == "duckdb-file":
+        s = DuckDBStore(tmp_path / "t.duckdb")
+    elif request.param == "duckdb-memory":
+        s = DuckDBStore(":memory:")
+    else:
+        s = MemoryStore()
+    yield s
+    s.close()
+
+
+def _batch(n: int, start: int = 0):  # type: ignore[no-untyped-def]
+    evs = [decode_event(f'{{"ts": {1767225600 + i}, "account_id": "a{i % 3}", "request_id": "r{i}"}}')
+           for i in range(start, start + n)]
+    return events_to_arrow(evs, keep_text=False)
+
+
+def test_write_is_idempotent(store: Store) -> None:
+    assert store.write(_batch(10)).inserted == 10
+    again = store.write(_batch(10))
+    assert (again.inserted, again.duplicates) == (0, 10)
+    overlap = store.write(_batch(10, start=5))
+    assert (overlap.inserted, overlap.duplicates) == (5, 5)
+    assert store.sql("SELECT count(*) AS n FROM events").to_pylist() == [{"n": 15}]
+
+
+def test_duplicates_inside_one_batch_are_stored_once(store: Store) -> None:
+    import pyarrow as pa
+
+    b = _batch(4)
+    res = store.write(pa.concat_tables([b, b]))
+    assert (res.inserted, res.duplicates) == (4, 4)
+
+
+def test_aggregation_in_sql(store: Store) -> None:
+    store.write(_batch(9))
+    rows = store.sql(
+        "SELECT account_id, count(*) AS n FROM events GROUP BY account_id ORDER BY account_id"
+    ).to_pylist()
+    assert rows == [{"account_id": f"a{i}", "n": 3} for i in range(3)]
+
+
+def test_empty_batch_writes_nothing(store: Store) -> None:
+    assert store.write(_batch(0)).inserted == 0
+
+
+def test_file_store_persists(tmp_path: Path) -> None:
+    path = tmp_path / "p.duckdb"
+    with DuckDBStore(path) as s:
+        s.write(_batch(3))
+    with DuckDBStore(path) as s:
+        assert s.sql("SELECT count(*) AS n FROM events").to_pylist() == [{"n": 3}]
