@@ -22,6 +22,9 @@ COMMANDS: dict[str, str] = {
     "stats": "distillguard.store.cli:stats",
     "simulate": "distillguard.sim.cli:simulate",
     "demo": "distillguard.demo:demo",
+    "scan": "distillguard.detect.cli:scan",
+    "eval": "distillguard.detect.cli:eval_cmd",
+    "rules": "distillguard.detect.cli:rules",
 }
 
 #: one-line help shown by ``distillguard --help`` without importing the command's module.
@@ -30,6 +33,9 @@ SHORT_HELP: dict[str, str] = {
     "stats": "Show what is in the store: events, accounts, time span, models, templates.",
     "simulate": "Generate realistic traffic (legitimate personas and campaigns) with labels.",
     "demo": "Simulate a week of traffic with campaigns, ingest it and summarise it.",
+    "scan": "Find distillation campaigns in logs: accounts.csv, campaigns.json, report.html.",
+    "eval": "Measure a scan against labels: precision, recall, FPR, B-cubed, time to detection.",
+    "rules": "List detection rules and run their own tests.",
 }
 
 

@@ -1,0 +1,90 @@
+"""The ``[detect]`` configuration section."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from distillguard.config import load_section, read_file
+
+
+def _default_rate_limits() -> dict[str, int]:
+    return {"default": 600, "free": 60, "tier1": 500, "tier2": 1000, "enterprise": 5000}
+
+
+def _default_edge_weights() -> dict[str, float]:
+    return {
+        "payment": 1.0,
+        "ip": 0.6,
+        "slash24": 0.3,
+        "asn_ua": 0.2,
+        "creation_burst": 0.6,
+        "family": 1.0,
+        "lockstep": 1.0,
+        "signal_profile": 0.4,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class DetectConfig:
+    """``[detect]`` section: knobs of features, linking, scoring and verdicts.
+
+    Attributes:
+        seed: seed of every random choice (Leiden, pair sampling).
+        rate_limits: requests per minute allowed per account tier (``default`` for others).
+        max_tokens_cap: max_tokens value that counts as "at the cap"; 0 infers it per model as
+            the largest value seen for that model.
+        new_model_grace_hours: a model is "newly released" when the population first uses it
+            more than this many hours after the log starts.
+        key_fanout: links made per account inside one shared key (bounded fan-out: a key shared
+            by n accounts gives about ``n * key_fanout`` edges, never n²).
+        key_max_accounts: keys (IP, /24, payment, family...) shared by more accounts are ignored.
+        lockstep_bucket_s: width of the co-activity time bucket, seconds.
+        lockstep_max_accounts: co-activity buckets with more accounts are ignored (crowds).
+        lockstep_min_shared: buckets two accounts must share to be linked by timing.
+        family_min_share: share of an account's requests a template family must make up before
+            it links that account.
+        creation_burst_minutes: accounts created within this many minutes with the same e-mail
+            domain and tier form a creation burst.
+        edge_weights: weight of each edge kind.
+        min_edge_weight: edges lighter than this are dropped before clustering.
+        leiden_resolution: modularity resolution of Leiden.
+        merge_ratio: merge two communities when the weight between them is at least this share
+            of the smaller one's total edge weight (undoes splits of one dense campaign).
+        campaign_threshold: community risk at which a community becomes a campaign.
+        suspect_threshold: account risk at which a lone account becomes ``suspect``.
+        member_threshold: an account in a campaign community is a member only if it has a
+            behaviour edge inside it or its own risk reaches this value.
+        min_campaign_accounts: smallest campaign (accounts).
+        min_campaign_events: smallest campaign (events).
+    """
+
+    seed: int = 7
+    rate_limits: dict[str, int] = field(default_factory=_default_rate_limits)
+    max_tokens_cap: int = 0
+    new_model_grace_hours: float = 24.0
+    key_fanout: int = 6
+    key_max_accounts: int = 50_000
+    lockstep_bucket_s: int = 60
+    lockstep_max_accounts: int = 30
+    lockstep_min_shared: int = 3
+    family_min_share: float = 0.05
+    creation_burst_minutes: int = 10
+    edge_weights: dict[str, float] = field(default_factory=_default_edge_weights)
+    min_edge_weight: float = 0.05
+    leiden_resolution: float = 1.0
+    merge_ratio: float = 0.2
+    campaign_threshold: float = 0.5
+    suspect_threshold: float = 0.85
+    member_threshold: float = 0.5
+    min_campaign_accounts: int = 2
+    min_campaign_events: int = 20
+
+
+def load_detect_config(path: str | Path | None = None) -> DetectConfig:
+    """Load ``[detect]`` from ``path`` (or ``$DISTILLGUARD_CONFIG``) and the environment.
+
+    Raises:
+        ConfigError: unknown key or bad value, naming ``[detect]`` and the key.
+    """
+    return load_section("detect", DetectConfig, file_data=read_file(path))

@@ -1,0 +1,271 @@
+"""``run_scan``: logs in, explained campaigns out (accounts.csv, campaigns.json, report.html).
+
+Stages: ingest → annotate (text signals, template families) → features → linking (edges,
+Leiden communities) → rules and scores → verdicts and campaigns → outputs. Every stage is
+timed; signals that could not be computed (no prompt text, missing annotator) are listed.
+"""
+# ruff: noqa: S608  -- SQL is assembled from fixed identifiers and numbers from the config;
+# values that come from data are passed as parameters or quoted by the caller.
+
+from __future__ import annotations
+
+import csv
+import importlib
+import json
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from distillguard.detect.allowlist import load_allowlist
+from distillguard.detect.campaigns import AccountVerdict, Campaign, decide
+from distillguard.detect.config import DetectConfig
+from distillguard.detect.features import compute_features
+from distillguard.detect.linking import build_edges, cluster
+from distillguard.detect.ruleset import load_rules
+from distillguard.errors import DetectionError, InputError
+
+ACCOUNTS_HEADER = ("account_id", "risk", "verdict", "campaign_id", "top_reasons")
+
+
+@dataclass(frozen=True, slots=True)
+class ScanResult:
+    """What one scan did and where its outputs are."""
+
+    out_dir: Path
+    accounts_csv: Path
+    campaigns_json: Path
+    report_html: Path
+    db: Path
+    events: int
+    accounts: int
+    verdicts: dict[str, int]
+    campaigns: tuple[Campaign, ...]
+    timings: dict[str, float]
+    unavailable: tuple[str, ...]
+    edges_by_kind: dict[str, int]
+    ingest: Any = None
+    until: datetime | None = None
+    rules_loaded: int = 0
+    notes: tuple[str, ...] = field(default=())
+
+
+def _annotate(con: Any, progress: bool) -> tuple[list[str], dict[str, tuple[str, ...]]]:
+    """Run the text annotator when it is installed; return notes and signal ATLAS ids."""
+    try:
+        mod = importlib.import_module("distillguard.detect.annotate")
+    except ImportError as exc:
+        return [f"text signals (annotator unavailable: {exc})"], {}
+    mod.annotate_prompts(con, events_table="ev", progress=progress)
+    atlas: dict[str, tuple[str, ...]] = {}
+    try:
+        reg = importlib.import_module("distillguard.detect.signals")
+        for name, sig in getattr(reg, "SIGNALS", {}).items():
+            ids = getattr(sig, "atlas", None)
+            if ids:
+                atlas[str(name)] = tuple(str(i) for i in ids)
+    except ImportError:
+        pass
+    return [], atlas
+
+
+def _community_context(
+    con: Any,
+) -> tuple[dict[str, tuple[int, bool]], dict[str, dict[str, int]], dict[int, float]]:
+    comm = {
+        str(a): (int(c), bool(k))
+        for a, c, k in con.execute("SELECT account_id, community, core FROM communities").fetchall()
+    }
+    kinds: dict[str, dict[str, int]] = defaultdict(dict)
+    for a, kind, n in con.execute(
+        """SELECT x.acc, x.kind, count(*) FROM (
+             SELECT a AS acc, b AS other, kind FROM account_edges
+             UNION ALL SELECT b, a, kind FROM account_edges) x
+           JOIN communities c1 ON c1.account_id = x.acc
+           JOIN communities c2 ON c2.account_id = x.other
+           WHERE c1.community = c2.community GROUP BY 1, 2"""
+    ).fetchall():
+        kinds[str(a)][str(kind)] = int(n)
+    share = {
+        int(c): float(s or 0.0)
+        for c, s in con.execute(
+            """SELECT c1.community, sum(g.behaviour) / sum(g.weight) FROM account_graph g
+           JOIN communities c1 ON c1.account_id = g.a JOIN communities c2 ON c2.account_id = g.b
+           WHERE c1.community = c2.community GROUP BY 1"""
+        ).fetchall()
+    }
+    return comm, dict(kinds), share
+
+
+def write_accounts_csv(path: Path, verdicts: Sequence[AccountVerdict]) -> None:
+    """Write accounts.csv in the contract's column order."""
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(ACCOUNTS_HEADER)
+        for v in verdicts:
+            w.writerow(
+                (v.account_id, f"{v.risk:.4f}", v.verdict, v.campaign_id, "; ".join(v.reasons))
+            )
+
+
+def run_scan(
+    inputs: Sequence[Path] | None,
+    out_dir: Path,
+    *,
+    db: Path | None = None,
+    until: datetime | None = None,
+    config: DetectConfig | None = None,
+    allowlist: Path | None = None,
+    rules_dirs: Sequence[Path] = (),
+    progress: bool = False,
+    show_prompts: bool = False,
+    now: datetime | None = None,
+) -> ScanResult:
+    """Scan event logs and write accounts.csv, campaigns.json and report.html to ``out_dir``.
+
+    Args:
+        inputs: event files or folders to ingest first; None (or empty) scans ``db`` as is.
+        out_dir: where the outputs go (created).
+        db: DuckDB file to use; default ``out_dir/scan.duckdb``.
+        until: only events at or before this instant are scanned (replay a prefix).
+        config: detection configuration; defaults when None.
+        allowlist: YAML allow-list file.
+        rules_dirs: extra rule folders, added to the built-in rules.
+        progress: show progress bars on stderr.
+        show_prompts: include example prompt text in the report (redacted by default).
+        now: reference time for allow-list expiry (default: the current time).
+
+    Raises:
+        InputError: nothing usable was read.
+        DetectionError: the store holds no events to scan.
+    """
+    from distillguard.store import DuckDBStore
+
+    cfg = config or DetectConfig()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    db_path = Path(db) if db is not None else out_dir / "scan.duckdb"
+    timings: dict[str, float] = {}
+    rules = load_rules(rules_dirs)
+    allow = load_allowlist(allowlist)
+    t0 = time.perf_counter()
+    store = DuckDBStore(db_path)
+    report = None
+    try:
+        if inputs:
+            from distillguard.ingest.run import ingest_paths
+
+            report = ingest_paths(
+                list(inputs),
+                store,
+                keep_text=True,
+                quarantine=out_dir / "quarantine.jsonl",
+                progress=progress,
+            )
+            if report.accepted + report.duplicates == 0:
+                bad = "; ".join(f"{r.path}: {r.reason}" for r in report.rejected_sources)
+                raise InputError(
+                    f"no usable events in the input ({report.read} read, "
+                    f"{report.quarantined} quarantined){': ' + bad if bad else ''}"
+                )
+        timings["ingest"] = time.perf_counter() - t0
+        con = store.con
+        where = ""
+        params: list[Any] = []
+        if until is not None:
+            u = until if until.tzinfo else until.replace(tzinfo=UTC)
+            where = f" WHERE ts <= TIMESTAMPTZ '{u.astimezone(UTC).isoformat()}'"
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW ev AS SELECT * FROM events{where}", params
+        ).fetchall()
+        n_events = int(con.execute("SELECT count(*) FROM ev").fetchall()[0][0])
+        if n_events == 0:
+            raise DetectionError(
+                f"{db_path}: no events to scan"
+                + (f" at or before {until.isoformat()}" if until else "")
+            )
+        has_text = bool(con.execute("SELECT count(prompt_digest) FROM ev").fetchall()[0][0])
+        notes: list[str] = []
+        atlas_of: dict[str, tuple[str, ...]] = {}
+        t = time.perf_counter()
+        for stale in ("prompt_signals", "template_families"):
+            con.execute(f"DROP TABLE IF EXISTS {stale}").fetchall()
+        if has_text:
+            notes, atlas_of = _annotate(con, progress)
+        timings["annotate"] = time.perf_counter() - t
+        t = time.perf_counter()
+        feats = compute_features(con, cfg, events="ev")
+        timings["features"] = time.perf_counter() - t
+        t = time.perf_counter()
+        has_fam = "template families (no prompt text)" not in feats.unavailable
+        edges = build_edges(con, cfg, events="ev", has_fam=has_fam, sig_cols=feats.signal_columns)
+        n_comm = cluster(con, cfg)
+        timings["linking"] = time.perf_counter() - t
+        t = time.perf_counter()
+        rows = con.sql("SELECT * FROM account_features").to_arrow_table().to_pylist()
+        comm, kinds, share = _community_context(con)
+        verdicts, campaigns = decide(
+            rows,
+            comm,
+            kinds,
+            share,
+            rules,
+            allow,
+            now or datetime.now(UTC),
+            cfg,
+            sig_cols=feats.signal_columns,
+            atlas_of=atlas_of,
+        )
+        timings["scoring"] = time.perf_counter() - t
+        t = time.perf_counter()
+        accounts_csv = out_dir / "accounts.csv"
+        campaigns_json = out_dir / "campaigns.json"
+        report_html = out_dir / "report.html"
+        write_accounts_csv(accounts_csv, verdicts)
+        campaigns_json.write_text(
+            json.dumps([c.to_json() for c in campaigns], indent=2) + "\n", encoding="utf-8"
+        )
+        unavailable = tuple(feats.unavailable) + tuple(notes)
+        counts = {
+            k: sum(1 for v in verdicts if v.verdict == k) for k in ("legit", "suspect", "campaign")
+        }
+        from distillguard.detect.report import render_report
+
+        render_report(
+            con,
+            report_html,
+            verdicts=verdicts,
+            campaigns=campaigns,
+            rules=rules,
+            unavailable=unavailable,
+            counts=counts,
+            n_events=n_events,
+            edges_by_kind=edges,
+            show_prompts=show_prompts,
+            until=until,
+            communities=n_comm,
+        )
+        timings["outputs"] = time.perf_counter() - t
+    finally:
+        store.close()
+    timings["total"] = time.perf_counter() - t0
+    return ScanResult(
+        out_dir=out_dir,
+        accounts_csv=accounts_csv,
+        campaigns_json=campaigns_json,
+        report_html=report_html,
+        db=db_path,
+        events=n_events,
+        accounts=len(verdicts),
+        verdicts=counts,
+        campaigns=tuple(campaigns),
+        timings=timings,
+        unavailable=unavailable,
+        edges_by_kind=edges,
+        ingest=report,
+        until=until,
+        rules_loaded=len(rules),
+    )

@@ -1,0 +1,174 @@
+from __future__ import annotations
+
+import csv
+import json
+import random
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from distillguard.cli import cli
+from distillguard.detect.evaluate import evaluate
+from distillguard.detect.scan import ACCOUNTS_HEADER, run_scan
+from distillguard.errors import DetectionError, InputError
+
+from .synth import T0, campaign_events, legit_events, write_jsonl
+
+
+def _rows(out: Path) -> dict[str, dict[str, str]]:
+    with (out / "accounts.csv").open() as fh:
+        reader = csv.DictReader(fh)
+        assert tuple(reader.fieldnames or ()) == ACCOUNTS_HEADER
+        return {r["account_id"]: r for r in reader}
+
+
+def _labels(rows: dict[str, dict[str, str]]) -> dict[str, str]:
+    return {a: ("C1" if a.startswith("camp") else "") for a in rows}
+
+
+def test_scan_finds_the_campaign_and_spares_legit(
+    small_log: Path, tmp_path: Path, fake_annotator: None
+) -> None:
+    res = run_scan([small_log], tmp_path / "out")
+    rows = _rows(tmp_path / "out")
+    assert len(rows) == 52 == res.accounts
+    assert len(res.campaigns) == 1
+    camp = json.loads((tmp_path / "out" / "campaigns.json").read_text())[0]
+    assert set(camp) >= {
+        "campaign_id",
+        "accounts",
+        "risk",
+        "tactics",
+        "evidence",
+        "first_seen",
+        "last_seen",
+        "volume",
+    }
+    assert sorted(camp["accounts"]) == sorted(a for a in rows if a.startswith("camp"))
+    assert any("AML.T0024.002" in t["atlas"] for t in camp["tactics"])
+    for a, r in rows.items():
+        assert 0.0 <= float(r["risk"]) <= 1.0
+        assert r["verdict"] == ("campaign" if a.startswith("camp") else "legit"), (a, r)
+        assert r["top_reasons"]
+    ev = evaluate(tmp_path / "out", _labels(rows))
+    assert ev.recall == 1.0 and ev.fpr == 0.0 and ev.bcubed_f1 == 1.0
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert (
+        "campaign-001" in html
+        and "<svg" in html
+        and 'src="http' not in html
+        and "<script" not in html
+    )
+    assert "Think step by step" not in html  # prompts are redacted by default
+
+
+def test_show_prompts_escapes_html(tmp_path: Path, fake_annotator: None) -> None:
+    rng = random.Random(3)
+    events = campaign_events(rng, 4, 30)
+    for e in events:
+        e["prompt"] = "<script>alert(1)</script> Think step by step " + e["prompt"][-12:]
+    log = write_jsonl(tmp_path / "e.jsonl", legit_events(rng, 10) + events)
+    run_scan([log], tmp_path / "out", show_prompts=True)
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "<script>" not in html and "&lt;script&gt;" in html
+
+
+def test_allowlisted_org_is_legit_with_reason(tmp_path: Path, fake_annotator: None) -> None:
+    rng = random.Random(5)
+    events = campaign_events(rng, 6, 60)
+    for e in events:
+        e["org_id"] = "org-licensed"
+    log = write_jsonl(tmp_path / "e.jsonl", legit_events(rng, 10) + events)
+    allow = tmp_path / "allow.yaml"
+    allow.write_text(
+        'entries:\n  - org: org-licensed\n    reason: "Licensed distillation #7"\n'
+        "    expires: 2999-01-01\n"
+    )
+    res = run_scan([log], tmp_path / "out", allowlist=allow)
+    rows = _rows(tmp_path / "out")
+    assert res.campaigns == ()
+    assert rows["camp-000"]["verdict"] == "legit"
+    assert (
+        "allow-listed until 2999-01-01: Licensed distillation #7" in rows["camp-000"]["top_reasons"]
+    )
+    allow.write_text(
+        "entries:\n  - org: org-licensed\n    reason: expired deal\n    expires: 2001-01-01\n"
+    )
+    run_scan(None, tmp_path / "out2", db=tmp_path / "out" / "scan.duckdb", allowlist=allow)
+    assert _rows(tmp_path / "out2")["camp-000"]["verdict"] == "campaign"
+
+
+def test_privacy_mode_runs_and_lists_unavailable_signals(tmp_path: Path) -> None:
+    rng = random.Random(7)
+    events = legit_events(rng, 20) + campaign_events(rng, 10, 80, privacy=True)
+    for e in events:
+        e.pop("prompt", None)
+    res = run_scan([write_jsonl(tmp_path / "e.jsonl", events)], tmp_path / "out")
+    assert any("no prompt text" in u for u in res.unavailable)
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "Signals unavailable" in html
+    assert len(_rows(tmp_path / "out")) == 30
+    assert res.edges_by_kind.get("payment", 0) > 0
+
+
+@pytest.mark.parametrize("shape", ["one_event", "one_minute", "one_year", "one_account"])
+def test_degenerate_logs_do_not_crash(tmp_path: Path, shape: str, fake_annotator: None) -> None:
+    rng = random.Random(9)
+    if shape == "one_event":
+        events = campaign_events(rng, 1, 1)
+    elif shape == "one_minute":
+        events = campaign_events(rng, 5, 20, step_s=2.0)
+    elif shape == "one_year":
+        events = campaign_events(rng, 3, 40, step_s=86400 * 9.0)
+    else:
+        events = campaign_events(rng, 1, 300, step_s=30.0)
+    res = run_scan([write_jsonl(tmp_path / "e.jsonl", events)], tmp_path / "out")
+    rows = _rows(tmp_path / "out")
+    assert len(rows) == res.accounts == len({e["account_id"] for e in events})
+    assert all(r["verdict"] in ("legit", "suspect", "campaign") for r in rows.values())
+    assert (tmp_path / "out" / "report.html").stat().st_size > 500
+
+
+def test_until_replays_a_prefix(small_log: Path, tmp_path: Path, fake_annotator: None) -> None:
+    run_scan([small_log], tmp_path / "full")
+    res = run_scan(
+        None,
+        tmp_path / "early",
+        db=tmp_path / "full" / "scan.duckdb",
+        until=T0 + timedelta(minutes=10),
+    )
+    assert res.events < 1000 and res.accounts <= 52
+    with pytest.raises(DetectionError, match="no events"):
+        run_scan(
+            None,
+            tmp_path / "none",
+            db=tmp_path / "full" / "scan.duckdb",
+            until=datetime(2000, 1, 1, tzinfo=UTC),
+        )
+
+
+def test_unusable_input_is_an_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('not json\n{"no": 1}\n')
+    with pytest.raises(InputError, match="no usable events"):
+        run_scan([bad], tmp_path / "out")
+    result = CliRunner().invoke(cli, ["scan", str(bad), "--out", str(tmp_path / "o2")])
+    assert result.exit_code != 0
+
+
+def test_cli_scan_and_eval(small_log: Path, tmp_path: Path, fake_annotator: None) -> None:
+    runner = CliRunner()
+    out = tmp_path / "out"
+    res = runner.invoke(cli, ["scan", str(small_log), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "accepted" in res.output and "campaign-001" in res.output
+    labels = tmp_path / "labels.csv"
+    labels.write_text(
+        "account_id,campaign_id\n"
+        + "".join(f"{a},{'C1' if a.startswith('camp') else ''}\n" for a in _rows(out))
+    )
+    res = runner.invoke(cli, ["eval", "--labels", str(labels), str(out)])
+    assert res.exit_code == 0, res.output
+    assert "recall 1.0000" in res.output and "C1: 12/12" in res.output
