@@ -14,9 +14,7 @@ from distillguard.events.schema import COLUMNS
 from distillguard.store.base import WriteResult
 
 _EVENTS_DDL = (
-    "CREATE TABLE IF NOT EXISTS events ("
-    + ", ".join(f"{c.name} {c.sql}" for c in COLUMNS)
-    + ")"
+    "CREATE TABLE IF NOT EXISTS events (" + ", ".join(f"{c.name} {c.sql}" for c in COLUMNS) + ")"
 )
 
 _DDL: tuple[str, ...] = (

@@ -1,0 +1,236 @@
+"""Ingest throughput and memory: DuckDB's own read_json vs distillguard's ingest_paths.
+
+Generates realistic canonical JSONL (chat requests with system prompts, templated user
+prompts, answers, client and account facts, parameters, usage) under /tmp, then, for each
+input size and in a fresh child process each, loads it
+
+* with DuckDB's ``read_json`` (auto-detected columns) into a table in a DuckDB file, and
+* with ``ingest_paths`` (full validation, normalisation, flattening, idempotent insert),
+
+and prints one table: events/s of both, our share of DuckDB's speed (target >= 50%) and the
+peak resident memory of each child (its own plus its worker processes'). Memory must not
+grow with the input size. Files are deleted afterwards.
+
+    .venv/bin/python benchmarks/bench_ingest.py --small    # 20 MB and 100 MB
+    .venv/bin/python benchmarks/bench_ingest.py            # 100 MB and 500 MB
+    .venv/bin/python benchmarks/bench_ingest.py --full     # 100 MB, 1 GB and 5 GB
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import msgspec
+
+MB = 1024 * 1024
+_WORDS = [
+    "the",
+    "model",
+    "answer",
+    "reasoning",
+    "step",
+    "list",
+    "explain",
+    "why",
+    "how",
+    "code",
+    "function",
+    "python",
+    "data",
+    "test",
+    "write",
+    "show",
+    "each",
+    "first",
+    "then",
+    "final",
+    "result",
+    "value",
+    "error",
+    "case",
+    "example",
+    "prove",
+    "solve",
+    "compute",
+    "table",
+    "summary",
+    "review",
+    "score",
+    "rubric",
+    "grade",
+    "translate",
+    "sort",
+    "graph",
+    "tree",
+    "query",
+    "cache",
+    "build",
+]
+_TEMPLATES = [
+    "Explain step by step how to {a} a {b} in {c}. Show all intermediate reasoning.",
+    "Grade the following answer on a 1-10 rubric and justify the score: {a} {b} {c}",
+    "Write a {c} function that can {a} any {b}, with tests.",
+    "Translate into French: {a} {b} {c}.",
+    "Summarise this document in three bullet points: {a} {b} {c}",
+]
+_MODELS = ["frontier-large", "frontier-mini", "reasoner-1"]
+_UAS = ["python-httpx/0.27.0", "OpenAI/Python 1.40.0", "curl/8.5.0", "Mozilla/5.0"]
+
+
+def _text(rng: random.Random, n: int) -> str:
+    return " ".join(rng.choices(_WORDS, k=n))
+
+
+def generate(path: Path, target_bytes: int, seed: int = 7) -> int:
+    """Write realistic canonical JSONL of about ``target_bytes``; return the line count."""
+    rng = random.Random(seed)
+    enc = msgspec.json.Encoder()
+    # A pool of answers and prompts keeps generation fast; ids and times vary per line.
+    answers = [_text(rng, rng.randrange(30, 250)) for _ in range(500)]
+    prompts = [
+        rng.choice(_TEMPLATES).format(a=_text(rng, 3), b=_text(rng, 4), c=_text(rng, 2))
+        for _ in range(2_000)
+    ]
+    systems = [_text(rng, rng.randrange(5, 40)) for _ in range(50)]
+    t0 = 1_767_225_600
+    written = n = 0
+    with path.open("wb") as fh:
+        buf: list[bytes] = []
+        while written < target_bytes:
+            acct = rng.randrange(20_000)
+            ev = {
+                "ts": t0 + n // 50 + rng.random(),
+                "account_id": f"acct-{acct:06d}",
+                "request_id": f"req-{seed}-{n:010d}",
+                "org_id": f"org-{acct // 20:05d}",
+                "api_key_id": f"key-{acct:06d}-{rng.randrange(3)}",
+                "endpoint": "/v1/chat/completions",
+                "model": rng.choice(_MODELS),
+                "messages": [
+                    {"role": "system", "content": rng.choice(systems)},
+                    {"role": "user", "content": rng.choice(prompts)},
+                ],
+                "client": {
+                    "ip": f"10.{acct % 256}.{rng.randrange(256)}.{rng.randrange(256)}",
+                    "user_agent": rng.choice(_UAS),
+                    "asn": rng.choice([13335, 16509, 14061, "AS24940"]),
+                    "country": rng.choice(["US", "DE", "SG", "BR"]),
+                },
+                "account": {
+                    "created_at": "2025-11-02T10:00:00Z",
+                    "email_domain": rng.choice(["gmail.com", "corp.example", "proton.me"]),
+                    "tier": rng.choice(["free", "tier-1", "tier-3", "enterprise"]),
+                    "verified": rng.random() < 0.7,
+                },
+                "params": {"temperature": round(rng.random(), 2), "max_tokens": 1024},
+                "response": {"text": rng.choice(answers), "finish_reason": "stop"},
+                "usage": {
+                    "input_tokens": rng.randrange(20, 900),
+                    "output_tokens": rng.randrange(20, 900),
+                },
+                "status": 200,
+                "latency_ms": round(rng.uniform(200, 9000), 1),
+            }
+            line = enc.encode(ev) + b"\n"
+            buf.append(line)
+            written += len(line)
+            n += 1
+            if len(buf) >= 10_000:
+                fh.write(b"".join(buf))
+                buf.clear()
+        fh.write(b"".join(buf))
+    return n
+
+
+def _peak_rss_mb() -> tuple[float, float]:
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return own, kids
+
+
+def child(kind: str, src: Path, db: Path) -> None:
+    """Load ``src`` into ``db`` one way and print a JSON result line."""
+    start = time.perf_counter()
+    if kind == "duckdb":
+        import duckdb
+
+        con = duckdb.connect(str(db))
+        con.execute(
+            f"CREATE TABLE t AS SELECT * FROM read_json('{src}', format='newline_delimited')"
+        ).fetchall()
+        n = int(con.execute("SELECT count(*) FROM t").fetchall()[0][0])
+        con.close()
+        extra: dict[str, int] = {}
+    else:
+        from distillguard.ingest import ingest_paths
+        from distillguard.store import DuckDBStore
+
+        with DuckDBStore(db) as store:
+            rep = ingest_paths([src], store)
+        n = rep.accepted
+        extra = {"read": rep.read, "quarantined": rep.quarantined}
+    seconds = time.perf_counter() - start
+    own, kids = _peak_rss_mb()
+    print(json.dumps({"n": n, "s": seconds, "rss": own + kids, "own": own, **extra}))
+
+
+def _run_child(kind: str, src: Path, db: Path) -> dict[str, float]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", kind, str(src), str(db)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--small", action="store_true")
+    ap.add_argument("--full", action="store_true")
+    ap.add_argument("--child", nargs=3, metavar=("KIND", "SRC", "DB"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        child(args.child[0], Path(args.child[1]), Path(args.child[2]))
+        return
+    sizes = [20, 100] if args.small else ([100, 1024, 5120] if args.full else [100, 500])
+    rows = []
+    work = Path(tempfile.mkdtemp(prefix="dg-bench-ingest-", dir="/tmp"))
+    try:
+        for size in sizes:
+            src = work / f"events-{size}mb.jsonl"
+            lines = generate(src, size * MB)
+            duck = _run_child("duckdb", src, work / f"duck-{size}.duckdb")
+            ours = _run_child("ours", src, work / f"ours-{size}.duckdb")
+            assert ours["read"] == lines == duck["n"] == ours["n"], (lines, duck, ours)
+            d_eps, o_eps = duck["n"] / duck["s"], ours["n"] / ours["s"]
+            rows.append((size, lines, d_eps, duck["rss"], o_eps, ours["rss"], o_eps / d_eps))
+            for f in work.iterdir():
+                f.unlink()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    head = (
+        f"{'input':>8} {'events':>10} {'duckdb ev/s':>12} {'duckdb RSS':>11} "
+        f"{'ours ev/s':>10} {'ours RSS':>9} {'ours/duckdb':>11}"
+    )
+    print(head)
+    print("-" * len(head))
+    for size, lines, d_eps, d_rss, o_eps, o_rss, ratio in rows:
+        label = f"{size} MB" if size < 1024 else f"{size // 1024} GB"
+        print(
+            f"{label:>8} {lines:>10,} {d_eps:>12,.0f} {d_rss:>8,.0f} MB "
+            f"{o_eps:>10,.0f} {o_rss:>6,.0f} MB {ratio:>10.0%}"
+        )
+
+
+if __name__ == "__main__":
+    main()

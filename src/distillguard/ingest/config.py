@@ -1,0 +1,29 @@
+"""``[ingest]`` configuration section."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from distillguard.events.validate import DEFAULT_MAX_TEXT_CHARS
+
+
+@dataclass(frozen=True, slots=True)
+class IngestConfig:
+    """``[ingest]`` section.
+
+    Attributes:
+        quarantine: quarantine file; default ``<db name>.quarantine.jsonl`` beside the DB.
+        max_text_chars: longest accepted prompt, message or response text (characters).
+        batch_size: records per write to the store.
+        account_id: account for inputs that carry none (OpenAI batch files, OTel spans).
+        account_attributes: OTel attributes that name the account, in order of preference.
+        workers: decoding processes for large JSONL files (1 = in-process, 0 = one per CPU).
+    """
+
+    quarantine: Path | None = None
+    max_text_chars: int = DEFAULT_MAX_TEXT_CHARS
+    batch_size: int = 50_000
+    account_id: str | None = None
+    account_attributes: tuple[str, ...] = ("enduser.id", "user.id")
+    workers: int = 1

@@ -1,0 +1,70 @@
+"""Decoding large JSONL files in worker processes, in order, with bounded memory.
+
+The main process splits the (decompressed) stream into line batches and writes results to
+the store; workers validate and flatten. At most ``2 * workers`` batches are in flight, so
+memory does not grow with file size. Workers are started with ``spawn`` (never ``fork``: the
+main process holds DuckDB's threads).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from pathlib import Path
+
+import pyarrow as pa
+
+from distillguard.ingest.base import ReadOptions
+from distillguard.ingest.jsonl import RejectTuple, flatten_lines
+
+#: Files smaller than this (on disk) are decoded in-process: starting workers costs ~1 s.
+PARALLEL_MIN_BYTES = 64 * 1024 * 1024
+MAX_AUTO_WORKERS = 8
+
+Result = tuple[pa.Table, list[RejectTuple], int]
+
+
+def worker_count(path: Path, options: ReadOptions) -> int:
+    """Workers for ``path``: the ``workers`` option (default 1; 0 = one per CPU if large).
+
+    The default is 1 because on a small or shared machine the workers compete with DuckDB
+    and with each other (see docs/benchmarks.md); pass ``workers=0`` or N on many-core hosts.
+    Worker processes are spawned, so a script calling ``ingest_paths`` with workers must
+    guard its entry point with ``if __name__ == "__main__":``.
+    """
+    asked = int(options.option("workers", 1))
+    if asked:
+        return max(1, asked)
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return 1
+    if size < PARALLEL_MIN_BYTES:
+        return 1
+    return max(1, min(os.cpu_count() or 1, MAX_AUTO_WORKERS))
+
+
+def parallel_flatten(
+    batches: Iterator[tuple[int, list[bytes]]],
+    workers: int,
+    source: str,
+    limit: int,
+    keep_text: bool,
+) -> Iterator[Result]:
+    """Yield :func:`flatten_lines` results for ``batches``, in order, using worker processes."""
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        pending: deque[Future[Result]] = deque()
+        try:
+            for first, lines in batches:
+                pending.append(pool.submit(flatten_lines, first, lines, source, limit, keep_text))
+                if len(pending) >= 2 * workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for fut in pending:
+                fut.cancel()
