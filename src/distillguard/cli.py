@@ -25,6 +25,11 @@ COMMANDS: dict[str, str] = {
     "scan": "distillguard.detect.cli:scan",
     "eval": "distillguard.detect.cli:eval_cmd",
     "rules": "distillguard.detect.cli:rules",
+    "serve": "distillguard.gateway.cli:serve",
+    "upstream": "distillguard.gateway.cli:upstream",
+    "keys": "distillguard.gateway.cli:keys",
+    "sink": "distillguard.gateway.cli:sink",
+    "policy": "distillguard.policy.cli:policy",
 }
 
 #: one-line help shown by ``distillguard --help`` without importing the command's module.
@@ -36,6 +41,11 @@ SHORT_HELP: dict[str, str] = {
     "scan": "Find distillation campaigns in logs: accounts.csv, campaigns.json, report.html.",
     "eval": "Measure a scan against labels: precision, recall, FPR, B-cubed, time to detection.",
     "rules": "List detection rules and run their own tests.",
+    "serve": "Run the gateway: OpenAI-compatible proxy with keys, limits, policy, capture.",
+    "upstream": "Run the stand-in OpenAI-compatible upstream (deterministic text, no model).",
+    "keys": "Create, rotate, revoke and list gateway API keys.",
+    "sink": "Load the gateway's spooled events into the store (the single writer).",
+    "policy": "Apply scan results and manage per-account/org decisions the gateway enforces.",
 }
 
 

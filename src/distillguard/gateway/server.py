@@ -1,0 +1,149 @@
+"""Wiring: build a :class:`Gateway` from configuration and wrap it in a Starlette app.
+
+``create_app()`` (no arguments) is the uvicorn factory that ``distillguard serve`` runs in
+each worker process; configuration comes from ``DISTILLGUARD_CONFIG`` and the environment.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from distillguard.gateway.admin import admin_routes
+from distillguard.gateway.app import Gateway, build_routes
+from distillguard.gateway.config import GatewayConfig, load_gateway_config
+from distillguard.gateway.control import SpoolDecisionLog, SpoolKeyJournal
+from distillguard.gateway.keys import KeyAdmin, KeyResolver, RedisKeyBackend
+from distillguard.gateway.limits import FailoverLimiter, LocalLimiter, RedisLimiter
+from distillguard.gateway.metrics import GatewayMetrics
+from distillguard.gateway.protocol import error_response
+from distillguard.gateway.sources import PolicyCache, RedisSource
+from distillguard.gateway.spool import SpoolWriter
+from distillguard.policy.table import DecisionTable, RedisPublisher
+
+
+def upstream_client(cfg: GatewayConfig) -> httpx.AsyncClient:
+    """The pooled client to the upstream, with timeouts everywhere."""
+    return httpx.AsyncClient(
+        base_url=cfg.upstream_url,
+        timeout=httpx.Timeout(
+            cfg.request_timeout_s,
+            connect=cfg.connect_timeout_s,
+            read=cfg.read_timeout_s,
+            pool=cfg.connect_timeout_s,
+        ),
+        limits=httpx.Limits(max_connections=1000, max_keepalive_connections=200),
+        follow_redirects=False,
+    )
+
+
+def build_gateway(cfg: GatewayConfig) -> Gateway:
+    """A gateway with Redis, the spool and a pooled upstream client, as configured.
+
+    Raises:
+        ConfigError: the key secret is missing or too short.
+        GatewayError: the spool directory cannot be used.
+    """
+    import redis
+    import redis.asyncio as aredis
+
+    secret = cfg.require_secret()
+    arc = aredis.Redis.from_url(
+        cfg.redis_url,
+        socket_timeout=cfg.redis_timeout_s,
+        socket_connect_timeout=cfg.redis_timeout_s,
+    )
+    src = redis.Redis.from_url(cfg.redis_url, socket_timeout=2.0, socket_connect_timeout=2.0)
+    spool = SpoolWriter(
+        cfg.spool_dir,
+        cfg.effective_replica_id(),
+        commit_window_s=cfg.commit_window_ms / 1000,
+        segment_max_bytes=cfg.segment_max_bytes,
+        segment_max_age_s=cfg.segment_max_age_s,
+    )
+    source = RedisSource(arc)
+    limiter = FailoverLimiter(
+        RedisLimiter(arc, lease_s=cfg.concurrency_lease_s),
+        LocalLimiter(divisor=cfg.local_limit_divisor),
+        fail_open=cfg.redis_failure == "open",
+    )
+    return Gateway(
+        config=cfg,
+        keys=KeyResolver(source.key, secret),
+        limiter=limiter,
+        policy=PolicyCache(source),
+        spool=spool,
+        upstream=upstream_client(cfg),
+        metrics=GatewayMetrics(),
+        key_admin=KeyAdmin(RedisKeyBackend(src), secret, SpoolKeyJournal(spool)),
+        table=DecisionTable(RedisPublisher(src), SpoolDecisionLog(spool)),
+        models=frozenset(cfg.models),
+        redis_ping=arc.ping,
+        closers=(arc.aclose, src.close),
+    )
+
+
+class RequestIdMiddleware:
+    """Adds ``x-request-id`` to every response that lacks one (health, metrics, 404s)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def wrapped(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = message.get("headers") or []
+                if not any(k == b"x-request-id" for k, _ in headers):
+                    rid = ("req_" + secrets.token_hex(12)).encode()
+                    message["headers"] = [*headers, (b"x-request-id", rid)]
+            await send(message)
+
+        await self.app(scope, receive, wrapped)
+
+
+def make_app(gw: Gateway) -> Starlette:
+    """The ASGI app of a gateway (starts and stops it with the app's lifespan)."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await gw.start()
+        try:
+            yield
+        finally:
+            await gw.stop()
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        status = exc.status_code if isinstance(exc, HTTPException) else 500
+        code = {404: "not_found", 405: "method_not_allowed"}.get(status, "error")
+        msg = {
+            404: f"Unknown path {request.url.path}.",
+            405: f"Method {request.method} is not allowed on {request.url.path}.",
+        }.get(status, "Error.")
+        return error_response(status, msg, code, "req_" + secrets.token_hex(12))
+
+    app = Starlette(
+        routes=[*build_routes(gw), *admin_routes(gw)],
+        lifespan=lifespan,
+        exception_handlers={HTTPException: http_error},
+    )
+    app.add_middleware(RequestIdMiddleware)  # type: ignore[arg-type]
+    app.state.gateway = gw
+    return app
+
+
+def create_app(cfg: GatewayConfig | None = None) -> Any:
+    """uvicorn factory: configuration from the file and environment unless given."""
+    return make_app(build_gateway(cfg or load_gateway_config()))
