@@ -227,6 +227,12 @@ def check_bundle(
         raise BundleRejected(
             f"{len(objects)} objects is over the {max_objects}-object limit", source=source
         )
+    kept, issues = check_objects(objects)
+    return BundleCheck(bundle_id=str(raw["id"]), objects=tuple(kept), issues=tuple(issues))
+
+
+def check_objects(objects: list[Any]) -> tuple[list[dict[str, Any]], list[Issue]]:
+    """Check each object of a bundle or TAXII envelope: (accepted objects, issues)."""
     kept: list[dict[str, Any]] = []
     issues: list[Issue] = []
     seen: set[tuple[str, str]] = set()
@@ -243,4 +249,4 @@ def check_bundle(
             continue
         issues.extend(Issue(i, oid, "warning", w) for w in warnings)
         kept.append(obj)
-    return BundleCheck(bundle_id=str(raw["id"]), objects=tuple(kept), issues=tuple(issues))
+    return kept, issues
