@@ -1,0 +1,163 @@
+"""KGW green-list watermark (Kirchenbauer et al., 2023) and Unigram (Zhao et al., 2023).
+
+A token is *green* when a keyed hash of (its context, itself) falls in the lowest ``gamma``
+fraction of hash space. Generation adds ``delta`` to green logits (see
+:mod:`distillguard.watermark.processors`); detection counts green tokens among the unique
+(window, token) tuples of a text and computes an exact binomial tail.
+
+Seeding:
+    ``left``: the context is the ``h`` tokens before the token (order-sensitive hash).
+    ``self``: the context is the minimum keyed hash over the ``h`` previous tokens *and the
+    token itself* (the "self-hash"/anchored min-hash variant), more robust to edits.
+    ``h = 0`` is Unigram: one fixed green list for the whole vocabulary.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from distillguard.errors import WatermarkError
+from distillguard.watermark import hashing
+from distillguard.watermark.base import DEFAULT_MIN_TOKENS, TokenDetector, TupleScores
+from distillguard.watermark.keys import WatermarkKey
+from distillguard.watermark.tokenizer import TokenizerLike
+
+Seeding = Literal["left", "self"]
+
+
+@dataclass(frozen=True)
+class KGWParams:
+    """Parameters of a green-list watermark.
+
+    Attributes:
+        gamma: green fraction of the vocabulary (0 < gamma < 1).
+        delta: logit bias added to green tokens at generation.
+        context_width: tokens of context ``h`` hashed into the green list (0 = Unigram).
+        seeding: ``left`` or ``self`` (see module docstring).
+    """
+
+    gamma: float = 0.25
+    delta: float = 2.0
+    context_width: int = 1
+    seeding: Seeding = "left"
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.gamma < 1.0:
+            raise WatermarkError(f"gamma must be in (0, 1), got {self.gamma}")
+        if self.context_width < 0 or self.context_width > 8:
+            raise WatermarkError(f"context_width must be 0..8, got {self.context_width}")
+        if self.seeding not in ("left", "self"):
+            raise WatermarkError(f"seeding must be 'left' or 'self', got {self.seeding!r}")
+        if self.seeding == "self" and self.context_width == 0:
+            raise WatermarkError("self-hash seeding needs context_width >= 1")
+
+
+def green_of_sequence(
+    ids: NDArray[np.uint64], key: WatermarkKey, params: KGWParams
+) -> NDArray[np.bool_]:
+    """Green flag of each token ``ids[h:]`` given its preceding window (vectorised)."""
+    h = params.context_width
+    thr = hashing.threshold(params.gamma)
+    tokens = ids[h:]
+    if tokens.size == 0:
+        return np.zeros(0, dtype=np.bool_)
+    if params.seeding == "left":
+        ctx = hashing.context_hashes(ids, h, key.word(0))
+    else:
+        th = hashing.token_hashes(ids, key.word(0))
+        ctx = th[h:].copy()
+        for back in range(1, h + 1):
+            np.minimum(ctx, th[h - back : ids.size - back], out=ctx)
+    return hashing.pair_hashes(ctx, tokens, key.word(1)) < thr
+
+
+def green_of_vocab(
+    window: NDArray[np.uint64], vocab_size: int, key: WatermarkKey, params: KGWParams
+) -> NDArray[np.bool_]:
+    """Green flag of every vocabulary token as the next token after ``window`` (h tokens)."""
+    h = params.context_width
+    thr = hashing.threshold(params.gamma)
+    vocab = np.arange(vocab_size, dtype=np.uint64)
+    if params.seeding == "left":
+        ctx = hashing.context_hashes(
+            np.concatenate([window[-h:] if h else window[:0], vocab[:1]]), h, key.word(0)
+        )
+        return hashing.pair_hashes(ctx, vocab, key.word(1)) < thr
+    m = hashing.token_hashes(window[-h:], key.word(0)).min(initial=np.iinfo(np.uint64).max)
+    anchor = np.minimum(hashing.token_hashes(vocab, key.word(0)), np.uint64(m))
+    return hashing.pair_hashes(anchor, vocab, key.word(1)) < thr
+
+
+class KGWDetector(TokenDetector):
+    """Green-list detector: exact binomial test on unique (window, token) tuples.
+
+    Args:
+        key: the key (scheme ``kgw`` or ``unigram``).
+        tokenizer: tokenizer of the generating model (for text input and fingerprint check).
+        params: the parameters used at generation (gamma and window/seeding must match).
+        min_tokens: scored tuples below which the result is flagged insufficient.
+    """
+
+    name: ClassVar[str] = "kgw"
+
+    def __init__(
+        self,
+        key: WatermarkKey,
+        tokenizer: TokenizerLike | Any | None = None,
+        params: KGWParams | None = None,
+        *,
+        min_tokens: int = DEFAULT_MIN_TOKENS,
+    ) -> None:
+        super().__init__(key, tokenizer, min_tokens=min_tokens)
+        self.params = params or KGWParams()
+
+    @property
+    def null_rate(self) -> float:
+        """Green probability of a token on unwatermarked text (gamma)."""
+        return self.params.gamma
+
+    @property
+    def context_width(self) -> int:
+        """The window width h."""
+        return self.params.context_width
+
+    def green_flags(self, ids: NDArray[np.int64]) -> NDArray[np.bool_]:
+        """Green flag per position ``h..`` (no de-duplication), e.g. to colour a text."""
+        return green_of_sequence(hashing.as_words(ids), self.key, self.params)
+
+    def score(self, ids: NDArray[np.int64], start: int) -> TupleScores:
+        """Score every position with a full window; tuples ending before ``start`` are prompt."""
+        h = self.params.context_width
+        words = hashing.as_words(ids)
+        green = green_of_sequence(words, self.key, self.params)
+        tids = hashing.tuple_ids(words, h)
+        positions = np.arange(h, max(words.size, h), dtype=np.int64)
+        return TupleScores(
+            tuple_ids=tids,
+            hits=green.astype(np.int64),
+            in_prompt=positions < start,
+            tokens_seen=max(int(words.size) - start, 0),
+        )
+
+
+class UnigramDetector(KGWDetector):
+    """Unigram watermark (h = 0): one fixed keyed green list; each distinct token counts once."""
+
+    name: ClassVar[str] = "unigram"
+
+    def __init__(
+        self,
+        key: WatermarkKey,
+        tokenizer: TokenizerLike | Any | None = None,
+        params: KGWParams | None = None,
+        *,
+        min_tokens: int = DEFAULT_MIN_TOKENS,
+    ) -> None:
+        p = params or KGWParams(context_width=0)
+        if p.context_width != 0:
+            raise WatermarkError("Unigram is KGW with context_width 0")
+        super().__init__(key, tokenizer, p, min_tokens=min_tokens)
