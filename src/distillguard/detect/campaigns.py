@@ -200,8 +200,23 @@ def decide(
         if comm < 0 or len(cands) < cfg.min_campaign_accounts:
             continue
         core = [a for a in cands if communities[a][1]] or cands
+        orgs = {by_id[a].get("org_id") or a for a in core}
+        ident = (
+            sum(
+                1
+                for a in core
+                if edge_kinds_by_account.get(a, {}).get("payment")
+                or edge_kinds_by_account.get(a, {}).get("creation_burst")
+            )
+            / len(core)
+            if len(orgs) > 1
+            else 0.0
+        )
         cs = score_community(
-            [by_id[a] for a in core], [scores[a] for a in core], behaviour_share.get(comm, 0.0)
+            [by_id[a] for a in core],
+            [scores[a] for a in core],
+            behaviour_share.get(comm, 0.0),
+            ident,
         )
         if cs.risk < cfg.campaign_threshold:
             continue

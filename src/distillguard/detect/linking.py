@@ -145,7 +145,14 @@ def build_edges(
     ).fetchall()
     bucket = max(int(cfg.lockstep_bucket_s), 1)
     fam_join = "LEFT JOIN prompt_signals s ON s.prompt_digest = e.prompt_digest" if has_fam else ""
-    fam_col = "coalesce(s.family_id, -1)" if has_fam else "-1"
+    # Without template families, co-activity alone is a crowd signal; pair it with the
+    # network and client software, and ask for a larger overlap.
+    fam_col = (
+        "CAST(coalesce(s.family_id, -1) AS VARCHAR)"
+        if has_fam
+        else "CAST(e.client_asn AS VARCHAR) || '|' || coalesce(e.client_user_agent, '')"
+    )
+    min_overlap = 0.1 if has_fam else 0.3
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _l_ls AS
         WITH cells AS (
@@ -162,7 +169,8 @@ def build_edges(
         FROM small a JOIN small b ON a.bk = b.bk AND a.fam = b.fam AND a.account_id < b.account_id
         GROUP BY 1, 2
         HAVING count(*) >= {int(cfg.lockstep_min_shared)}
-           AND count(*) * 1.0 / least(min(a.cells_of_account), min(b.cells_of_account)) >= 0.1"""
+           AND count(*) * 1.0 / least(min(a.cells_of_account), min(b.cells_of_account))
+               >= {min_overlap}"""
     ).fetchall()
     kind_w = " ".join(f"WHEN '{k}' THEN {float(v)}" for k, v in sorted(weights.items()))
     behaviour = ", ".join(f"'{k}'" for k in sorted(BEHAVIOUR_KINDS))

@@ -48,6 +48,7 @@ COMMUNITY_WEIGHTS: dict[str, float] = {
     "mean_account": 1.5,
     "orgs": 0.5,
     "harvest": 2.0,
+    "identity": 1.5,
     "machine": 1.0,
 }
 
@@ -150,6 +151,7 @@ def score_community(
     core: Sequence[Mapping[str, Any]],
     scores: Sequence[AccountScore],
     behaviour_share: float,
+    identity_share: float = 0.0,
 ) -> CommunityScore:
     """Score a community from its core members' features and own scores.
 
@@ -158,6 +160,8 @@ def score_community(
         scores: their account scores, in the same order.
         behaviour_share: share of the community's edge weight that is behaviour
             (template, timing, content) rather than infrastructure.
+        identity_share: share of core members sharing a payment instrument or a creation
+            burst with another member while belonging to different organisations.
     """
     n = len(core)
     events = sum(_f(r, "n_events") for r in core)
@@ -175,6 +179,7 @@ def score_community(
         "orgs": min(math.log10(len(orgs)) / 2.0, 1.0),
         "harvest": sum(max(s.terms["cap"], s.terms["logprobs"], s.terms["multi_n"]) for s in scores)
         / n,
+        "identity": identity_share,
         "machine": sum(max(s.terms["regular"], s.terms["round_clock"]) for s in scores) / n,
     }
     z = COMMUNITY_WEIGHTS["bias"] + sum(COMMUNITY_WEIGHTS[t] * v for t, v in terms.items())

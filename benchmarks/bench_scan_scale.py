@@ -1,0 +1,73 @@
+"""Scan speed and memory at 1M / 3M / 10M events with prompt text.
+
+Usage: .venv/bin/python benchmarks/bench_scan_scale.py [--small] [--sizes 1e6,3e6,1e7]
+
+Simulates ``scale-10m`` at the scale giving each size, then runs ``distillguard scan`` in a
+child process (so peak RSS is the scan's own) and prints wall time per stage and peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+CHILD = """
+import json, sys
+from pathlib import Path
+from distillguard.detect.scan import run_scan
+r = run_scan([Path(sys.argv[1])], Path(sys.argv[2]))
+print(json.dumps({"events": r.events, "accounts": r.accounts, "timings": r.timings,
+                  "campaigns": len(r.campaigns)}))
+"""
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--small", action="store_true", help="sizes 100k,300k")
+    ap.add_argument("--sizes", default=None)
+    ap.add_argument("--seed", type=int, default=7)
+    args = ap.parse_args()
+    sizes = [
+        int(float(s))
+        for s in (args.sizes or ("1e5,3e5" if args.small else "1e6,3e6,1e7")).split(",")
+    ]
+    from distillguard.sim import load_scenario, simulate
+
+    base = load_scenario("scale-10m")
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="dg-scale-") as tmp:
+        for n in sizes:
+            work = Path(tmp) / str(n)
+            sim = simulate(base, work / "sim", seed=args.seed, scale=n / 10_000_000)
+            before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+            proc = subprocess.run(
+                [sys.executable, "-c", CHILD, str(sim.events_path), str(work / "scan")],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+            out = json.loads(proc.stdout.strip().splitlines()[-1])
+            rows.append((n, out, max(peak_kib, before) / 1024 / 1024))
+    stages = ("ingest", "annotate", "features", "linking", "scoring", "outputs", "total")
+    print(
+        f"{'events':>9} {'accounts':>8} "
+        + " ".join(f"{s:>9}" for s in stages)
+        + f" {'peakGiB':>8} {'cmp':>4}"
+    )
+    for _n, out, gib in rows:
+        print(
+            f"{out['events']:>9} {out['accounts']:>8} "
+            + " ".join(f"{out['timings'].get(s, 0):>8.1f}s" for s in stages)
+            + f" {gib:>8.2f} {out['campaigns']:>4}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
