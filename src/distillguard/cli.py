@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "keys": "distillguard.gateway.cli:keys",
     "sink": "distillguard.gateway.cli:sink",
     "policy": "distillguard.policy.cli:policy",
+    "intel": "distillguard.intel.cli:intel",
 }
 
 #: one-line help shown by ``distillguard --help`` without importing the command's module.
@@ -46,6 +47,7 @@ SHORT_HELP: dict[str, str] = {
     "keys": "Create, rotate, revoke and list gateway API keys.",
     "sink": "Load the gateway's spooled events into the store (the single writer).",
     "policy": "Apply scan results and manage per-account/org decisions the gateway enforces.",
+    "intel": "Share campaigns as STIX 2.1, match peers' indicators, serve/pull/push TAXII 2.1.",
 }
 
 

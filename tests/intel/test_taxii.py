@@ -204,3 +204,33 @@ def test_bad_query_and_accept(server):
     assert httpx.get(base, params={"next": "';drop"}, auth=auth).status_code == 400
     assert httpx.get(base, params={"added_after": "yesterday"}, auth=auth).status_code == 400
     assert httpx.get(base, headers={"Accept": "text/html"}, auth=auth).status_code == 406
+
+
+def test_client_push_and_pull_into_store(server, bundle, key, tmp_path):
+    from conftest import load_events
+    from distillguard.intel.importer import import_bundle
+    from distillguard.intel.match import match_intel
+    from distillguard.intel.taxii.client import pull, push
+
+    url = f"{server}/intel/collections/{PUBLIC}/"
+    pushed = push(url, bundle, user="alice", password="wonderland")
+    assert pushed.failure_count == 0 and pushed.success_count == len(bundle["objects"])
+    got = pull(url, page_size=9)  # anonymous: public collection
+    assert got.objects == len(bundle["objects"]) and got.pages > 1
+    assert pull(url, added_after=got.last_added).objects == 0
+    store = DuckDBStore(tmp_path / "b.duckdb")
+    load_events(PROVIDER_A / "events.jsonl", store)
+    res = import_bundle(store, json.dumps(got.bundle).encode(), source=url, now=NOW)
+    assert res.rejected == 0
+    assert match_intel(store, key, now=NOW).accounts == 6
+    store.close()
+
+
+def test_client_errors_are_ours(server, bundle):
+    from distillguard.errors import InputError
+    from distillguard.intel.taxii.client import pull, push
+
+    with pytest.raises(InputError, match="HTTP 401"):
+        push(f"{server}/intel/collections/{PUBLIC}/", bundle)
+    with pytest.raises(InputError, match="HTTP 401"):
+        pull(f"{server}/intel/collections/{RESTRICTED}/")
