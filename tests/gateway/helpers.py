@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import socket
 import subprocess
@@ -25,6 +26,20 @@ from distillguard.policy.table import DecisionTable, MemoryLog, MemoryPublisher
 
 SECRET = "test-secret-0123456789abcdef"
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def _root_conftest() -> Any:
+    # tests/ is not a package; load the shared conftest by path to reuse require_binary
+    spec = importlib.util.spec_from_file_location(
+        "_dg_tests_conftest", ROOT / "tests" / "conftest.py"
+    )
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+require_binary = _root_conftest().require_binary
 
 
 @dataclass
@@ -113,6 +128,9 @@ def stop(proc: subprocess.Popen[Any], timeout: float = 10.0) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
+    for stream in (proc.stdout, proc.stderr):
+        if stream is not None:
+            stream.close()
 
 
 def start_cli(args: list[str], env: dict[str, str], port: int) -> subprocess.Popen[bytes]:

@@ -63,12 +63,15 @@ def test_chat_roundtrip_records_one_event(fx: Fakes) -> None:
 
 def test_streaming_relays_tokens_and_captures_text(fx: Fakes) -> None:
     key = fx.keys.create("acct1", actor="t").raw_key
-    with _client(fx) as c, c.stream(
-        "POST",
-        "/v1/chat/completions",
-        json=_chat("stream me", stream=True, max_tokens=4),
-        headers={"authorization": f"Bearer {key}"},
-    ) as r:
+    with (
+        _client(fx) as c,
+        c.stream(
+            "POST",
+            "/v1/chat/completions",
+            json=_chat("stream me", stream=True, max_tokens=4),
+            headers={"authorization": f"Bearer {key}"},
+        ) as r,
+    ):
         assert r.status_code == 200
         assert r.headers["content-type"].startswith("text/event-stream")
         body = b"".join(r.iter_bytes())
@@ -119,7 +122,8 @@ def test_revoked_key_and_rotation(fx: Fakes) -> None:
         (b'{"model": "standin-1", "messages": []}', "messages"),
         (b'{"model": "standin-1", "messages": [{"content": "x"}]}', "messages[0]"),
         (
-            b'{"model": "standin-1", "messages": [{"role": "user", "content": "x"}], "max_tokens": -1}',
+            b'{"model": "standin-1", "messages": [{"role": "user", "content": "x"}], '
+            b'"max_tokens": -1}',
             "max_tokens",
         ),
     ],
@@ -234,12 +238,15 @@ def test_strip_and_cap_max_tokens(fx: Fakes) -> None:
 def test_strip_in_stream(fx: Fakes) -> None:
     key = fx.keys.create("a1", actor="t").raw_key
     fx.table.put(make_decision("account", "a1", "strip", reason="suspect"), actor="t")
-    with _client(fx) as c, c.stream(
-        "POST",
-        "/v1/chat/completions",
-        json=_chat(stream=True, standin="reasoning"),
-        headers={"authorization": f"Bearer {key}"},
-    ) as r:
+    with (
+        _client(fx) as c,
+        c.stream(
+            "POST",
+            "/v1/chat/completions",
+            json=_chat(stream=True, standin="reasoning"),
+            headers={"authorization": f"Bearer {key}"},
+        ) as r,
+    ):
         body = b"".join(r.iter_bytes())
     assert b"reasoning_content" not in body and b"[DONE]" in body
 

@@ -57,11 +57,15 @@ def build_gateway(cfg: GatewayConfig) -> Gateway:
     import redis.asyncio as aredis
 
     secret = cfg.require_secret()
-    arc = aredis.Redis.from_url(
+    # a blocking pool waits for a free connection instead of failing under bursts
+    pool = aredis.BlockingConnectionPool.from_url(
         cfg.redis_url,
+        max_connections=64,
+        timeout=cfg.redis_timeout_s,
         socket_timeout=cfg.redis_timeout_s,
         socket_connect_timeout=cfg.redis_timeout_s,
     )
+    arc = aredis.Redis(connection_pool=pool)
     src = redis.Redis.from_url(cfg.redis_url, socket_timeout=2.0, socket_connect_timeout=2.0)
     spool = SpoolWriter(
         cfg.spool_dir,

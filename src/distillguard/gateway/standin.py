@@ -9,7 +9,8 @@ Ollama) by setting ``[gateway] upstream_url`` instead (see docs/gateway.md).
 For failure tests a request may carry ``"standin": MODE`` (forwarded untouched by the
 gateway): ``garbage`` (a body that is not JSON), ``error`` (HTTP 500 with an OpenAI error),
 ``html`` (HTTP 502 with HTML), ``hang`` (never answers), ``reasoning`` (adds
-``reasoning_content``), ``slow`` (1 s per token).
+``reasoning_content``), ``slow`` (1 s per token). ``GET /standin/stats`` counts requests and
+streams started and completed (a stream cut by a client disconnect never completes).
 """
 
 from __future__ import annotations
@@ -82,6 +83,16 @@ def _prompt_of(body: dict[str, Any]) -> str:
 def create_standin(config: StandinConfig | None = None) -> Starlette:
     """The stand-in's ASGI app."""
     cfg = config or StandinConfig()
+    stats = {"requests": 0, "streams_started": 0, "streams_completed": 0}
+
+    async def counted(it: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        stats["streams_started"] += 1
+        async for chunk in it:
+            yield chunk
+        stats["streams_completed"] += 1
+
+    async def stats_route(request: Request) -> Response:
+        return Response(_enc.encode(stats), media_type="application/json")
 
     async def models(request: Request) -> Response:
         data = [
@@ -145,6 +156,7 @@ def create_standin(config: StandinConfig | None = None) -> Starlette:
         bad = await special(mode)
         if bad is not None:
             return bad
+        stats["requests"] += 1
         prompt = _prompt_of(body)
         mt = body.get("max_tokens") or body.get("max_completion_tokens") or cfg.tokens
         n = max(1, min(int(mt) if isinstance(mt, int) else cfg.tokens, 4096))
@@ -163,7 +175,7 @@ def create_standin(config: StandinConfig | None = None) -> Starlette:
             await asyncio.sleep(cfg.latency_ms / 1000)
         if body.get("stream"):
             return StreamingResponse(
-                _stream(kind, toks, model, rid, created, usage, reasoning, interval, body),
+                counted(_stream(kind, toks, model, rid, created, usage, reasoning, interval, body)),
                 media_type="text/event-stream",
             )
         text = "".join(toks)
@@ -223,6 +235,7 @@ def create_standin(config: StandinConfig | None = None) -> Starlette:
     return Starlette(
         routes=[
             Route("/v1/models", models, methods=["GET"]),
+            Route("/standin/stats", stats_route, methods=["GET"]),
             Route("/v1/chat/completions", chat, methods=["POST"]),
             Route("/v1/completions", completions, methods=["POST"]),
             Route("/v1/embeddings", embeddings, methods=["POST"]),
