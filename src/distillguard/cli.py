@@ -38,7 +38,7 @@ SHORT_HELP: dict[str, str] = {
     "ingest": "Read provider logs into the store, quarantining bad records.",
     "stats": "Show what is in the store: events, accounts, time span, models, templates.",
     "simulate": "Generate realistic traffic (legitimate personas and campaigns) with labels.",
-    "demo": "Simulate a week of traffic with campaigns, ingest it and summarise it.",
+    "demo": "Simulate a week of traffic with campaigns, scan it and summarise what was found.",
     "scan": "Find distillation campaigns in logs: accounts.csv, campaigns.json, report.html.",
     "eval": "Measure a scan against labels: precision, recall, FPR, B-cubed, time to detection.",
     "rules": "List detection rules and run their own tests.",
