@@ -8,8 +8,10 @@ the evaluation against the simulator's ground truth. Nothing needs a server.
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 import yaml
@@ -21,7 +23,7 @@ from distillguard.detect.scan import ScanResult, run_scan
 from distillguard.sim import SimResult, load_scenario, simulate
 
 
-def write_allowlist(manifest: dict[str, object], path: Path) -> Path:
+def write_allowlist(manifest: dict[str, Any], path: Path) -> Path:
     """Turn the simulator's list of licensed orgs into an allow-list file, as an operator would.
 
     Licensed distillation customers are known to the provider by contract; the simulator's
@@ -29,7 +31,7 @@ def write_allowlist(manifest: dict[str, object], path: Path) -> Path:
     """
     entries = [
         {"org": e["org_id"], "reason": f"Licensed by contract ({e['persona']})"}
-        for e in manifest.get("allow_list", [])  # type: ignore[union-attr]
+        for e in manifest.get("allow_list", [])
         if isinstance(e, dict)
     ]
     path.write_text(yaml.safe_dump({"entries": entries}, sort_keys=False), encoding="utf-8")
@@ -111,8 +113,6 @@ def demo(out_dir: Path, scenario: str, seed: int, scale: float) -> None:
     t = time.perf_counter()
     sim = simulate(load_scenario(scenario), out_dir / "sim", seed=seed, scale=scale, progress=True)
     secs["simulate"] = time.perf_counter() - t
-    import json
-
     manifest = json.loads(sim.manifest_path.read_text(encoding="utf-8"))
     allow = write_allowlist(manifest, out_dir / "allowlist.yaml")
     db = out_dir / "distillguard.duckdb"
