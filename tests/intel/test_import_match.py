@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC
 
 import pytest
 
@@ -191,3 +192,16 @@ def test_bad_objects_rejected_others_imported(store_b, key):
     match_intel(store_b, key, now=NOW)
     assert list(_signals(store_b)) == ["u-01"]
     assert store_b.sql("SELECT count(*) AS n FROM decisions").to_pylist()[0]["n"] == 0
+
+
+def test_until_replays_a_prefix(store_b, bundle_bytes, key):
+    from datetime import datetime
+
+    import_bundle(store_b, bundle_bytes, now=NOW)
+    early = datetime(2025, 3, 3, 9, 3, 30, tzinfo=UTC)  # c-01..c-04 have sent 1 each
+    res = match_intel(store_b, key, now=NOW, until=early)
+    assert res.accounts == 4
+    assert (
+        match_intel(store_b, key, now=NOW, until=datetime(2025, 1, 1, tzinfo=UTC)).hits
+        == 0
+    )

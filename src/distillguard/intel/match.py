@@ -59,7 +59,7 @@ def _active(store: DuckDBStore, now: datetime) -> list[dict[str, Any]]:
 def _local_values(store: DuckDBStore, expr_name: str) -> list[str]:
     expr = KIND_SQL[expr_name]
     rows = store.con.execute(
-        f"SELECT DISTINCT {expr} FROM events e WHERE {expr} IS NOT NULL"  # noqa: S608
+        f"SELECT DISTINCT {expr} FROM _dg_events e WHERE {expr} IS NOT NULL"  # noqa: S608
     ).fetchall()
     return [str(r[0]) for r in rows]
 
@@ -95,7 +95,7 @@ def _join_hits(
     try:
         return con.execute(
             f"""SELECT e.account_id, w.indicator_id, count(*), min(e.ts), max(e.ts)
-                FROM events e JOIN _dg_map m ON m.local = {expr}
+                FROM _dg_events e JOIN _dg_map m ON m.local = {expr}
                 JOIN _dg_want w ON w.value = m.form
                 GROUP BY 1, 2"""  # noqa: S608 - expr comes from the fixed KIND_SQL registry
         ).fetchall()
@@ -127,7 +127,7 @@ def _template_hits(
     if not fps:
         return [], False
     has_text = store.con.execute(
-        "SELECT count(*) FROM events WHERE prompt_text IS NOT NULL"
+        "SELECT count(*) FROM _dg_events WHERE prompt_text IS NOT NULL"
     ).fetchall()[0][0]
     if not has_text:
         return [], True
@@ -140,7 +140,7 @@ def _template_hits(
             index[h].append(i)
     hasher = ShingleHasher(key)
     rows = store.con.execute(
-        "SELECT account_id, any_value(prompt_text), count(*), min(ts), max(ts) FROM events "
+        "SELECT account_id, any_value(prompt_text), count(*), min(ts), max(ts) FROM _dg_events "
         "WHERE prompt_text IS NOT NULL GROUP BY account_id, prompt_digest"
     ).fetchall()
     agg: dict[tuple[str, str], list[Any]] = {}
@@ -167,6 +167,7 @@ def match_intel(
     key: CommunityKey | None,
     *,
     now: datetime | None = None,
+    until: datetime | None = None,
     min_template_prompts: int = 2,
 ) -> MatchResult:
     """Recompute ``intel_hits`` from every active indicator against the ``events`` table.
@@ -175,10 +176,19 @@ def match_intel(
         store: the local store (events and intel tables).
         key: the community key; without it only raw indicators can match.
         now: indicators whose ``valid_until`` has passed are ignored.
+        until: match only events at or before this instant (replaying a prefix).
         min_template_prompts: an account needs this many prompts matching a fingerprint.
     """
     ensure_tables(store)
     now = now or datetime.now(UTC)
+    if until is None:
+        store.execute("CREATE OR REPLACE TEMP VIEW _dg_events AS SELECT * FROM events")
+    else:
+        u = until.astimezone(UTC).isoformat()
+        store.execute(
+            "CREATE OR REPLACE TEMP VIEW _dg_events AS SELECT * FROM events "  # noqa: S608
+            f"WHERE ts <= TIMESTAMPTZ '{u}'"
+        )
     active = _active(store, now)
     info = {r["indicator_id"]: r for r in active}
     groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
