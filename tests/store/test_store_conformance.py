@@ -25,8 +25,10 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
 
 
 def _batch(n: int, start: int = 0):  # type: ignore[no-untyped-def]
-    evs = [decode_event(f'{{"ts": {1767225600 + i}, "account_id": "a{i % 3}", "request_id": "r{i}"}}')
-           for i in range(start, start + n)]
+    evs = [
+        decode_event(f'{{"ts": {1767225600 + i}, "account_id": "a{i % 3}", "request_id": "r{i}"}}')
+        for i in range(start, start + n)
+    ]
     return events_to_arrow(evs, keep_text=False)
 
 

@@ -50,13 +50,14 @@ def render_report(report: IngestReport, console: Console) -> None:
     console.print(
         f"{report.elapsed_s:.2f} s, {report.events_per_s:,.0f} records/s", highlight=False
     )
+    # Problems go to stderr unwrapped, one per line, so that they can be grepped.
     for r in report.rejected_sources:
-        console.print(f"[red]unusable input[/red] {r.path}: {r.reason}", highlight=False)
+        click.echo(f"unusable input: {r.path}: {r.reason}", err=True)
     if report.quarantined:
-        where = report.quarantine_path or "(not written: no quarantine file)"
-        console.print(f"[yellow]{report.quarantined:,} record(s) quarantined[/yellow] to {where}")
+        where = report.quarantine_path or "nowhere (no quarantine file given)"
+        click.echo(f"{report.quarantined:,} record(s) quarantined to {where}", err=True)
         for line in report.samples[:5]:
-            console.print(f"  {line}", highlight=False, markup=False)
+            click.echo(f"  {line}", err=True)
 
 
 @click.command(

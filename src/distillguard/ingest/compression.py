@@ -21,6 +21,7 @@ GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 #: Bytes read from the (decompressed) stream at a time.
 BLOCK_SIZE = 4 * 1024 * 1024
+_PIECE = 256 * 1024
 
 
 class CorruptStream(InputError):
@@ -49,6 +50,52 @@ def compression_of(path: Path) -> str:
     return "none"
 
 
+class _ZstdReader:
+    """Frame-by-frame zstd decoding that notices a truncated last frame.
+
+    ``zstandard``'s stream reader ends silently when the input stops mid-frame; losing the
+    tail of a file without a word is what we must never do, so frames are tracked here.
+    """
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
+        self._dctx = zstandard.ZstdDecompressor()
+        self._dobj = self._dctx.decompressobj()
+        self._in_frame = False
+
+    def read1(self, size: int) -> bytes:
+        while True:
+            chunk = self._raw.read(size)
+            if not chunk:
+                if self._in_frame:
+                    raise zstandard.ZstdError("the last zstd frame is incomplete")
+                return b""
+            out = []
+            while chunk:
+                self._in_frame = True
+                out.append(self._dobj.decompress(chunk))
+                if self._dobj.eof:
+                    chunk = self._dobj.unused_data
+                    self._dobj = self._dctx.decompressobj()
+                    self._in_frame = False
+                else:
+                    chunk = b""
+            data = b"".join(out)
+            if data:
+                return data
+
+    def read(self, size: int = -1) -> bytes:
+        parts: list[bytes] = []
+        got = 0
+        while size < 0 or got < size:
+            piece = self.read1(_PIECE if size < 0 else size - got)
+            if not piece:
+                break
+            parts.append(piece)
+            got += len(piece)
+        return b"".join(parts)
+
+
 @contextmanager
 def open_binary(path: Path) -> Iterator[BinaryIO]:
     """Open ``path`` for reading, decompressing gzip or zstd transparently."""
@@ -58,8 +105,7 @@ def open_binary(path: Path) -> Iterator[BinaryIO]:
         if kind == "gzip":
             yield gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[misc]
         elif kind == "zstd":
-            dctx = zstandard.ZstdDecompressor()
-            yield dctx.stream_reader(raw, read_across_frames=True)  # type: ignore[misc]
+            yield _ZstdReader(raw)  # type: ignore[misc]
         else:
             yield raw
     finally:
@@ -83,14 +129,25 @@ def iter_blocks(path: Path, block_size: int = BLOCK_SIZE) -> Iterator[bytes]:
         CorruptStream: after yielding everything readable, when the stream is damaged.
     """
     with open_binary(path) as fh:
+        # Small reads so that a damaged stream loses at most one piece, not a whole block.
+        parts: list[bytes] = []
+        size = 0
         while True:
             try:
-                block = fh.read(block_size)
+                piece = fh.read1(_PIECE) if hasattr(fh, "read1") else fh.read(_PIECE)
             except (EOFError, OSError, zlib.error, zstandard.ZstdError) as exc:
+                if parts:
+                    yield b"".join(parts)
                 raise CorruptStream(f"compressed stream is truncated or corrupt ({exc})") from None
-            if not block:
+            if not piece:
+                if parts:
+                    yield b"".join(parts)
                 return
-            yield block
+            parts.append(piece)
+            size += len(piece)
+            if size >= block_size:
+                yield b"".join(parts)
+                parts, size = [], 0
 
 
 def iter_line_batches(

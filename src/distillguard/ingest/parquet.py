@@ -52,35 +52,45 @@ def _prune(value: Any) -> Any:
     return value
 
 
+#: Flat columns derived from others: never mapped back (the carried ones win later).
+_DERIVED = frozenset({*_CARRIED, "context_text", "source"})
+_RENAMED = {
+    "prompt_text": ("prompt", None),
+    "response_text": ("response", "text"),
+    "finish_reason": ("response", "finish_reason"),
+    "input_tokens": ("usage", "input_tokens"),
+    "output_tokens": ("usage", "output_tokens"),
+    "reasoning_tokens": ("usage", "reasoning_tokens"),
+}
+
+
 def flat_to_canonical(row: dict[str, Any]) -> dict[str, Any]:
-    """Rebuild the canonical (nested) shape from a flat row."""
+    """Rebuild the canonical (nested) shape from a flat row (None values already pruned)."""
     out: dict[str, Any] = {}
-    nested: dict[str, dict[str, Any]] = {"client": {}, "account": {}, "params": {}}
     for key, value in row.items():
-        if value is None or key in _FLAT_ONLY or key == "source":
-            if key == "response_text" and value is not None:
-                out.setdefault("response", {})["text"] = value
-            elif key == "finish_reason" and value is not None:
-                out.setdefault("response", {})["finish_reason"] = value
-            elif key in _USAGE and value is not None:
-                out.setdefault("usage", {})[key] = value
-            elif key == "prompt_text" and value is not None:
-                out["prompt"] = value
+        if key in _DERIVED:
             continue
-        for prefix, section in _PREFIXES:
-            if key.startswith(prefix):
-                nested[section][key[len(prefix) :]] = value
-                break
-        else:
-            if key in ("decision", "extra") and isinstance(value, str):
-                try:
-                    value = _json.decode(value)
-                except msgspec.DecodeError as exc:
-                    raise RecordError(f"column holds invalid JSON ({exc})", field=key) from None
-            out[key] = value
-    for section, values in nested.items():
-        if values:
-            out[section] = values
+        if key in _RENAMED:
+            section, sub = _RENAMED[key]
+            if sub is None:
+                out[section] = value
+            else:
+                out.setdefault(section, {})[sub] = value
+            continue
+        if key in ("decision", "extra") and isinstance(value, str):
+            try:
+                value = _json.decode(value)
+            except msgspec.DecodeError as exc:
+                raise RecordError(f"column holds invalid JSON ({exc})", field=key) from None
+        if key not in KNOWN_FIELDS:
+            for prefix, section in _PREFIXES:
+                if key.startswith(prefix):
+                    out.setdefault(section, {})[key[len(prefix) :]] = value
+                    break
+            else:
+                out[key] = value
+            continue
+        out[key] = value
     return out
 
 
