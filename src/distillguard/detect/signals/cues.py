@@ -1,0 +1,101 @@
+"""Cue phrases: exact, normalised word sequences matched on token hashes.
+
+A cue is a phrase of one to four words ("step by step", "rate the response",
+"ignore previous instructions"). Phrases are normalised like prompts (lower case, numbers
+as ``0``), so "On a scale of 1 to 10" matches the cue "scale of 0 to 0". Matching works on
+the shared :class:`~distillguard.detect.signals.text.TokenBatch`: only positions whose first
+token starts some cue are hashed further, so the cost stays well below one pass over all
+n-grams.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from distillguard.detect.signals.text import (
+    MAX_NGRAM,
+    TokenBatch,
+    hash_phrase,
+    tokenize,
+    tokens_py,
+    window_hashes,
+)
+
+I64 = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, slots=True)
+class CueTable:
+    """Phrases with their hashes, grouped by length.
+
+    Attributes:
+        phrases: the cue phrases, in id order.
+        by_len: for each length k, (sorted k-gram hashes, cue ids in the same order).
+        first: hashes of the first token of every cue (to skip positions cheaply).
+    """
+
+    phrases: tuple[str, ...]
+    by_len: dict[int, tuple[npt.NDArray[np.uint64], I64]]
+    first: npt.NDArray[np.uint64]
+
+    def match(self, batch: TokenBatch) -> tuple[I64, I64]:
+        """Return (row, cue id) for every distinct cue occurring in each prompt."""
+        rows: list[I64] = []
+        ids: list[I64] = []
+        if batch.tok.size == 0 or not self.phrases:
+            return np.empty(0, np.int64), np.empty(0, np.int64)
+        cand = np.flatnonzero(np.isin(batch.tok, self.first))
+        for k, (hashes, cue_ids) in self.by_len.items():
+            if k == 1:
+                g, par = batch.tok[cand], batch.parent[cand]
+            else:
+                pos = cand[cand + k - 1 < batch.tok.size]
+                pos = pos[batch.parent[pos] == batch.parent[pos + k - 1]]
+                g, par = window_hashes(batch.tok, pos, k), batch.parent[pos]
+            idx = np.searchsorted(hashes, g)
+            idx = np.minimum(idx, hashes.size - 1)
+            hit = hashes[idx] == g
+            rows.append(par[hit])
+            ids.append(cue_ids[idx[hit]])
+        if not rows:
+            return np.empty(0, np.int64), np.empty(0, np.int64)
+        r = np.concatenate(rows)
+        c = np.concatenate(ids)
+        key = np.unique(r * np.int64(len(self.phrases)) + c)
+        return key // len(self.phrases), key % len(self.phrases)
+
+    def matched_phrases(self, text: str) -> list[str]:
+        """The cue phrases that occur in one text (in cue order)."""
+        _, ids = self.match(tokenize([text]))
+        return [self.phrases[i] for i in sorted(set(ids.tolist()))]
+
+
+def cue_table(phrases: Sequence[str]) -> CueTable:
+    """Build a :class:`CueTable`; raises ``ValueError`` for an empty or too long phrase."""
+    uniq = tuple(dict.fromkeys(p.strip() for p in phrases))
+    grouped: dict[int, list[tuple[int, int]]] = {}
+    firsts: list[int] = []
+    for i, phrase in enumerate(uniq):
+        k, h = hash_phrase(phrase)
+        grouped.setdefault(k, []).append((h, i))
+        firsts.append(int(tokenize([phrase]).tok[0]))
+    by_len: dict[int, tuple[npt.NDArray[np.uint64], I64]] = {}
+    for k, items in sorted(grouped.items()):
+        items.sort()
+        by_len[k] = (
+            np.array([h for h, _ in items], dtype=np.uint64),
+            np.array([i for _, i in items], dtype=np.int64),
+        )
+    return CueTable(uniq, by_len, np.unique(np.array(firsts, dtype=np.uint64)))
+
+
+def phrase_tokens(phrase: str) -> list[str]:
+    """Normalised tokens of a phrase (for documentation and checks)."""
+    toks = tokens_py(phrase)
+    if not 1 <= len(toks) <= MAX_NGRAM:
+        raise ValueError(f"cue {phrase!r} must have 1..{MAX_NGRAM} words")
+    return toks

@@ -1,0 +1,195 @@
+"""Linear models over hashed word n-grams and cue phrases, with numpy inference.
+
+Features of a prompt (all counts): its word unigrams and bigrams hashed into ``dim`` buckets,
+then one column per cue phrase (1 when the phrase occurs). A model is a weight per column and
+a bias; the score is the logistic of their dot product. Training (``scripts/train_signals.py``)
+uses the same :func:`featurize`, so training and inference cannot drift apart.
+
+Artefacts are ``.npz`` files shipped in ``distillguard/detect/signals/artefacts/``: hashed
+weights as float16 (half a megabyte at 2**18 buckets), cue phrases and their weights, the
+bias, and a small metadata record (training corpora, held-out scores).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from distillguard.detect.signals.cues import CueTable, cue_table
+from distillguard.detect.signals.text import TokenBatch, tokenize, tokens_py
+from distillguard.errors import DetectionError
+
+F32 = npt.NDArray[np.float32]
+I64 = npt.NDArray[np.int64]
+
+DEFAULT_DIM = 1 << 18
+ARTEFACT_PACKAGE = "distillguard.detect.signals.artefacts"
+
+
+@dataclass(frozen=True, slots=True)
+class Features:
+    """Sparse features of a batch in coordinate form: value ``val`` at (``row``, ``col``)."""
+
+    n: int
+    row: I64
+    col: I64
+    val: F32
+    n_cols: int
+
+
+def hashed_columns(batch: TokenBatch, dim: int) -> tuple[I64, I64]:
+    """(row, column) of every unigram and bigram occurrence, hashed into ``dim`` buckets."""
+    key = batch.cache.get(f"hashed:{dim}")
+    if key is None:
+        uni, up = batch.ngrams(1)
+        bi, bp = batch.ngrams(2)
+        mask = np.uint64(dim - 1)
+        cols = np.concatenate([(uni >> np.uint64(20)) & mask, (bi >> np.uint64(20)) & mask])
+        rows = np.concatenate([up, bp])
+        key = (rows, cols.astype(np.int64))
+        batch.cache[f"hashed:{dim}"] = key
+    rows_cols: tuple[I64, I64] = key  # type: ignore[assignment]
+    return rows_cols
+
+
+def featurize(batch: TokenBatch, cues: CueTable, dim: int) -> Features:
+    """All features of a batch (training and inference share this)."""
+    rows, cols = hashed_columns(batch, dim)
+    crow, cid = cue_matches(batch, cues)
+    return Features(
+        batch.n,
+        np.concatenate([rows, crow]),
+        np.concatenate([cols, cid + dim]),
+        np.ones(rows.size + crow.size, dtype=np.float32),
+        dim + len(cues.phrases),
+    )
+
+
+def cue_matches(batch: TokenBatch, cues: CueTable) -> tuple[I64, I64]:
+    """Cached :meth:`CueTable.match` for one batch and one cue table."""
+    key = f"cues:{id(cues)}"
+    hit = batch.cache.get(key)
+    if hit is None:
+        hit = cues.match(batch)
+        batch.cache[key] = hit
+    out: tuple[I64, I64] = hit  # type: ignore[assignment]
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class LinearModel:
+    """A trained logistic regression.
+
+    Attributes:
+        name: the signal it belongs to.
+        dim: number of hashed buckets (a power of two).
+        w_hash: weight per hashed bucket.
+        cues: the cue phrases the model was trained with.
+        w_cue: weight per cue phrase.
+        bias: intercept.
+        meta: training metadata (corpora, sizes, held-out precision and recall).
+    """
+
+    name: str
+    dim: int
+    w_hash: F32
+    cues: CueTable
+    w_cue: F32
+    bias: float
+    meta: dict[str, object]
+
+    def logits(self, batch: TokenBatch) -> F32:
+        """Raw scores (before the logistic) of a batch."""
+        rows, cols = hashed_columns(batch, self.dim)
+        out = np.bincount(rows, weights=self.w_hash[cols], minlength=batch.n)
+        crow, cid = cue_matches(batch, self.cues)
+        if crow.size:
+            out += np.bincount(crow, weights=self.w_cue[cid], minlength=batch.n)
+        return (out + self.bias).astype(np.float32)
+
+    def predict(self, batch: TokenBatch) -> F32:
+        """Probabilities in [0, 1]."""
+        z = np.clip(self.logits(batch), -30.0, 30.0)
+        return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
+
+    def explain(self, text: str, top: int = 6) -> list[str]:
+        """Matched cues (with weights) then the n-grams that raised the score most."""
+        out: list[tuple[float, str]] = []
+        matched = self.cues.matched_phrases(text)
+        index = {p: i for i, p in enumerate(self.cues.phrases)}
+        for phrase in matched:
+            w = float(self.w_cue[index[phrase]])
+            if w > 0:
+                out.append((w + 100.0, f"cue {phrase!r} (+{w:.2f})"))
+        toks = tokens_py(text)
+        grams = {" ".join(toks[i : i + k]) for k in (1, 2) for i in range(len(toks) - k + 1)}
+        for gram in grams:
+            b = tokenize([gram])
+            _, cols = hashed_columns(b, self.dim)
+            # the last column is the n-gram itself (unigrams come first, then bigrams)
+            w = float(self.w_hash[cols[-1]]) if cols.size else 0.0
+            if w > 0.5:
+                out.append((w, f"words {gram!r} (+{w:.2f})"))
+        out.sort(key=lambda t: (-t[0], t[1]))
+        return [s for _, s in out[: top + len(matched)]]
+
+    def save(self, path: Path) -> None:
+        """Write the model as a compressed ``.npz``."""
+        np.savez_compressed(
+            path,
+            w_hash=self.w_hash.astype(np.float16),
+            w_cue=self.w_cue.astype(np.float32),
+            cues=np.array(self.cues.phrases, dtype=np.str_),
+            bias=np.array([self.bias], dtype=np.float32),
+            dim=np.array([self.dim], dtype=np.int64),
+            meta=np.array(json.dumps(self.meta, sort_keys=True)),
+        )
+
+
+def read_model(path: Path | str, name: str) -> LinearModel:
+    """Load a model from an ``.npz`` file; raises :class:`DetectionError` if unusable."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            dim = int(z["dim"][0])
+            w_hash = z["w_hash"].astype(np.float32)
+            w_cue = z["w_cue"].astype(np.float32)
+            phrases = tuple(str(p) for p in z["cues"])
+            bias = float(z["bias"][0])
+            meta = json.loads(str(z["meta"]))
+    except (OSError, KeyError, ValueError) as exc:
+        raise DetectionError(f"{path}: cannot load signal model {name!r}: {exc}") from exc
+    if w_hash.size != dim or w_cue.size != len(phrases):
+        raise DetectionError(f"{path}: signal model {name!r} has inconsistent shapes")
+    return LinearModel(name, dim, w_hash, cue_table(phrases), w_cue, bias, meta)
+
+
+def artefact_path(name: str) -> Path:
+    """Where the shipped artefact of signal ``name`` lives."""
+    return Path(str(resources.files(ARTEFACT_PACKAGE).joinpath(f"{name}.npz")))
+
+
+_CACHE: dict[str, LinearModel] = {}
+
+
+def load_model(name: str) -> LinearModel:
+    """Load (once per process) the shipped model of signal ``name``."""
+    model = _CACHE.get(name)
+    if model is None:
+        path = artefact_path(name)
+        if not path.is_file():
+            raise DetectionError(
+                f"{path}: no trained model for signal {name!r}; run scripts/train_signals.py"
+            )
+        model = read_model(path, name)
+        _CACHE[name] = model
+    return model
+
+
+def clear_cache() -> None:
+    """Forget loaded models (after retraining in the same process)."""
+    _CACHE.clear()

@@ -1,0 +1,270 @@
+"""Prompt-template families: the same wrapper around different payloads, also paraphrased.
+
+Method (measured in ``benchmarks/bench_minhash.py`` and ``tests/detect/test_templates.py``):
+
+1. Normalise and shingle: the shared tokenisation (lower case, numbers as ``0``) gives word
+   3-gram shingles per prompt.
+2. Document frequency: a first pass counts, per shingle, how many distinct prompts contain it
+   (a hashed count array, constant memory). Payload shingles are rare; wrapper shingles are
+   shared by every prompt built from the wrapper. Only shingles seen in at least ``min_df``
+   prompts are kept; a prompt with fewer than ``min_shingles`` kept shingles has no wrapper
+   (family ``-1``).
+3. MinHash (``num_perm`` multiply-shift permutations in numpy, one pass over a batch) and
+   LSH banding on the kept shingles; each candidate pair that shares a band is verified
+   (estimated Jaccard >= ``threshold``) and joined (union-find). Across batches a bounded
+   index maps band keys to families, verified against the family's first member, so a
+   wrapper keeps one id over millions of prompts. Small edits, reordering and light
+   paraphrases of the wrapper stay connected because the shingles they keep still overlap.
+
+Family ids are int64, ``-1`` meaning "no wrapper found". Rarity (how many orgs and accounts
+share a family) is computed in SQL by :mod:`distillguard.detect.annotate`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from distillguard.detect.signals.text import TokenBatch, mix64, ngrams, tokenize
+
+U64 = npt.NDArray[np.uint64]
+I64 = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateConfig:
+    """Parameters of template families.
+
+    Attributes:
+        shingle: words per shingle.
+        min_df: a shingle is "wrapper" when at least this many distinct prompts contain it.
+        min_shingles: a prompt needs this many wrapper shingles to get a family.
+        num_perm: MinHash permutations.
+        bands: LSH bands (``num_perm / bands`` rows each).
+        threshold: minimum estimated Jaccard between joined prompts.
+        df_bits: log2 of the buckets of the document-frequency counter.
+        seed: seed of the permutations.
+    """
+
+    shingle: int = 3
+    min_df: int = 4
+    min_shingles: int = 3
+    num_perm: int = 32
+    bands: int = 16
+    threshold: float = 0.4
+    df_bits: int = 22
+    seed: int = 7
+
+
+def shingles(batch: TokenBatch, k: int) -> tuple[U64, I64]:
+    """Word ``k``-gram shingles of every prompt (hash, prompt index)."""
+    return ngrams(batch.tok, batch.parent, k)
+
+
+def _unique_pairs(h: U64, parent: I64) -> tuple[U64, I64]:
+    """Distinct (parent, hash) pairs, sorted by parent."""
+    if h.size == 0:
+        return h, parent
+    order = np.lexsort((h, parent))
+    h, parent = h[order], parent[order]
+    keep = np.ones(h.size, dtype=bool)
+    keep[1:] = (h[1:] != h[:-1]) | (parent[1:] != parent[:-1])
+    return h[keep], parent[keep]
+
+
+class ShingleCounter:
+    """Document frequency of shingles in a fixed array of hashed buckets."""
+
+    def __init__(self, config: TemplateConfig) -> None:
+        self.config = config
+        self.counts = np.zeros(1 << config.df_bits, dtype=np.uint32)
+        self.n_prompts = 0
+
+    def _bucket(self, h: U64) -> I64:
+        return (h >> np.uint64(64 - self.config.df_bits)).astype(np.int64)
+
+    def update(self, batch: TokenBatch) -> None:
+        """Count the distinct shingles of each prompt of a batch."""
+        h, par = _unique_pairs(*shingles(batch, self.config.shingle))
+        if h.size:
+            self.counts += np.bincount(self._bucket(h), minlength=self.counts.size).astype(
+                np.uint32
+            )
+        self.n_prompts += batch.n
+
+    def df(self, h: U64) -> npt.NDArray[np.uint32]:
+        """Estimated document frequency of each shingle (an upper bound)."""
+        return self.counts[self._bucket(h)]
+
+
+def minhash(h: U64, parent: I64, n: int, num_perm: int, seed: int) -> npt.NDArray[np.uint32]:
+    """MinHash signatures (n x num_perm, uint32) of sets given as sorted (hash, parent).
+
+    Rows without elements are all ``0xFFFFFFFF``.
+    """
+    out = np.full((n, num_perm), np.iinfo(np.uint32).max, dtype=np.uint32)
+    if h.size == 0:
+        return out
+    rng = np.random.default_rng(seed)
+    a = rng.integers(1, 2**63, num_perm, dtype=np.uint64) | np.uint64(1)
+    b = rng.integers(0, 2**63, num_perm, dtype=np.uint64)
+    starts = np.flatnonzero(np.r_[True, parent[1:] != parent[:-1]])
+    rows = parent[starts]
+    with np.errstate(over="ignore"):
+        for j in range(num_perm):
+            v = ((h * a[j] + b[j]) >> np.uint64(32)).astype(np.uint32)
+            out[rows, j] = np.minimum.reduceat(v, starts)
+    return out
+
+
+def _band_keys(sig: npt.NDArray[np.uint32], bands: int) -> U64:
+    r = sig.shape[1] // bands
+    keys = np.zeros((sig.shape[0], bands), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for band in range(bands):
+            acc = np.full(sig.shape[0], np.uint64(band + 1) * np.uint64(0x9E3779B97F4A7C15))
+            for j in range(band * r, (band + 1) * r):
+                acc = mix64(acc ^ sig[:, j].astype(np.uint64))
+            keys[:, band] = acc
+    return keys
+
+
+def _components(n: int, a: I64, b: I64) -> I64:
+    """Connected components (label = smallest member) of n nodes and edges (a, b)."""
+    label = np.arange(n, dtype=np.int64)
+    if a.size == 0:
+        return label
+    while True:
+        before = label.copy()
+        la, lb = label[a], label[b]
+        m = np.minimum(la, lb)
+        np.minimum.at(label, la, m)
+        np.minimum.at(label, lb, m)
+        label = label[label]
+        label = label[label]
+        if np.array_equal(label, before):
+            return label
+
+
+class FamilyIndex:
+    """Assigns family ids batch by batch, consistently across batches.
+
+    Call :meth:`assign` for each batch (after the :class:`ShingleCounter` has seen all of
+    them), then :meth:`resolve` to map provisional ids to final ones (families found to be
+    one across batches are merged).
+    """
+
+    def __init__(self, counter: ShingleCounter) -> None:
+        self.counter = counter
+        self.config = counter.config
+        self._key_family: dict[int, int] = {}
+        self._rep: list[npt.NDArray[np.uint32]] = []
+        self._parent: list[int] = []
+        self._size: list[int] = []
+
+    def _find(self, f: int) -> int:
+        while self._parent[f] != f:
+            self._parent[f] = self._parent[self._parent[f]]
+            f = self._parent[f]
+        return f
+
+    def assign(self, batch: TokenBatch) -> I64:
+        """Provisional family id per prompt of the batch (``-1``: no wrapper)."""
+        cfg = self.config
+        fam = np.full(batch.n, -1, dtype=np.int64)
+        h, par = _unique_pairs(*shingles(batch, cfg.shingle))
+        if h.size == 0:
+            return fam
+        keep = self.counter.df(h) >= cfg.min_df
+        h, par = h[keep], par[keep]
+        cnt = np.bincount(par, minlength=batch.n)
+        elig = np.flatnonzero(cnt >= cfg.min_shingles)
+        if elig.size == 0:
+            return fam
+        sel = cnt[par] >= cfg.min_shingles
+        local = np.full(batch.n, -1, dtype=np.int64)
+        local[elig] = np.arange(elig.size)
+        sig = minhash(h[sel], local[par[sel]], elig.size, cfg.num_perm, cfg.seed)
+        keys = _band_keys(sig, cfg.bands)
+        # within the batch: rows sharing a band key, verified pairwise with their group head
+        ea: list[I64] = []
+        eb: list[I64] = []
+        for band in range(cfg.bands):
+            order = np.argsort(keys[:, band], kind="stable")
+            k = keys[order, band]
+            head_idx = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
+            head = order[np.repeat(head_idx, np.diff(np.r_[head_idx, k.size]))]
+            other = head != order
+            ea.append(head[other])
+            eb.append(order[other])
+        a = np.concatenate(ea)
+        b = np.concatenate(eb)
+        if a.size:
+            agree = (sig[a] == sig[b]).mean(axis=1) >= cfg.threshold
+            a, b = a[agree], b[agree]
+        comp = _components(elig.size, a, b)
+        # across batches: band keys already owned by a family, verified against its first member
+        comp_family: dict[int, int] = {}
+        key_list = keys.tolist()
+        for row in range(elig.size):
+            c = int(comp[row])
+            for key in key_list[row]:
+                f = self._key_family.get(key)
+                if f is None:
+                    continue
+                f = self._find(f)
+                if (sig[row] == self._rep[f]).mean() < cfg.threshold:
+                    continue
+                prev = comp_family.get(c)
+                if prev is None:
+                    comp_family[c] = f
+                elif self._find(prev) != f:
+                    self._parent[f] = self._find(prev)
+                break
+        for row in range(elig.size):
+            c = int(comp[row])
+            f = comp_family.get(c)
+            if f is None:
+                f = len(self._parent)
+                self._parent.append(f)
+                self._size.append(0)
+                self._rep.append(sig[row].copy())
+                comp_family[c] = f
+            for key in key_list[row]:
+                self._key_family.setdefault(key, f)
+        fam[elig] = [comp_family[int(c)] for c in comp]
+        for f in fam[elig].tolist():
+            self._size[f] += 1
+        return fam
+
+    def resolve(self, provisional: I64) -> I64:
+        """Final family ids (dense, from 0) for provisional ids.
+
+        ``-1`` stays ``-1``; a family of a single distinct prompt becomes ``-1`` too (one
+        prompt is not a template).
+        """
+        roots = np.array([self._find(f) for f in range(len(self._parent))], dtype=np.int64)
+        size = np.zeros(roots.size, dtype=np.int64)
+        np.add.at(size, roots, np.asarray(self._size, dtype=np.int64))
+        real = size[roots] >= 2
+        dense = np.full(roots.size, -1, dtype=np.int64)
+        if real.any():
+            _, inv = np.unique(roots[real], return_inverse=True)
+            dense[real] = inv
+        out = np.full(provisional.size, -1, dtype=np.int64)
+        ok = provisional >= 0
+        out[ok] = dense[provisional[ok]]
+        return out
+
+
+def assign_families(prompts: Sequence[str | None], config: TemplateConfig | None = None) -> I64:
+    """Family id per prompt of one in-memory collection (``-1``: no wrapper found)."""
+    cfg = config or TemplateConfig()
+    batch = tokenize(prompts)
+    counter = ShingleCounter(cfg)
+    counter.update(batch)
+    index = FamilyIndex(counter)
+    return index.resolve(index.assign(batch))
