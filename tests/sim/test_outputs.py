@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from distillguard.sim import SCENARIOS, load_scenario, simulate
 from distillguard.errors import ConfigError
+from distillguard.sim import SCENARIOS, load_scenario, simulate
 
 
 def _digest(path: Path) -> str:

@@ -62,11 +62,13 @@ def behaviours(c: CampaignSpec) -> list[str]:
 def _creation_times(
     rng: np.random.Generator, c: CampaignSpec, n: int, ws: float, we: float
 ) -> np.ndarray:
-    n_batches = max(1, -(-n // max(1, c.creation_batch)))
+    # the batch size scales with the accounts, so a scaled-down hydra keeps its burst count
+    size = max(1, round(c.creation_batch * n / max(1, c.accounts)))
+    n_batches = max(1, -(-n // size))
     lo = ws - c.account_age_days * DAY
     hi = we - 0.25 * c.lifetime_days * DAY if c.lifetime_days else ws
     batch_t = np.sort(rng.uniform(lo, max(lo + 60.0, hi), n_batches))
-    batch = np.minimum(np.arange(n) // max(1, c.creation_batch), n_batches - 1)
+    batch = np.minimum(np.arange(n) // size, n_batches - 1)
     return batch_t[batch] + rng.uniform(0.0, c.creation_spread_min * 60.0, n)
 
 
@@ -190,7 +192,10 @@ def generate_campaign(world: World, c: CampaignSpec) -> None:
             rng, n, {("corporate" if k == "custom" else k): v for k, v in c.email.items()}, custom
         )
         inst = payment_ids(rng, c.payment_instruments or n)
-        pays = [inst[i] for i in rng.integers(0, len(inst), size=n).tolist()]
+        if c.payment_instruments:
+            pays = [inst[i] for i in rng.integers(0, len(inst), size=n).tolist()]
+        else:
+            pays = inst
         tiers, verified = [c.tier] * n, rng.random(n) < c.verified
     acc = register(
         world,

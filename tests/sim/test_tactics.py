@@ -1,0 +1,148 @@
+"""Each tactic's observable property holds, and legitimate personas look human."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from datetime import timedelta
+
+import numpy as np
+
+from distillguard.sim import infra
+from distillguard.sim.wrappers import wrapper_set
+
+
+def _prompt(e) -> str:
+    return e.messages[-1].content if e.messages else ""
+
+
+def test_slow_and_low_stays_under_the_daily_cap_with_one_ip_per_account(sim_run) -> None:
+    run = sim_run("slow-and-low", 0.02)
+    camp = run.of("slow-low")
+    assert len({e.account_id for e in camp}) >= 90
+    per_day = Counter((e.account_id, e.ts_utc.date()) for e in camp)
+    assert max(per_day.values()) <= 4
+    ips = defaultdict(set)
+    for e in camp:
+        ips[e.account_id].add(e.client.ip)
+    assert all(len(v) == 1 for v in ips.values())
+    assert len({next(iter(v)) for v in ips.values()}) == len(ips)  # nobody shares an IP
+    assert len({e.client.user_agent for e in camp}) >= 10  # no single campaign UA
+    assert len({e.account.payment_fingerprint for e in camp}) == len(ips)
+
+
+def test_release_chasing_moves_traffic_within_a_day(sim_run) -> None:
+    run = sim_run("hydra-release", 0.02)
+    release = next(m for m in run.manifest["models"] if m["name"] == "orion-5")["released_at"]
+    from datetime import datetime
+
+    t0 = datetime.fromisoformat(release.replace("Z", "+00:00"))
+    lo, hi = t0 + timedelta(hours=12), t0 + timedelta(hours=24)
+
+    def share(events) -> float:
+        window = [e for e in events if lo <= e.ts_utc < hi]
+        return sum(e.model == "orion-5" for e in window) / max(1, len(window))
+
+    camp = run.of("hydra")
+    assert not any(e.model == "orion-5" and e.ts_utc < t0 for e in run.events)
+    assert share(camp) >= 0.45
+    assert share(run.legit()) < share(camp) - 0.15
+
+
+def test_hydra_accounts_are_created_in_bursts(sim_run) -> None:
+    run = sim_run("hydra-release", 0.02)
+    created = sorted(
+        {(e.account_id, e.account.created_at) for e in run.of("hydra")}, key=lambda x: x[1]
+    )
+    times = np.array([c.timestamp() for _, c in created])
+    bursts = 1 + int((np.diff(times) > 3600).sum())
+    assert len(times) >= 100 and bursts <= 25  # 20 creation bursts in the preset
+
+
+def test_paraphrased_wrappers_defeat_exact_matching(sim_run) -> None:
+    assert len(set(wrapper_set(np.random.default_rng(0), "reasoning", 2000))) >= 1900
+    run = sim_run("paraphrase", 0.03)
+    camp = [_prompt(e) for e in run.of("para-reasoning")]
+    heads = Counter(p[:40] for p in camp)
+    assert len(heads) >= 0.2 * len(camp)
+    assert heads.most_common(1)[0][1] <= 0.05 * len(camp)
+
+
+def test_reseller_campaign_shares_the_resellers_org_and_infrastructure(sim_run) -> None:
+    run = sim_run("reseller-mix", 0.03)
+    camp = run.of("mixed-in-reseller")
+    org = {e.org_id for e in camp}
+    assert len(org) == 1
+    legit_same_org = [e for e in run.legit() if e.org_id in org]
+    assert len({e.account_id for e in legit_same_org}) > 5 * len({e.account_id for e in camp})
+    assert {e.client.ip for e in camp} <= {e.client.ip for e in legit_same_org}
+    assert {e.account.payment_fingerprint for e in camp} == {
+        e.account.payment_fingerprint for e in legit_same_org
+    }
+
+
+def test_load_balanced_hydra_splits_volume_evenly(sim_run) -> None:
+    run = sim_run("demo-week", 0.05)
+    counts = np.array(list(Counter(e.account_id for e in run.of("hydra-dc")).values()))
+    assert len(counts) >= 10 and counts.std() / counts.mean() < 0.25
+
+
+def test_enterprise_apps_reuse_one_template_per_org(sim_run) -> None:
+    run = sim_run("enterprise-reuse", 0.05)
+    by_org = defaultdict(list)
+    for e in run.legit():
+        if e.account.tier == "enterprise":
+            by_org[e.org_id].append(e)
+    assert len(by_org) >= 4
+    for events in by_org.values():
+        heads = Counter(_prompt(e)[:25] for e in events)
+        assert heads.most_common(1)[0][1] >= 0.5 * len(events)
+        assert len({e.api_key_id for e in events}) <= 3
+        assert len({e.client.ip for e in events}) <= 6
+
+
+def test_eval_harness_is_a_machine_timed_fixed_format_sweep(sim_run) -> None:
+    run = sim_run("eval-harness", 0.05)
+    ev = [e for e in run.legit() if e.account.tier == "tier-4"]
+    assert len(ev) > 1000
+    assert all(e.params.max_tokens >= 2048 for e in ev)
+    acct = Counter(e.account_id for e in ev).most_common(1)[0][0]
+    ts = np.array([e.ts_utc.timestamp() for e in ev if e.account_id == acct])
+    assert np.median(np.diff(ts)) < 2.0  # machine speed
+    assert "step by step" in _prompt(ev[0]).lower() or "Answer:" in _prompt(ev[0])
+
+
+def test_licensed_customers_are_on_the_allow_list(sim_run) -> None:
+    run = sim_run("licensed", 0.05)
+    allowed = {a["org_id"] for a in run.manifest["allow_list"]}
+    lic = [e for e in run.events if e.org_id in allowed]
+    assert lic and not any(run.labels[e.account_id] for e in lic)
+    assert all(e.params.reasoning_effort == "high" for e in lic)
+    assert len(lic) > len(run.of("unlicensed"))
+
+
+def test_legit_users_follow_a_diurnal_rhythm_in_their_time_zone(sim_run) -> None:
+    run = sim_run("demo-week", 0.05)
+    hours = Counter()
+    for e in run.legit():
+        if e.account.tier in ("free", "plus"):
+            off = infra.COUNTRIES[e.client.country].utc_offset
+            hours[int((e.ts_utc.hour + e.ts_utc.minute / 60 + off) % 24)] += 1
+    n = np.array([hours[h] for h in range(24)], dtype=float)
+    assert n.sum() > 1000
+    night, evening = n[2:6].mean(), n[18:23].mean()
+    assert evening > 4 * night
+
+
+def test_hard_negatives_exist_among_legit_accounts(sim_run) -> None:
+    run = sim_run("demo-week", 0.05)
+    legit = {e.account_id: e for e in run.legit()}
+    assert any(e.account.email_domain in infra.DISPOSABLE for e in legit.values())
+    camp = {e.account_id: e for e in run.events if run.labels[e.account_id]}
+    assert not all(e.account.email_domain in infra.DISPOSABLE for e in camp.values())
+    assert len({e.client.user_agent for e in camp.values()}) > 3
+
+
+def test_shipped_slice_works_without_shared_data(sim_run) -> None:
+    run = sim_run("demo-week", 0.02, corpus="builtin")
+    assert run.manifest["corpora"] == "builtin"
+    assert len(run.events) > 2000 and all(e.messages for e in run.events)
