@@ -7,9 +7,10 @@ input size and in a fresh child process each, loads it
 * with DuckDB's ``read_json`` (auto-detected columns) into a table in a DuckDB file, and
 * with ``ingest_paths`` (full validation, normalisation, flattening, idempotent insert),
 
-and prints one table: events/s of both, our share of DuckDB's speed (target >= 50%) and the
-peak resident memory of each child (its own plus its worker processes'). Memory must not
-grow with the input size. Files are deleted afterwards.
+and prints one table: events/s of DuckDB, of ours in one process and of ours with two
+decoding worker processes (``workers=2``), our share of DuckDB's speed ("ratio", target >=
+50%) and the peak resident memory of each child (its own plus its largest worker's). Memory
+must not grow with the input size. Files are deleted afterwards.
 
     .venv/bin/python benchmarks/bench_ingest.py --small    # 20 MB and 100 MB
     .venv/bin/python benchmarks/bench_ingest.py            # 100 MB and 500 MB
@@ -174,8 +175,9 @@ def child(kind: str, src: Path, db: Path) -> None:
         from distillguard.ingest import ingest_paths
         from distillguard.store import DuckDBStore
 
+        workers = 2 if kind == "ours-2w" else 1
         with DuckDBStore(db) as store:
-            rep = ingest_paths([src], store)
+            rep = ingest_paths([src], store, workers=workers)
         n = rep.accepted
         extra = {"read": rep.read, "quarantined": rep.quarantined}
     seconds = time.perf_counter() - start
@@ -211,24 +213,28 @@ def main() -> None:
             lines = generate(src, size * MB)
             duck = _run_child("duckdb", src, work / f"duck-{size}.duckdb")
             ours = _run_child("ours", src, work / f"ours-{size}.duckdb")
-            assert ours["read"] == lines == duck["n"] == ours["n"], (lines, duck, ours)
+            ours2 = _run_child("ours-2w", src, work / f"ours2-{size}.duckdb")
+            assert ours["read"] == lines == duck["n"] == ours["n"] == ours2["n"], (duck, ours)
             d_eps, o_eps = duck["n"] / duck["s"], ours["n"] / ours["s"]
-            rows.append((size, lines, d_eps, duck["rss"], o_eps, ours["rss"], o_eps / d_eps))
+            o2_eps = ours2["n"] / ours2["s"]
+            rows.append((size, lines, d_eps, duck["rss"], o_eps, ours["rss"], o2_eps, ours2["rss"]))
             for f in work.iterdir():
                 f.unlink()
     finally:
         shutil.rmtree(work, ignore_errors=True)
     head = (
-        f"{'input':>8} {'events':>10} {'duckdb ev/s':>12} {'duckdb RSS':>11} "
-        f"{'ours ev/s':>10} {'ours RSS':>9} {'ours/duckdb':>11}"
+        f"{'input':>8} {'events':>10} | {'duckdb ev/s':>11} {'RSS MB':>7} | "
+        f"{'ours ev/s':>9} {'RSS MB':>7} {'ratio':>6} | {'ours 2w ev/s':>12} {'RSS MB':>7} "
+        f"{'ratio':>6}"
     )
     print(head)
     print("-" * len(head))
-    for size, lines, d_eps, d_rss, o_eps, o_rss, ratio in rows:
+    for size, lines, d_eps, d_rss, o_eps, o_rss, o2_eps, o2_rss in rows:
         label = f"{size} MB" if size < 1024 else f"{size // 1024} GB"
         print(
-            f"{label:>8} {lines:>10,} {d_eps:>12,.0f} {d_rss:>8,.0f} MB "
-            f"{o_eps:>10,.0f} {o_rss:>6,.0f} MB {ratio:>10.0%}"
+            f"{label:>8} {lines:>10,} | {d_eps:>11,.0f} {d_rss:>7,.0f} | "
+            f"{o_eps:>9,.0f} {o_rss:>7,.0f} {o_eps / d_eps:>6.0%} | "
+            f"{o2_eps:>12,.0f} {o2_rss:>7,.0f} {o2_eps / d_eps:>6.0%}"
         )
 
 
