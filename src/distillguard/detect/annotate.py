@@ -23,6 +23,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from distillguard.detect.signals.base import score_signals
 from distillguard.detect.signals.registry import LANGUAGE, SIGNAL_COLUMNS, SIGNALS
 from distillguard.detect.signals.text import TokenBatch, tokenize
 from distillguard.detect.templates import FamilyIndex, ShingleCounter, TemplateConfig
@@ -156,9 +157,10 @@ def annotate_prompts(
         batch = _tokenize(rb)
         arrays: dict[str, pa.Array] = {"rowid_": rb.column("i")}
         mask = pa.array(~batch.has_text)
+        scores = score_signals(SIGNALS, batch) if n_text else {}
         for name, col in zip(names, SIGNAL_COLUMNS, strict=True):
             if n_text:
-                s = SIGNALS[name].score_batch(batch).astype(np.float64)
+                s = scores[name].astype(np.float64)
                 arrays[col] = pa.array(s, mask=mask.to_numpy(zero_copy_only=False))
             else:
                 arrays[col] = pa.nulls(batch.n, pa.float64())

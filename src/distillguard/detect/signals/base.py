@@ -15,14 +15,14 @@ by tests of code that consumes signals.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
 
 from distillguard.detect.signals.cues import CueTable, cue_table
-from distillguard.detect.signals.model import LinearModel, load_model
+from distillguard.detect.signals.model import LinearModel, cue_matches, load_model
 from distillguard.detect.signals.text import TokenBatch, tokenize
 
 F32 = npt.NDArray[np.float32]
@@ -127,3 +127,78 @@ class PhraseSignal:
     def explain(self, prompt: str, context: str | None = None) -> list[str]:
         """See :class:`Signal`."""
         return self._cues.matched_phrases(prompt)
+
+
+_STACKS: dict[tuple[int, ...], npt.NDArray[np.float32]] = {}
+_CHUNK = 1 << 20
+
+
+def _stacked_hash_logits(batch: TokenBatch, models: Sequence[LinearModel]) -> F32:
+    """Hashed-n-gram logits of several models at once: one gather and one segment sum."""
+    key = tuple(id(m) for m in models)
+    w = _STACKS.get(key)
+    if w is None:
+        w = np.ascontiguousarray(np.stack([m.w_hash for m in models], axis=1), dtype=np.float32)
+        _STACKS[key] = w
+    dim = models[0].dim
+    out = np.zeros((batch.n, len(models)), dtype=np.float32)
+    mask = np.uint64(dim - 1)
+    for k in (1, 2):
+        g, par = batch.ngrams(k)
+        for lo in range(0, g.size, _CHUNK):
+            gg, pp = g[lo : lo + _CHUNK], par[lo : lo + _CHUNK]
+            cols = ((gg >> np.uint64(20)) & mask).astype(np.int64)
+            starts = np.flatnonzero(np.r_[True, pp[1:] != pp[:-1]])
+            sums = np.add.reduceat(w[cols], starts, axis=0)
+            np.add.at(out, pp[starts], sums)
+    return out
+
+
+_UNIONS: dict[tuple[int, ...], tuple[CueTable, npt.NDArray[np.float32]]] = {}
+
+
+def _union_cues(models: Sequence[LinearModel]) -> tuple[CueTable, npt.NDArray[np.float32]]:
+    """One cue table for several models and their weights over it (phrases x models)."""
+    key = tuple(id(m) for m in models)
+    hit = _UNIONS.get(key)
+    if hit is None:
+        phrases = tuple(dict.fromkeys(p for m in models for p in m.cues.phrases))
+        index = {p: i for i, p in enumerate(phrases)}
+        w = np.zeros((len(phrases), len(models)), dtype=np.float32)
+        for j, m in enumerate(models):
+            for i, p in enumerate(m.cues.phrases):
+                w[index[p], j] = m.w_cue[i]
+        hit = (cue_table(phrases), w)
+        _UNIONS[key] = hit
+    return hit
+
+
+def score_signals(signals: Mapping[str, Signal], batch: TokenBatch) -> dict[str, F32]:
+    """Score a batch with every signal, sharing work between learned signals.
+
+    Learned signals with models of the same size are scored together (one gather of a
+    stacked weight matrix); any other signal is scored on its own. Results equal
+    ``signal.score_batch(batch)`` for each signal.
+    """
+    out: dict[str, F32] = {}
+    learned = {n: s for n, s in signals.items() if isinstance(s, LearnedSignal)}
+    by_dim: dict[int, list[str]] = {}
+    for name, sig in learned.items():
+        by_dim.setdefault(sig.model.dim, []).append(name)
+    for names in by_dim.values():
+        models = [learned[n].model for n in names]
+        z = _stacked_hash_logits(batch, models)
+        union, wc = _union_cues(models)
+        crow, cid = cue_matches(batch, union)
+        if crow.size:
+            np.add.at(z, crow, wc[cid])
+        for j, name in enumerate(names):
+            zj = z[:, j].astype(np.float64) + models[j].bias
+            p = (1.0 / (1.0 + np.exp(-np.clip(zj, -30.0, 30.0)))).astype(np.float32)
+            p = learned[name].adjust(batch, p)
+            p[~batch.has_text] = 0.0
+            out[name] = np.clip(p, 0.0, 1.0).astype(np.float32)
+    for name, other in signals.items():
+        if name not in out:
+            out[name] = other.score_batch(batch)
+    return {name: out[name] for name in signals}

@@ -35,12 +35,14 @@ class CueTable:
     Attributes:
         phrases: the cue phrases, in id order.
         by_len: for each length k, (sorted k-gram hashes, cue ids in the same order).
-        first: hashes of the first token of every cue (to skip positions cheaply).
+        first: sorted hashes of the first token of every cue.
+        bloom: a bit per top-20-bit prefix of ``first`` (to skip positions cheaply).
     """
 
     phrases: tuple[str, ...]
     by_len: dict[int, tuple[npt.NDArray[np.uint64], I64]]
     first: npt.NDArray[np.uint64]
+    bloom: npt.NDArray[np.bool_]
 
     def match(self, batch: TokenBatch) -> tuple[I64, I64]:
         """Return (row, cue id) for every distinct cue occurring in each prompt."""
@@ -48,7 +50,10 @@ class CueTable:
         ids: list[I64] = []
         if batch.tok.size == 0 or not self.phrases:
             return np.empty(0, np.int64), np.empty(0, np.int64)
-        cand = np.flatnonzero(np.isin(batch.tok, self.first))
+        # a 2**20-bit filter of first tokens, then an exact check on the few candidates
+        cand = np.flatnonzero(self.bloom[(batch.tok >> np.uint64(44)).astype(np.int64)])
+        pos = np.minimum(np.searchsorted(self.first, batch.tok[cand]), self.first.size - 1)
+        cand = cand[self.first[pos] == batch.tok[cand]]
         for k, (hashes, cue_ids) in self.by_len.items():
             if k == 1:
                 g, par = batch.tok[cand], batch.parent[cand]
@@ -90,7 +95,10 @@ def cue_table(phrases: Sequence[str]) -> CueTable:
             np.array([h for h, _ in items], dtype=np.uint64),
             np.array([i for _, i in items], dtype=np.int64),
         )
-    return CueTable(uniq, by_len, np.unique(np.array(firsts, dtype=np.uint64)))
+    first = np.unique(np.array(firsts, dtype=np.uint64))
+    bloom = np.zeros(1 << 20, dtype=bool)
+    bloom[(first >> np.uint64(44)).astype(np.int64)] = True
+    return CueTable(uniq, by_len, first, bloom)
 
 
 def phrase_tokens(phrase: str) -> list[str]:

@@ -255,7 +255,8 @@ class ScriptStopwordLanguage:
             # a word shared by several languages counts for each of them
             for extra in range(int((hi - lo).max(initial=0))):
                 sel = hit[(hi[hit] - lo[hit]) > extra]
-                np.add.at(counts, (batch.parent[sel], self._owners[lo[sel] + extra]), 1.0)
+                key = batch.parent[sel] * nl + self._owners[lo[sel] + extra]
+                counts += np.bincount(key, minlength=n * nl).reshape(n, nl)
         sc = batch.scripts.astype(np.float64)
         nonlatin = sc.copy()
         nonlatin[:, SCRIPTS.index("latin_ext")] = 0.0

@@ -1,0 +1,112 @@
+"""Request signals: held-out precision/recall per signal, prompts/s per signal and for annotate.
+
+Usage: ``.venv/bin/python benchmarks/bench_signals.py [--small]``. Needs ../shared/data.
+Quality: each signal's model is retrained without the held-out split (whole payload corpora,
+whole wrapper styles, the real attack corpora) exactly like ``scripts/train_signals.py`` does,
+and scored on that split. Speed: scoring a mixed set of distinct prompts, then
+``annotate_prompts`` end to end (DuckDB in, two tables out) on the same prompts as events.
+Prints one table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(ROOT / "src"))
+
+from distillguard.detect.annotate import annotate_prompts  # noqa: E402
+from distillguard.detect.signals import LANGUAGE, SIGNALS, tokenize  # noqa: E402
+from distillguard.detect.signals import corpus as C  # noqa: E402
+from distillguard.events.schema import ARROW_SCHEMA, COLUMN_NAMES, prompt_digest  # noqa: E402
+from distillguard.store import DuckDBStore  # noqa: E402
+
+
+def _prompts(n: int, seed: int) -> list[str]:
+    cor = C.load_corpora(ROOT.parent / "shared" / "data")
+    exs = C.examples(cor, seed=seed, per_style=200)
+    rng = random.Random(seed)
+    base = [e.text for e in exs]
+    # distinct prompts: campaign payloads are unique, so vary every copy slightly
+    return [f"{rng.choice(base)} (ref {i})" for i in range(n)]
+
+
+def _events_table(prompts: list[str]) -> object:
+    import pyarrow as pa
+
+    n = len(prompts)
+    cols: dict[str, object] = {c: pa.nulls(n, ARROW_SCHEMA.field(c).type) for c in COLUMN_NAMES}
+    cols["event_id"] = pa.array([f"e{i}" for i in range(n)])
+    cols["account_id"] = pa.array([f"a{i % 5000}" for i in range(n)])
+    cols["org_id"] = pa.array([f"o{i % 2000}" for i in range(n)])
+    cols["prompt_text"] = pa.array(prompts)
+    cols["prompt_digest"] = pa.array([prompt_digest(p) for p in prompts])
+    return pa.table(cols, schema=ARROW_SCHEMA)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--small", action="store_true")
+    args = ap.parse_args()
+    n = 20_000 if args.small else 200_000
+    import train_signals
+
+    with tempfile.TemporaryDirectory() as tmp:
+        report = train_signals.train(
+            ROOT.parent / "shared" / "data", Path(tmp), quick=args.small, seed=0
+        )
+    prompts = _prompts(n, 1)
+    rows = []
+    t = time.perf_counter()
+    batch = tokenize(prompts)
+    t_tok = time.perf_counter() - t
+    for name, sig in SIGNALS.items():
+        batch.cache.clear()
+        t = time.perf_counter()
+        sig.score_batch(batch)
+        rows.append((name, report[name], n / (time.perf_counter() - t)))
+    t = time.perf_counter()
+    LANGUAGE.detect_batch(batch)
+    t_lang = time.perf_counter() - t
+    with tempfile.TemporaryDirectory() as tmp:
+        st = DuckDBStore(Path(tmp) / "b.duckdb")
+        st.write(_events_table(prompts))  # type: ignore[arg-type]
+        t = time.perf_counter()
+        rep = annotate_prompts(st.con)
+        t_ann = time.perf_counter() - t
+        st.close()
+    avg = float(np.mean([len(p) for p in prompts]))
+    print(
+        f"{n} distinct prompts, mean {avg:.0f} chars; held-out split: payload corpora "
+        f"{', '.join(C.TEST_PAYLOADS)}, wrapper styles "
+        f"{sorted(sum(C.HELD_OUT_STYLES.values(), ()))}, "
+        "tensor-trust attacks"
+    )
+    print(
+        "| signal | held-out precision | held-out recall | held-out FPR | pos / neg | prompts/s |"
+    )
+    print("|---|---|---|---|---|---|")
+    for name, m, speed in rows:
+        print(
+            f"| {name} | {m['precision']:.3f} | {m['recall']:.3f} | {m['fpr']:.4f} | "
+            f"{m['n_pos']} / {m['n_neg']} | {speed:,.0f} |"
+        )
+    print(f"| (tokenise, shared) | | | | | {n / t_tok:,.0f} |")
+    print(f"| (language) | | | | | {n / t_lang:,.0f} |")
+    print(
+        f"| **annotate_prompts** (all signals + language + families, DuckDB in/out) | | | | "
+        f"{rep.families} families | {n / t_ann:,.0f} |"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
