@@ -201,7 +201,4 @@ def test_until_replays_a_prefix(store_b, bundle_bytes, key):
     early = datetime(2025, 3, 3, 9, 3, 30, tzinfo=UTC)  # c-01..c-04 have sent 1 each
     res = match_intel(store_b, key, now=NOW, until=early)
     assert res.accounts == 4
-    assert (
-        match_intel(store_b, key, now=NOW, until=datetime(2025, 1, 1, tzinfo=UTC)).hits
-        == 0
-    )
+    assert match_intel(store_b, key, now=NOW, until=datetime(2025, 1, 1, tzinfo=UTC)).hits == 0
