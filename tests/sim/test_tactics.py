@@ -95,7 +95,9 @@ def test_enterprise_apps_reuse_one_template_per_org(sim_run) -> None:
     assert len(by_org) >= 4
     for events in by_org.values():
         heads = Counter(_prompt(e)[:25] for e in events)
-        assert heads.most_common(1)[0][1] >= 0.5 * len(events)
+        tails = Counter(_prompt(e)[-25:] for e in events)  # T0 templates may put the payload first
+        top = max(heads.most_common(1)[0][1], tails.most_common(1)[0][1])
+        assert top >= 0.5 * len(events)
         assert len({e.api_key_id for e in events}) <= 3
         assert len({e.client.ip for e in events}) <= 6
 

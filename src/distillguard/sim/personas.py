@@ -59,7 +59,11 @@ def _choose(rng: np.random.Generator, table: np.ndarray, n: int) -> np.ndarray:
 
 
 def _created(world: World, rng: np.random.Generator, n: int, median_days: float) -> np.ndarray:
-    return world.start - rng.lognormal(np.log(median_days), 1.0, n) * DAY
+    """Account creation times: mostly months old, a few signed up in the last days."""
+    age = rng.lognormal(np.log(median_days), 1.0, n)
+    fresh = rng.random(n) < 0.04
+    age[fresh] = rng.uniform(0.05, 5.0, int(fresh.sum()))
+    return np.asarray(world.start - age * DAY, dtype=np.float64)
 
 
 @dataclass(frozen=True, slots=True)
