@@ -238,10 +238,13 @@ def main() -> None:
         return f"{hit[1]:,} events ({hit[0]:.0%})" if hit else "not within B's window"
 
     print(
+        f"actor {args.actor}, min campaign accounts {args.min_campaign_accounts}, min template "
+        f"prompts {args.min_template_prompts}, intel score >= {args.intel_score}; "
         f"A: {ra.events:,} events, detection by {a_mode}; bundle {len(exp.bundle['objects'])} "
         f"objects, indicator values {exp.indicators}; B: {rb.events:,} events, "
         f"{len(actor_b)} actor accounts, {len(legit_b)} legit; {total:.0f} s"
     )
+    print(f"intel hits by kind (account, indicator) at {CUTOFFS[2]:.0%}: {kinds_at[CUTOFFS[2]]}")
     print(
         "| B campaign volume | events | actor accts active | recall scan | recall scan+intel "
         "| legit FP scan | legit FP scan+intel | legit active |"
