@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import shutil
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -253,6 +254,7 @@ def main() -> None:
     for q, k, na, r1, r2, f1, f2, nl in rows:
         print(f"| {q:.2%} | {k:,} | {na} | {r1:.2f} | {r2:.2f} | {f1} | {f2} | {nl} |")
     print(f"| recall >= 0.5 reached at | | | {first(3)} | {first(4)} | | | |")
+    shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
