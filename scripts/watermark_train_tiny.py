@@ -148,7 +148,7 @@ def main() -> None:
             print(f"step {step} loss {loss.item():.3f} {time.time() - t0:.0f}s", flush=True)
     model.eval()
     model.save_pretrained(str(args.out), safe_serialization=True)
-    (args.out / "TRAINING.md").write_text(
+    (args.out / "TRAINING.txt").write_text(
         "Trained by scripts/watermark_train_tiny.py "
         f"(steps={args.steps}, vocab={args.vocab}, seq={args.seq}, batch={args.batch}, seed 0) on "
         "GSM8K train (MIT, openai/grade-school-math) minus the last "

@@ -31,6 +31,9 @@ COMMANDS: dict[str, str] = {
     "sink": "distillguard.gateway.cli:sink",
     "policy": "distillguard.policy.cli:policy",
     "intel": "distillguard.intel.cli:intel",
+    "watermark": "distillguard.watermark.cli:watermark",
+    "audit": "distillguard.watermark.audit_cli:audit",
+    "console": "distillguard.console.cli:console",
 }
 
 #: one-line help shown by ``distillguard --help`` without importing the command's module.
@@ -48,6 +51,9 @@ SHORT_HELP: dict[str, str] = {
     "sink": "Load the gateway's spooled events into the store (the single writer).",
     "policy": "Apply scan results and manage per-account/org decisions the gateway enforces.",
     "intel": "Share campaigns as STIX 2.1, match peers' indicators, serve/pull/push TAXII 2.1.",
+    "watermark": "Keyed watermarks: make keys, mark text (gateway transform), test text.",
+    "audit": "Test a suspect model (API or weights) for our watermark; writes an evidence report.",
+    "console": "Serve the analyst console: campaign queue, evidence, reversible actions, audit.",
 }
 
 
@@ -92,7 +98,11 @@ def cli() -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI, turning our errors into a one-line message and exit code 2."""
     try:
-        cli.main(args=argv, prog_name="distillguard", standalone_mode=False)
+        # In non-standalone mode click returns a command's exit code (ctx.exit(n)) instead of
+        # raising; a command that returns normally gives its return value, which we ignore.
+        rv = cli.main(args=argv, prog_name="distillguard", standalone_mode=False)
+        if isinstance(rv, int) and not isinstance(rv, bool):
+            return rv
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.ClickException as exc:

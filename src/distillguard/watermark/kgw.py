@@ -22,7 +22,13 @@ from numpy.typing import NDArray
 
 from distillguard.errors import WatermarkError
 from distillguard.watermark import hashing
-from distillguard.watermark.base import DEFAULT_MIN_TOKENS, TokenDetector, TupleScores
+from distillguard.watermark.base import (
+    DEFAULT_MIN_TOKENS,
+    Detection,
+    TokenDetector,
+    TupleScores,
+    select_scored,
+)
 from distillguard.watermark.keys import WatermarkKey
 from distillguard.watermark.tokenizer import TokenizerLike
 
@@ -142,6 +148,65 @@ class KGWDetector(TokenDetector):
             in_prompt=positions < start,
             tokens_seen=max(int(words.size) - start, 0),
         )
+
+    def score_predictions(
+        self, ids: NDArray[np.int64], preds: NDArray[np.int64], start: int = 0
+    ) -> TupleScores:
+        """Score a model's predictions on our text (open-weights radioactivity audit).
+
+        ``preds[i]`` is the suspect's top-1 prediction for position ``i + 1`` of ``ids``.
+        Each scored tuple is (the real window before position i, the *predicted* token), so a
+        model that learned our green lists predicts green tokens more often than gamma.
+        Windows inside the prompt (``start``) are marked in_prompt.
+        """
+        h = self.params.context_width
+        words = hashing.as_words(ids)
+        n = words.size
+        first = max(h, 1)
+        if n <= first or preds.size < n - 1:
+            empty = np.zeros(0, dtype=np.uint64)
+            return TupleScores(
+                empty, np.zeros(0, np.int64), np.zeros(0, np.bool_), max(n - start, 0)
+            )
+        cand = hashing.as_words(preds[first - 1 : n - 1])
+        if self.params.seeding == "left":
+            ctx = hashing.context_hashes(words, h, self.key.word(0))[first - h :]
+        else:
+            th = hashing.token_hashes(words, self.key.word(0))
+            ctx = hashing.token_hashes(cand, self.key.word(0))
+            for back in range(1, h + 1):
+                np.minimum(ctx, th[first - back : n - back], out=ctx)
+        thr = hashing.threshold(self.params.gamma)
+        green = hashing.pair_hashes(ctx, cand, self.key.word(1)) < thr
+        # tuple identity = (real window, predicted token), hashed like tuple_ids
+        tids = hashing.mix64(cand ^ np.uint64(0x5BD1E995))
+        for back in range(1, h + 1):
+            tids = hashing.mix64(tids ^ words[first - back : n - back])
+        positions = np.arange(first, n, dtype=np.int64)
+        return TupleScores(tids, green.astype(np.int64), positions < start, max(n - start, 0))
+
+    def detect_predictions(
+        self,
+        texts: list[NDArray[np.int64]],
+        preds: list[NDArray[np.int64]],
+        *,
+        starts: list[int] | None = None,
+        partial: bool = False,
+        note: str = "",
+    ) -> Detection:
+        """Pool :meth:`score_predictions` over many texts into one exact test."""
+        parts = [
+            self.score_predictions(t, p, 0 if starts is None else starts[i])
+            for i, (t, p) in enumerate(zip(texts, preds, strict=True))
+        ]
+        pooled = TupleScores(
+            np.concatenate([q.tuple_ids for q in parts]) if parts else np.zeros(0, np.uint64),
+            np.concatenate([q.hits for q in parts]) if parts else np.zeros(0, np.int64),
+            np.concatenate([q.in_prompt for q in parts]) if parts else np.zeros(0, np.bool_),
+            sum(q.tokens_seen for q in parts),
+        )
+        _, hits = select_scored(pooled)
+        return self._result(hits, pooled.tokens_seen, len(texts), partial, note)
 
 
 class UnigramDetector(KGWDetector):

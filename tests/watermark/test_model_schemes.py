@@ -1,0 +1,115 @@
+"""Logit-level schemes for real on the shipped tiny model (few tokens, one thread)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from distillguard.errors import WatermarkError
+from distillguard.watermark.keys import MasterSecret
+from distillguard.watermark.kgw import KGWDetector, KGWParams, UnigramDetector
+from distillguard.watermark.models import generate, load_model, perplexity
+from distillguard.watermark.processors import KGWLogitsProcessor
+from distillguard.watermark.synthid import SynthIDDetector, SynthIDEmbedder
+from distillguard.watermark.tokenizer import load_tokenizer
+
+PROMPTS = [
+    "Question: A baker sells 12 loaves a day. How many loaves does she sell in a week?\nAnswer:",
+    "Question: Tom has 5 apples and buys 7 more. How many apples does he have?\nAnswer:",
+    "Write a short note to a colleague about the meeting tomorrow.\n",
+    "Question: A train travels 60 miles per hour for 3 hours. How far does it go?\nAnswer:",
+]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [KGWParams(), KGWParams(context_width=2, seeding="self"), KGWParams(context_width=0)],
+    ids=["left-h1", "self-h2", "unigram"],
+)
+def test_kgw_processor_on_tiny_model_is_detected(tiny_lm, master: MasterSecret, params) -> None:
+    key = master.derive("cohort:a", "kgw", tokenizer_fingerprint=tiny_lm.tokenizer.fingerprint)
+    proc = KGWLogitsProcessor(key, tiny_lm.vocab_size, params)
+    outs = generate(tiny_lm, PROMPTS, processors=[proc], max_new_tokens=120, seed=1)
+    det = (UnigramDetector if params.context_width == 0 else KGWDetector)(
+        key, tiny_lm.tokenizer, params
+    )
+    for prompt, ids in zip(PROMPTS, outs, strict=True):
+        text = tiny_lm.tokenizer.decode(ids)
+        r = det.detect(text, prompt=prompt)  # through text, as a detector in the field would
+        assert r.tokens_scored >= 25
+        assert r.p_value < 1e-4, (r, text)
+    wrong = KGWDetector(master.derive("cohort:b", "kgw"), tiny_lm.tokenizer, params)
+    assert wrong.detect_corpus(outs).p_value > 1e-3
+
+
+def test_unwatermarked_generation_not_detected_and_quality_cost_measurable(tiny_lm, master) -> None:
+    key = master.derive("cohort:a", "kgw")
+    plain = generate(tiny_lm, PROMPTS, max_new_tokens=80, seed=2)
+    assert KGWDetector(key).detect_corpus(plain).p_value > 1e-3
+    marked = generate(
+        tiny_lm,
+        PROMPTS,
+        processors=[KGWLogitsProcessor(key, tiny_lm.vocab_size)],
+        max_new_tokens=80,
+        seed=2,
+    )
+    prompts = [tiny_lm.tokenizer.encode(p) for p in PROMPTS]
+    # the watermark costs some perplexity under the unwatermarked model, but not unboundedly
+    assert perplexity(tiny_lm, marked, prompts=prompts) < 20 * perplexity(
+        tiny_lm, plain, prompts=prompts
+    )
+
+
+def test_synthid_generation_detected_by_our_frequentist_test(tiny_lm, master) -> None:
+    key = master.derive("cohort:a", "synthid", tokenizer_fingerprint=tiny_lm.tokenizer.fingerprint)
+    emb = SynthIDEmbedder(key)
+    outs = generate(
+        tiny_lm, PROMPTS, watermarking_config=emb.watermarking_config(), max_new_tokens=120, seed=3
+    )
+    det = SynthIDDetector(key, tiny_lm.tokenizer)
+    pooled = det.detect_corpus(outs, prompts=PROMPTS)
+    assert pooled.p_value < 1e-6 and pooled.trials == pooled.tokens_scored * 16
+    assert abs(det.null_rate - 0.5) < 0.01
+    other = SynthIDDetector(master.derive("cohort:b", "synthid"), tiny_lm.tokenizer)
+    assert other.detect_corpus(outs).p_value > 1e-3
+    plain = generate(tiny_lm, PROMPTS, max_new_tokens=120, seed=3)
+    assert det.detect_corpus(plain).p_value > 1e-3
+
+
+def test_tokenizer_mismatch_is_refused(tiny_lm, master, tmp_path) -> None:
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel()
+    tok.train_from_iterator(
+        ["a different tokenizer entirely"] * 5,
+        trainers.BpeTrainer(vocab_size=300, show_progress=False),
+    )
+    tok.save(str(tmp_path / "tokenizer.json"))
+    other = load_tokenizer(tmp_path)
+    key = master.derive("cohort:a", "kgw", tokenizer_fingerprint=tiny_lm.tokenizer.fingerprint)
+    with pytest.raises(WatermarkError, match="was made for tokenizer"):
+        KGWDetector(key, other)
+
+
+def test_model_loader_errors_name_the_path(tmp_path) -> None:
+    with pytest.raises(WatermarkError, match="not found"):
+        load_model(tmp_path / "nope")
+    with pytest.raises(WatermarkError, match="no config.json"):
+        load_model(tmp_path)
+    (tmp_path / "config.json").write_text("{not json")
+    with pytest.raises(WatermarkError, match="cannot load model"):
+        load_model(tmp_path)
+    with pytest.raises(WatermarkError, match="no tokenizer.json"):
+        load_tokenizer(tmp_path)
+
+
+def test_user_supplied_model_dir_loads(tiny_lm, tmp_path) -> None:
+    tiny_lm.model.save_pretrained(str(tmp_path))
+    (tmp_path / "tokenizer.json").write_text((tiny_lm.path / "tokenizer.json").read_text())
+    lm = load_model(tmp_path)
+    assert lm.tokenizer.fingerprint == tiny_lm.tokenizer.fingerprint
+    assert np.array_equal(
+        lm.model.transformer.wte.weight.detach().numpy(),
+        tiny_lm.model.transformer.wte.weight.detach().numpy(),
+    )
