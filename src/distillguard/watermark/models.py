@@ -54,7 +54,7 @@ def load_model(path: str | Path | None = None) -> LocalModel:
         raise WatermarkError(f"{p}: model directory not found")
     if not (p / "config.json").is_file():
         raise WatermarkError(f"{p}: no config.json; expected a Hugging Face model directory")
-    hf_logging.disable_progress_bar()
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     try:
         model: Any = AutoModelForCausalLM.from_pretrained(str(p), local_files_only=True)
     except (OSError, ValueError) as exc:
