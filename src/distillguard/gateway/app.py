@@ -55,7 +55,6 @@ log = logging.getLogger("distillguard.gateway")
 _dec = msgspec.json.Decoder()
 _enc = msgspec.json.Encoder()
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-_FORWARD_HEADERS = ("accept", "user-agent", "openai-organization", "openai-project")
 
 
 class _BodyTooLarge(Exception):
