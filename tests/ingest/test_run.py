@@ -118,3 +118,17 @@ def test_worker_processes_give_the_same_rows_in_order(
         assert a.sql(q).to_pylist() == b.sql(q).to_pylist()
     assert (ra.read, ra.accepted, ra.quarantined) == (3001, 3000, 1)
     assert ra.samples == rb.samples and ":1501:" in ra.samples[0]
+
+
+def test_periodic_commits_persist_everything(
+    write_jsonl: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import distillguard.ingest.run as run
+
+    monkeypatch.setattr(run, "COMMIT_EVERY_ROWS", 7)
+    p = write_jsonl("e.jsonl", [event_obj(i) for i in range(50)])
+    with DuckDBStore(tmp_path / "c.duckdb") as s:
+        rep = ingest_paths([p], s, batch_size=5)
+    assert rep.accepted == 50
+    with DuckDBStore(tmp_path / "c.duckdb", read_only=True) as s:
+        assert s.sql("SELECT count(*) AS n FROM events").to_pylist() == [{"n": 50}]

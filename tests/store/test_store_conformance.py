@@ -67,3 +67,19 @@ def test_file_store_persists(tmp_path: Path) -> None:
         s.write(_batch(3))
     with DuckDBStore(path) as s:
         assert s.sql("SELECT count(*) AS n FROM events").to_pylist() == [{"n": 3}]
+
+
+def test_duckdb_transaction_commits_and_rolls_back(tmp_path: Path) -> None:
+    from distillguard.store import Transactional
+
+    path = tmp_path / "tx.duckdb"
+    with DuckDBStore(path) as s:
+        assert isinstance(s, Transactional)
+        s.begin()
+        s.write(_batch(3))
+        s.commit()
+        s.begin()
+        s.write(_batch(4, start=10))
+        s.rollback()
+    with DuckDBStore(path) as s:
+        assert s.sql("SELECT count(*) AS n FROM events").to_pylist() == [{"n": 3}]

@@ -19,7 +19,7 @@ import msgspec
 import pyarrow as pa
 
 from distillguard.errors import RecordError
-from distillguard.events import Event, decode_event, event_row, rows_to_arrow
+from distillguard.events import ARROW_SCHEMA, Event, decode_event, event_row
 from distillguard.events.model import Account, Client, Message, Params, Response, Usage
 from distillguard.events.validate import _check_text_sizes, normalise
 from distillguard.ingest.base import ReadOptions, Rejected, TableChunk, preview
@@ -155,8 +155,19 @@ class JsonlReader:
         rejected.extend(damage)
         read += len(damage)
         if read:
-            table = pa.concat_tables(tables) if tables else rows_to_arrow([])
+            table = pa.concat_tables(tables) if tables else rows_to_table([])
             yield TableChunk(table, rejected, read)
+
+
+_ROW_TYPE = pa.struct(list(ARROW_SCHEMA))
+
+
+def rows_to_table(rows: list[tuple[Any, ...]]) -> pa.Table:
+    """Rows from ``event_row`` to an Arrow table, transposed in C++ (about 2x faster than
+    building one Python list per column)."""
+    if not rows:
+        return ARROW_SCHEMA.empty_table()
+    return pa.Table.from_struct_array(pa.array(rows, type=_ROW_TYPE))
 
 
 #: A rejection as plain data (crosses process boundaries): (line, field, reason, raw preview).
@@ -198,7 +209,7 @@ def flatten_lines(
             rejects.append((first + offset, exc.field, _explain(exc, line), preview(line)))
             continue
         rows.append(event_row(event, keep_text=keep_text, source=source))
-    return rows_to_arrow(rows), rejects, read
+    return rows_to_table(rows), rejects, read
 
 
 def _line_batches(

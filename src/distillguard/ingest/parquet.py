@@ -20,9 +20,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from distillguard.errors import InputError, RecordError
-from distillguard.events import COLUMN_NAMES, Event, event_from_obj, event_row, rows_to_arrow
+from distillguard.events import COLUMN_NAMES, Event, event_from_obj, event_row
 from distillguard.events.model import KNOWN_FIELDS
 from distillguard.ingest.base import ReadOptions, Rejected, TableChunk, preview
+from distillguard.ingest.jsonl import rows_to_table
 
 PARQUET_MAGIC = b"PAR1"
 _FLAT_ONLY = frozenset(COLUMN_NAMES) - KNOWN_FIELDS - {"source"}
@@ -175,10 +176,10 @@ class ParquetReader:
                 out = _carry(out, row, options.keep_text)
             rows.append(out)
             if read >= options.batch_size:
-                yield TableChunk(rows_to_arrow(rows), rejected, read)
+                yield TableChunk(rows_to_table(rows), rejected, read)
                 rows, rejected, read = [], [], 0
         if read:
-            yield TableChunk(rows_to_arrow(rows), rejected, read)
+            yield TableChunk(rows_to_table(rows), rejected, read)
 
 
 def _carry(out: tuple[Any, ...], row: dict[str, Any], keep_text: bool) -> tuple[Any, ...]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from distillguard.store.base import TABLES, Store, StoreConfig, WriteResult
+from distillguard.store.base import TABLES, Store, StoreConfig, Transactional, WriteResult
 from distillguard.store.duckdb_store import DuckDBStore
 from distillguard.store.memory import MemoryStore
 
@@ -27,6 +27,7 @@ __all__ = [
     "MemoryStore",
     "Store",
     "StoreConfig",
+    "Transactional",
     "WriteResult",
     "open_store",
 ]

@@ -65,3 +65,23 @@ class Store(Protocol):
     def close(self) -> None:
         """Flush and release resources."""
         ...
+
+
+@runtime_checkable
+class Transactional(Protocol):
+    """Optional ability: group many writes into one transaction (bulk loads are faster).
+
+    ``ingest_paths`` uses it when the store has it; a store without it commits per write.
+    """
+
+    def begin(self) -> None:
+        """Start a transaction."""
+        ...
+
+    def commit(self) -> None:
+        """Commit the open transaction."""
+        ...
+
+    def rollback(self) -> None:
+        """Abandon the open transaction."""
+        ...

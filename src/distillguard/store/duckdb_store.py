@@ -85,6 +85,18 @@ class DuckDBStore:
                 self.con.unregister("_dg_batch")
         return WriteResult(inserted, batch.num_rows - inserted)
 
+    def begin(self) -> None:
+        """Start a transaction: the following writes commit together (one WAL flush)."""
+        self.execute("BEGIN TRANSACTION")
+
+    def commit(self) -> None:
+        """Commit the open transaction."""
+        self.execute("COMMIT")
+
+    def rollback(self) -> None:
+        """Abandon the open transaction."""
+        self.execute("ROLLBACK")
+
     def sql(self, query: str, params: list[Any] | None = None) -> pa.Table:
         """Run ``query`` and return Arrow."""
         with self._lock:
