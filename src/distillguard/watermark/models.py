@@ -89,9 +89,18 @@ def generate(
         batch_size: prompts per batch (left padding).
     """
     torch.manual_seed(seed)
+    limit = int(getattr(lm.model.config, "n_positions", 1 << 30)) - max_new_tokens
+    if limit < 1:
+        raise WatermarkError(
+            f"max_new_tokens={max_new_tokens} leaves no room for the prompt in a model "
+            f"with {lm.model.config.n_positions} positions"
+        )
     out: list[list[int]] = []
     for b in range(0, len(prompts), batch_size):
-        chunk = [lm.tokenizer.encode(p) for p in prompts[b : b + batch_size]]
+        # keep the end of over-long prompts: the model only has n_positions positions
+        chunk = [
+            lm.tokenizer.encode(p)[-limit:] or [lm.eos_id] for p in prompts[b : b + batch_size]
+        ]
         width = max(len(c) for c in chunk)
         ids = torch.full((len(chunk), width), lm.eos_id, dtype=torch.long)
         mask = torch.zeros((len(chunk), width), dtype=torch.long)

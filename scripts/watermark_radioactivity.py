@@ -1,0 +1,216 @@
+"""End-to-end radioactivity experiment at CPU scale (minutes), printed as one table.
+
+Teacher = the shipped tiny LM. It answers held-out GSM8K questions and human instructions
+with a KGW watermark (gamma 0.25, delta 2, h 1; key of scope ``cohort:harvester``) and,
+for the same prompts, without one. Students (initialised from the teacher's weights, i.e.
+self-distillation; the only difference between students is the data) are fine-tuned on
+mixtures where a fraction f of the answers is watermarked. Each student is audited:
+
+* open mode: its top-1 predictions on the watermarked answers we served, de-duplicated
+  (window, prediction) tuples, prompt windows excluded;
+* closed mode: its own answers to fresh probe prompts;
+* control: 100 never-used keys per student (KS test of their randomised p-values).
+
+``--paraphrase`` repeats the watermarked fractions with the students' watermarked data
+rewritten by a simple paraphraser (random synonym swaps, adjacent-word swaps, 5% word drops).
+Also reports the teacher's cost: perplexity of its answers under the unwatermarked teacher.
+
+Usage: .venv/bin/python scripts/watermark_radioactivity.py [--prompts 400] [--paraphrase]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import random
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from distillguard.watermark import stats
+from distillguard.watermark.keys import KeyRing, MasterSecret
+from distillguard.watermark.kgw import KGWDetector, KGWParams
+from distillguard.watermark.lexical import SynonymTable
+from distillguard.watermark.models import LocalModel, generate, next_token_argmax, perplexity
+from distillguard.watermark.processors import KGWLogitsProcessor
+
+DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+
+
+def load_prompts(n: int, probes: int) -> tuple[list[str], list[str]]:
+    rows = [
+        json.loads(x) for x in (DATA / "payloads" / "gsm8k_train.jsonl").read_text().splitlines()
+    ]
+    held = [f"Question: {r['question'].strip()}\nAnswer:" for r in rows[-1500:]]
+    inst = [
+        json.loads(x)["instruction"] + "\n"
+        for x in (DATA / "legit" / "user_oriented_instructions.jsonl").read_text().splitlines()
+    ]
+    train = [p for pair in zip(held[: n // 2], inst, strict=False) for p in pair]
+    train += held[len(train) // 2 : n - len(train) + len(train) // 2][: n - len(train)]
+    return train[:n], held[-probes:]
+
+
+def paraphrase(text: str, rng: random.Random, table: SynonymTable) -> str:
+    index = table.index()
+    words = re.findall(r"\S+", text)
+    out = []
+    for w in words:
+        if rng.random() < 0.05:
+            continue
+        core = w.strip(".,!?;:").lower()
+        if core in index and rng.random() < 0.9:
+            w = w.replace(core, rng.choice(table.groups[index[core]]))
+        out.append(w)
+    for i in range(len(out) - 1):
+        if rng.random() < 0.1:
+            out[i], out[i + 1] = out[i + 1], out[i]
+    return " ".join(out)
+
+
+def finetune(
+    teacher: LocalModel, seqs: list[list[int]], epochs: int, lr: float, seed: int
+) -> LocalModel:
+    torch.manual_seed(seed)
+    model = copy.deepcopy(teacher.model)
+    model.train()
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    rng = random.Random(seed)
+    eos = teacher.eos_id
+    for _ in range(epochs):
+        order = list(range(len(seqs)))
+        rng.shuffle(order)
+        for b in range(0, len(order), 16):
+            batch = [seqs[i][:256] for i in order[b : b + 16]]
+            width = max(len(s) for s in batch)
+            ids = torch.full((len(batch), width), eos, dtype=torch.long)
+            labels = torch.full((len(batch), width), -100, dtype=torch.long)
+            for i, s in enumerate(batch):
+                ids[i, : len(s)] = torch.tensor(s)
+                labels[i, : len(s)] = torch.tensor(s)
+            loss = model(input_ids=ids, labels=labels).loss
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    model.eval()
+    return LocalModel(model, teacher.tokenizer, teacher.path, teacher.eos_id)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--prompts", type=int, default=400)
+    ap.add_argument("--probes", type=int, default=100)
+    ap.add_argument("--new-tokens", type=int, default=64)
+    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--fractions", default="0,0.01,0.05,0.2,1")
+    ap.add_argument("--paraphrase", action="store_true")
+    ap.add_argument("--controls", type=int, default=100)
+    ap.add_argument("--json", type=Path, help="Also write the rows as JSON here.")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    t0 = time.time()
+    from distillguard.watermark.models import load_model
+
+    teacher = load_model()
+    tok = teacher.tokenizer
+    master = MasterSecret(b"radioactivity-experiment-master!")
+    params = KGWParams(gamma=0.25, delta=2.0, context_width=1)
+    key = master.derive("cohort:harvester", "kgw", tokenizer_fingerprint=tok.fingerprint)
+    controls = KeyRing.derive(master, [f"cohort:ctl-{i}" for i in range(args.controls)], "kgw")
+    train_prompts, probe_prompts = load_prompts(args.prompts, args.probes)
+    p_ids = [tok.encode(p) for p in train_prompts]
+    wm = generate(
+        teacher,
+        train_prompts,
+        processors=[KGWLogitsProcessor(key, teacher.vocab_size, params)],
+        max_new_tokens=args.new_tokens,
+        seed=1,
+    )
+    clean = generate(teacher, train_prompts, max_new_tokens=args.new_tokens, seed=2)
+    ppl_wm = perplexity(teacher, wm, prompts=p_ids)
+    ppl_clean = perplexity(teacher, clean, prompts=p_ids)
+    det = KGWDetector(key, tok, params)
+    teacher_p = det.detect_corpus(wm, prompts=p_ids)
+    print(
+        f"# teacher: {len(wm)} answers, ppl clean {ppl_clean:.1f} vs watermarked {ppl_wm:.1f}; "
+        f"pooled teacher-output p={teacher_p.p_value:.2g} on {teacher_p.tokens_scored} tuples; "
+        f"{time.time() - t0:.0f}s",
+        flush=True,
+    )
+    served = [np.asarray(p + a, dtype=np.int64) for p, a in zip(p_ids, wm, strict=True)]
+    starts = [len(p) for p in p_ids]
+    table = SynonymTable.default()
+    rows = []
+    variants = [(float(f), False) for f in args.fractions.split(",")]
+    if args.paraphrase:
+        variants += [(f, True) for f, _ in variants if f > 0]
+    for frac, para in variants:
+        rng = random.Random(int(frac * 1000) + 7)
+        seqs, n_wm = [], 0
+        for i in range(len(train_prompts)):
+            if rng.random() < frac or frac == 1.0:
+                n_wm += 1
+                ans = wm[i]
+                if para:
+                    ans = tok.encode(paraphrase(tok.decode(ans), rng, table))
+            else:
+                ans = clean[i]
+            seqs.append(p_ids[i] + ans + [teacher.eos_id])
+        student = finetune(teacher, seqs, args.epochs, args.lr, seed=3)
+        preds = next_token_argmax(student, served)
+        open_d = det.detect_predictions(served, preds, starts=starts)
+        ctl = [
+            KGWDetector(k, params=params).detect_predictions(served, preds, starts=starts)
+            for k in controls.keys
+        ]
+        u = np.random.default_rng(0).random(len(ctl))
+        ks = stats.ks_uniform([d.randomized_p(float(x)) for d, x in zip(ctl, u, strict=True)])
+        outs = generate(student, probe_prompts, max_new_tokens=args.new_tokens, seed=5)
+        closed_d = det.detect_corpus(outs, prompts=probe_prompts)
+        row = {
+            "fraction": frac,
+            "paraphrased": para,
+            "wm_answers": n_wm,
+            "open_p": open_d.p_value,
+            "open_scored": open_d.tokens_scored,
+            "open_green": round(open_d.green_fraction, 4),
+            "closed_p": closed_d.p_value,
+            "closed_scored": closed_d.tokens_scored,
+            "closed_green": round(closed_d.green_fraction, 4),
+            "control_min_p": min(d.p_value for d in ctl),
+            "control_ks_p": ks,
+        }
+        rows.append(row)
+        print(f"# done f={frac} paraphrased={para} at {time.time() - t0:.0f}s: {row}", flush=True)
+    cols = [
+        ("f", "fraction", ">5.2f"),
+        ("para", "paraphrased", ">5"),
+        ("#wm", "wm_answers", ">5"),
+        ("open p", "open_p", ">9.2g"),
+        ("scored", "open_scored", ">7"),
+        ("green", "open_green", ">6.3f"),
+        ("closed p", "closed_p", ">9.2g"),
+        ("scored", "closed_scored", ">7"),
+        ("green", "closed_green", ">6.3f"),
+        ("ctl min p", "control_min_p", ">9.2g"),
+        ("ctl KS p", "control_ks_p", ">8.2f"),
+    ]
+    print(" ".join(f"{h:>{f[1:].split('.')[0]}}" for h, _, f in cols))
+    for r in rows:
+        vals = {**r, "paraphrased": "yes" if r["paraphrased"] else "no"}
+        print(" ".join(format(vals[k], f) for _, k, f in cols))
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {"teacher": {"ppl_clean": ppl_clean, "ppl_wm": ppl_wm}, "rows": rows}, indent=2
+            )
+        )
+
+
+if __name__ == "__main__":
+    main()
