@@ -185,9 +185,16 @@ def _g_single(rng: random.Random, p: str, c: object) -> tuple[str, int]:
 
 
 def _g_pairwise(rng: random.Random, p: str, c: object) -> tuple[str, int]:
-    a, b = _answer(rng, c), _answer(rng, c)
+    short = rng.random() < 0.4
+    a = p.split("?")[0][:40] if short else _answer(rng, c)
+    b = _answer(rng, c)[:30] if short else _answer(rng, c)
     la, lb = rng.choice(
-        [("Response A", "Response B"), ("Answer 1", "Answer 2"), ("Assistant A", "Assistant B")]
+        [
+            ("Response A", "Response B"),
+            ("Answer 1", "Answer 2"),
+            ("Assistant A", "Assistant B"),
+            ("Output (a)", "Output (b)"),
+        ]
     )
     q = rng.choice(
         [
@@ -195,6 +202,7 @@ def _g_pairwise(rng: random.Random, p: str, c: object) -> tuple[str, int]:
             "Which answer is more helpful and correct?",
             "Compare the two responses and pick the better one.",
             "Decide which of the two answers you prefer.",
+            "Which output is better?",
         ]
     )
     o = rng.choice(
@@ -202,9 +210,12 @@ def _g_pairwise(rng: random.Random, p: str, c: object) -> tuple[str, int]:
             f"Reply with '{la[-1]}' or '{lb[-1]}' only.",
             "Explain briefly, then state your preference.",
             "Output your verdict as [[A]] or [[B]].",
+            "Reply with A or B.",
         ]
     )
-    return f"{q}\n\nPrompt: {p}\n\n{la}: {a}\n\n{lb}: {b}\n\n{o}", 0
+    sep = rng.choice(["\n\n", " ", "\n"])
+    prompt = "" if short and rng.random() < 0.5 else f"Prompt: {p}{sep}"
+    return f"{q}{sep}{prompt}{la}: {a}{sep}{lb}: {b}{sep}{o}", 0
 
 
 def _g_rubric(rng: random.Random, p: str, c: object) -> tuple[str, int]:
