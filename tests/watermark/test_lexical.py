@@ -97,3 +97,42 @@ def test_transform_routes_accounts_to_cohorts_and_flagged_accounts() -> None:
     assert res.matches == ("account:acct_1",)
     with pytest.raises(WatermarkError):
         WatermarkTransform(MASTER, cohorts=0)
+
+
+def test_transform_from_config_and_config_errors(tmp_path) -> None:
+    from distillguard.errors import ConfigError
+    from distillguard.watermark.config import WatermarkConfig, load_config
+
+    MASTER.save(tmp_path / "m.key")
+    cfg = load_config(
+        {
+            "watermark": {
+                "enabled": True,
+                "master_secret_file": str(tmp_path / "m.key"),
+                "cohorts": 4,
+            }
+        }
+    )
+    tf = WatermarkTransform.from_config(cfg)
+    assert tf.cohorts == 4 and tf.scope_for("a") == WatermarkTransform(MASTER, cohorts=4).scope_for(
+        "a"
+    )
+    with pytest.raises(ConfigError, match="needs master_secret_file"):
+        WatermarkConfig(enabled=True)
+    with pytest.raises(ConfigError, match="unknown key"):
+        load_config({"watermark": {"colour": "red"}})
+
+
+def test_registry_and_fake() -> None:
+    from distillguard.watermark.kgw import KGWDetector
+    from distillguard.watermark.registry import FakeDetector, Scheme, detector_class
+
+    assert detector_class("kgw") is KGWDetector
+    assert detector_class("lexical") is LexicalWatermark
+    with pytest.raises(WatermarkError, match="unknown watermark scheme"):
+        detector_class("nope")
+    fake = FakeDetector(0.01)
+    assert isinstance(fake, Scheme) and isinstance(
+        LexicalWatermark(MASTER.derive("a", "lexical")), Scheme
+    )
+    assert fake.detect([1, 2, 3]).p_value == 0.01 and fake.calls == 1

@@ -16,6 +16,7 @@ import threading
 from collections.abc import Iterable
 
 from distillguard.errors import WatermarkError
+from distillguard.watermark.config import WatermarkConfig
 from distillguard.watermark.keys import KeyRing, MasterSecret
 from distillguard.watermark.lexical import LexicalWatermark, SynonymTable
 
@@ -54,6 +55,13 @@ class WatermarkTransform:
         self._bucket_key = master.derive("cohort:__bucketing__", "bucketing").material
         self._cache: dict[str, LexicalWatermark] = {}
         self._lock = threading.Lock()
+
+    @classmethod
+    def from_config(cls, config: WatermarkConfig) -> WatermarkTransform:
+        """Build from the ``[watermark]`` section (reads the master secret file)."""
+        if config.master_secret_file is None:
+            raise WatermarkError("[watermark] master_secret_file is not set")
+        return cls(MasterSecret.load(config.master_secret_file), cohorts=config.cohorts)
 
     def flag_account(self, account_id: str) -> None:
         """Give ``account_id`` its own key from now on (e.g. when policy flags it)."""
