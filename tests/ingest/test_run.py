@@ -132,3 +132,10 @@ def test_periodic_commits_persist_everything(
     assert rep.accepted == 50
     with DuckDBStore(tmp_path / "c.duckdb", read_only=True) as s:
         assert s.sql("SELECT count(*) AS n FROM events").to_pylist() == [{"n": 50}]
+
+
+def test_a_bad_first_line_does_not_hide_the_file(tmp_path: Path, store: DuckDBStore) -> None:
+    p = tmp_path / "e.jsonl"
+    p.write_bytes(b"garbage first line\n" + b'{"ts": 1767225600, "account_id": "a"}\n')
+    rep = ingest_paths([p], store)
+    assert (rep.read, rep.accepted, rep.quarantined) == (2, 1, 1)

@@ -65,7 +65,11 @@ def render_report(report: IngestReport, console: Console) -> None:
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--db", type=click.Path(path_type=Path), help="DuckDB file ([store] db).")
+@click.option(
+    "--db",
+    type=click.Path(path_type=Path),
+    help="DuckDB file [default: [store] db, else ./distillguard.duckdb].",
+)
 @click.option(
     "--format",
     "fmt",
@@ -94,7 +98,7 @@ def render_report(report: IngestReport, console: Console) -> None:
 )
 @click.option("--max-text-chars", type=int, help="Longest accepted text [default: 1,000,000].")
 @click.option("--workers", type=int, help="Decoding processes for big JSONL (0 = per CPU).")
-@click.option("--strict", is_flag=True, help="Exit 1 when any record was quarantined.")
+@click.option("--strict", is_flag=True, help="Exit 1 when anything was quarantined or unusable.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar [default: on a TTY].")
 def ingest(
     paths: tuple[Path, ...],

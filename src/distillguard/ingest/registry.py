@@ -50,8 +50,10 @@ def detect_format(path: Path) -> str:
             return name
     suffixes = [s.lower() for s in path.suffixes if s.lower() not in _COMPRESSED_SUFFIXES]
     ext = suffixes[-1] if suffixes else ""
+    # Content did not decide (an empty file, or a first line that is itself bad): trust the
+    # extension, so that one bad first line quarantines one record, not the whole file.
     for name, reader in READERS.items():
-        if ext in reader.extensions and (head.lstrip()[:1] in (b"{", b"") or name == "parquet"):
+        if ext in reader.extensions:
             return name
     shown = head[:40].decode("utf-8", "replace")
     raise InputError(

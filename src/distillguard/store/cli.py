@@ -64,7 +64,11 @@ def render_stats(stats: StoreStats, console: Console) -> None:
 @click.command(
     "stats", context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
 )
-@click.option("--db", type=click.Path(path_type=Path), help="DuckDB file ([store] db).")
+@click.option(
+    "--db",
+    type=click.Path(path_type=Path),
+    help="DuckDB file [default: [store] db, else ./distillguard.duckdb].",
+)
 @click.option("--top", default=10, show_default=True, help="Models and templates to list.")
 def stats(db: Path | None, top: int) -> None:
     """Show what is in the store: events, accounts, orgs, time span, models, prompt
