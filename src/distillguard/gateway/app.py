@@ -54,6 +54,8 @@ log = logging.getLogger("distillguard.gateway")
 
 _dec = msgspec.json.Decoder()
 _enc = msgspec.json.Encoder()
+_INT_FIELDS = ("max_tokens", "max_completion_tokens", "n", "top_logprobs", "seed", "logprobs",
+               "dimensions")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
@@ -297,6 +299,10 @@ class Gateway:
                 None,
                 self._error(ex, 400, "The request body must be a JSON object.", "invalid_json"),
             )
+        for k in _INT_FIELDS:  # JSON Schema counts 10.0 as an integer; so do we
+            v = obj.get(k)
+            if isinstance(v, float) and v.is_integer() and abs(v) < 2**63:
+                obj[k] = int(v)
         try:
             req: Any = msgspec.convert(obj, REQUEST_TYPES[ex.operation])
         except msgspec.ValidationError as exc:

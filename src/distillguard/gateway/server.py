@@ -136,7 +136,8 @@ def make_app(gw: Gateway) -> Starlette:
             404: f"Unknown path {request.url.path}.",
             405: f"Method {request.method} is not allowed on {request.url.path}.",
         }.get(status, "Error.")
-        return error_response(status, msg, code, "req_" + secrets.token_hex(12))
+        extra = dict(exc.headers or {}) if isinstance(exc, HTTPException) else {}
+        return error_response(status, msg, code, "req_" + secrets.token_hex(12), headers=extra)
 
     app = Starlette(
         routes=[*build_routes(gw), *admin_routes(gw)],
