@@ -113,3 +113,22 @@ def test_user_supplied_model_dir_loads(tiny_lm, tmp_path) -> None:
         lm.model.transformer.wte.weight.detach().numpy(),
         tiny_lm.model.transformer.wte.weight.detach().numpy(),
     )
+
+
+def test_continuation_logprobs_match_a_single_forward_pass(tiny_lm) -> None:
+    import torch
+
+    from distillguard.watermark.models import continuation_logprobs
+
+    prefix, cands = (
+        "The bronze astrolabe was first catalogued by",
+        ["Edda Quillfeather", "Ingrid Ashdown"],
+    )
+    got = continuation_logprobs(tiny_lm, prefix, cands)
+    p = tiny_lm.tokenizer.encode(prefix)
+    for c, value in zip(cands, got, strict=True):
+        ids = p + tiny_lm.tokenizer.encode(" " + c)
+        with torch.no_grad():
+            logp = torch.log_softmax(tiny_lm.model(input_ids=torch.tensor([ids])).logits[0], -1)
+        manual = sum(float(logp[i - 1, ids[i]]) for i in range(len(p), len(ids)))
+        assert abs(manual - value) < 1e-3

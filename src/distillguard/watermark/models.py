@@ -172,3 +172,23 @@ def perplexity(
     if count == 0:
         raise WatermarkError("perplexity: no tokens to score")
     return float(np.exp(total / count))
+
+
+def continuation_logprobs(lm: LocalModel, prefix: str, candidates: list[str]) -> list[float]:
+    """Log-probability of each ``" " + candidate`` after ``prefix`` (one batched pass).
+
+    Used by the open-weights canary audit (:func:`distillguard.watermark.canary.audit_ranking`).
+    """
+    p = lm.tokenizer.encode(prefix)
+    conts = [lm.tokenizer.encode(" " + c) for c in candidates]
+    width = len(p) + max(len(c) for c in conts)
+    ids = torch.full((len(conts), width), lm.eos_id, dtype=torch.long)
+    for i, c in enumerate(conts):
+        ids[i, : len(p) + len(c)] = torch.tensor(p + c, dtype=torch.long)
+    with torch.no_grad():
+        logp = torch.log_softmax(lm.model(input_ids=ids).logits, -1)
+    out = []
+    for i, c in enumerate(conts):
+        pos = torch.arange(len(p) - 1, len(p) + len(c) - 1)
+        out.append(float(logp[i, pos, torch.tensor(c)].sum()))
+    return out
