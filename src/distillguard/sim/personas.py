@@ -117,7 +117,7 @@ _HUMAN: dict[str, HumanKind] = {
             {"temperature": 0.2, "max_tokens": 2048},
             {"stream": True},
             {"temperature": 0.0, "max_tokens": 4096, "seed": 42},
-            {"temperature": 0.7},
+            {"temperature": 0.7, "top_p": 0.9},
         ],
     ),
     "academic": HumanKind(
