@@ -91,6 +91,8 @@
         ]
       });
       window.dgGraph = cy;
+      cy.resize();
+      cy.fit(undefined, 24);
       cy.on("tap", "edge", function (e) { showEdge(panel, e.target.data(), campaign); });
       cy.on("tap", "node", function (e) { showEdge(panel, e.target.data(), campaign); });
       var note = el("p", g.accounts + " accounts, " + g.pairs + " linked pairs" +
