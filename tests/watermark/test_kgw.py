@@ -135,3 +135,20 @@ def test_corpus_pooling_and_multi_key_names_the_cohort() -> None:
     assert res.matches == ("cohort:c7",)
     assert dets[7].documents == 10 and dets[7].p_value < 1e-10
     assert res.to_dict()["keys"][7]["p_holm"] <= res.to_dict()["keys"][7]["p_bonferroni"]
+
+
+def test_fisher_and_stouffer_across_documents_agree_with_pooling() -> None:
+    from distillguard.watermark.base import combine_pvalues
+
+    key = MASTER.derive("a", "kgw")
+    det = KGWDetector(key)
+    docs = [sample_marked(key, KGWParams(delta=1.0), 40, seed=s) for s in range(8)]
+    per_doc = [det.detect(d) for d in docs]
+    assert combine_pvalues(per_doc, "fisher") < 1e-6
+    assert combine_pvalues(per_doc, "stouffer") < 1e-6
+    assert det.detect_corpus(docs).p_value < 1e-6
+    rng = np.random.default_rng(3)
+    clean = [det.detect(rng.integers(0, V, 60)) for _ in range(8)]
+    assert combine_pvalues(clean, "fisher") > 1e-3
+    with pytest.raises(WatermarkError, match="unknown combination"):
+        combine_pvalues(clean, "tippett")

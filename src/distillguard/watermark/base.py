@@ -276,6 +276,23 @@ class TokenDetector(abc.ABC):
         )
 
 
+def combine_pvalues(detections: Sequence[Detection], method: str = "fisher") -> float:
+    """Combine per-document p-values (Fisher, or Stouffer weighted by sqrt(tokens scored)).
+
+    Valid when the documents share no scored tuple; otherwise prefer
+    :meth:`TokenDetector.detect_corpus`, which pools unique tuples and stays exact.
+    Insufficient documents are left out.
+    """
+    used = [d for d in detections if not d.insufficient]
+    if method == "fisher":
+        return stats.fisher_combine([d.p_value for d in used])
+    if method == "stouffer":
+        return stats.stouffer_combine(
+            [d.p_value for d in used], [float(d.tokens_scored) ** 0.5 for d in used]
+        )
+    raise WatermarkError(f"unknown combination method {method!r}; use fisher or stouffer")
+
+
 @dataclass(frozen=True)
 class MultiKeyResult:
     """Detection of one text against many keys, with multiple-testing correction.
