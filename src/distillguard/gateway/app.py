@@ -54,8 +54,15 @@ log = logging.getLogger("distillguard.gateway")
 
 _dec = msgspec.json.Decoder()
 _enc = msgspec.json.Encoder()
-_INT_FIELDS = ("max_tokens", "max_completion_tokens", "n", "top_logprobs", "seed", "logprobs",
-               "dimensions")
+_INT_FIELDS = (
+    "max_tokens",
+    "max_completion_tokens",
+    "n",
+    "top_logprobs",
+    "seed",
+    "logprobs",
+    "dimensions",
+)
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 

@@ -72,7 +72,7 @@ class GatewayConfig:
     request_timeout_s: float = 300.0
     body_timeout_s: float = 10.0
     redis_url: str = "redis://127.0.0.1:6379/0"
-    redis_timeout_s: float = 0.25
+    redis_timeout_s: float = 1.0
     redis_failure: str = "open"
     key_secret: str = ""
     admin_token: str = ""

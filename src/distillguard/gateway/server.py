@@ -30,6 +30,9 @@ from distillguard.gateway.sources import PolicyCache, RedisSource
 from distillguard.gateway.spool import SpoolWriter
 from distillguard.policy.table import DecisionTable, RedisPublisher
 
+#: longest wait for a free Redis connection of this worker's pool before it counts as a failure
+REDIS_POOL_WAIT_S = 10.0
+
 
 def upstream_client(cfg: GatewayConfig) -> httpx.AsyncClient:
     """The pooled client to the upstream, with timeouts everywhere."""
@@ -57,11 +60,12 @@ def build_gateway(cfg: GatewayConfig) -> Gateway:
     import redis.asyncio as aredis
 
     secret = cfg.require_secret()
-    # a blocking pool waits for a free connection instead of failing under bursts
+    # A blocking pool waits for a free connection instead of failing under bursts: waiting
+    # for our own pool is load, not an outage, and must not switch to local limits.
     pool = aredis.BlockingConnectionPool.from_url(
         cfg.redis_url,
         max_connections=64,
-        timeout=cfg.redis_timeout_s,
+        timeout=REDIS_POOL_WAIT_S,
         socket_timeout=cfg.redis_timeout_s,
         socket_connect_timeout=cfg.redis_timeout_s,
     )
