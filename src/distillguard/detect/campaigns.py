@@ -20,20 +20,31 @@ from distillguard.detect.linking import EDGE_REASONS
 from distillguard.detect.ruleset import Rule
 from distillguard.detect.scoring import AccountScore, score_account, score_community
 
-#: Signal-name fragment -> (tactic name, ATLAS ids). Used when the signal registry does not
+#: The MITRE ATLAS techniques a campaign's tactics are reported as (id -> name).
+ATLAS_TECHNIQUES: dict[str, str] = {
+    "AML.T0024.002": "Extract AI Model",
+    "AML.T0005.001": "Train Proxy via Replication",
+    "AML.T0008.005": "AI Service Proxies",
+    "AML.T0021": "Establish Accounts",
+    "AML.T0054": "LLM Jailbreak",
+    "AML.T0056": "Extract LLM System Prompt",
+    "AML.T0040": "AI Model Inference API Access",
+}
+
+#: Signal-name fragment -> (procedure, ATLAS ids). Used when the signal registry does not
 #: carry ATLAS ids itself.
 SIGNAL_TACTICS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "reason": ("Reasoning-trace elicitation", ("AML.T0024.002", "AML.T0005.001")),
-    "rubric": ("Rubric grading (model as judge)", ("AML.T0024.002", "AML.T0005.001")),
-    "grad": ("Rubric grading (model as judge)", ("AML.T0024.002", "AML.T0005.001")),
-    "synth": ("Synthetic-data generation", ("AML.T0024.002", "AML.T0005.001")),
-    "sweep": ("Capability sweep", ("AML.T0024.002",)),
-    "capab": ("Capability sweep", ("AML.T0024.002",)),
-    "cod": ("Capability sweep (coding, agents)", ("AML.T0024.002",)),
-    "tool": ("Capability sweep (tool use)", ("AML.T0024.002",)),
-    "jail": ("LLM jailbreak", ("AML.T0054",)),
-    "extract": ("System-prompt extraction", ("AML.T0056",)),
-    "system": ("System-prompt extraction", ("AML.T0056",)),
+    "reason": ("reasoning-trace elicitation", ("AML.T0024.002", "AML.T0005.001")),
+    "rubric": ("rubric grading (model as judge)", ("AML.T0024.002", "AML.T0005.001")),
+    "grad": ("rubric grading (model as judge)", ("AML.T0024.002", "AML.T0005.001")),
+    "synth": ("synthetic-data generation", ("AML.T0024.002", "AML.T0005.001")),
+    "sweep": ("capability sweep", ("AML.T0024.002",)),
+    "capab": ("capability sweep", ("AML.T0024.002",)),
+    "cod": ("capability sweep (coding, agents)", ("AML.T0024.002",)),
+    "tool": ("capability sweep (tool use)", ("AML.T0024.002",)),
+    "jail": ("jailbreak prompts", ("AML.T0054",)),
+    "extract": ("system-prompt extraction", ("AML.T0056",)),
+    "system": ("system-prompt extraction", ("AML.T0056",)),
 }
 
 
@@ -83,12 +94,47 @@ def _signal_tactic(
     col: str, atlas_of: Mapping[str, tuple[str, ...]]
 ) -> tuple[str, tuple[str, ...]]:
     name = col.removeprefix("sig_")
-    if name in atlas_of:
-        return name.replace("_", " "), atlas_of[name]
+    procedure = name.replace("_", " ")
     for frag, tactic in SIGNAL_TACTICS.items():
         if frag in name:
-            return tactic
-    return name.replace("_", " "), ("AML.T0024.002",)
+            procedure = tactic[0]
+            if name not in atlas_of:
+                return tactic
+            break
+    return procedure, atlas_of.get(name, ("AML.T0024.002",))
+
+
+class _TacticTally:
+    """Evidence per ATLAS technique: the largest share seen and the procedures behind it."""
+
+    def __init__(self) -> None:
+        self.share: dict[str, float | None] = {}
+        self.procedures: dict[str, list[str]] = {}
+
+    def add(self, atlas: Sequence[str], procedure: str, share: float | None) -> None:
+        for tid in atlas:
+            if tid not in ATLAS_TECHNIQUES:
+                continue
+            old = self.share.get(tid)
+            if share is not None:
+                self.share[tid] = max(old or 0.0, share)
+            elif tid not in self.share:
+                self.share[tid] = None
+            procs = self.procedures.setdefault(tid, [])
+            if procedure not in procs:
+                procs.append(procedure)
+
+    def rows(self) -> list[dict[str, Any]]:
+        order = sorted(self.share, key=lambda t: (-(self.share[t] or 0.0), t))
+        return [
+            {
+                "name": ATLAS_TECHNIQUES[t],
+                "atlas": [t],
+                "share": None if self.share[t] is None else round(float(self.share[t] or 0), 4),
+                "source": "; ".join(self.procedures[t]),
+            }
+            for t in order
+        ]
 
 
 def _tactics(
@@ -99,61 +145,37 @@ def _tactics(
     edge_kinds: Mapping[str, int],
     atlas_of: Mapping[str, tuple[str, ...]],
 ) -> list[dict[str, Any]]:
+    """The campaign's tactics as MITRE ATLAS techniques, each with the evidence behind it.
+
+    ``share`` is the share of the campaign's requests (content signals) or accounts (rules,
+    account age) showing the technique, None when it is a property of the whole group
+    (shared infrastructure, API access); ``source`` names the procedures seen.
+    """
     events = sum(int(r.get("n_events") or 0) for r in members) or 1
-    out: list[dict[str, Any]] = []
+    tally = _TacticTally()
     for col in sig_cols:
         share = (
             sum(float(r.get(f"{col}_share") or 0) * int(r.get("n_events") or 0) for r in members)
             / events
         )
         if share >= 0.05:
-            name, atlas = _signal_tactic(col, atlas_of)
-            out.append(
-                {
-                    "name": name,
-                    "atlas": list(atlas),
-                    "share": round(share, 4),
-                    "source": f"signal {col}",
-                }
-            )
+            procedure, atlas = _signal_tactic(col, atlas_of)
+            tally.add(atlas, f"{procedure} ({share:.0%} of requests)", share)
     young = sum(1 for r in members if (r.get("account_age_days") or 999) < 14)
     if young >= 2 or edge_kinds.get("creation_burst", 0) > 0:
-        out.append(
-            {
-                "name": "Establish accounts (fresh, created in bursts)",
-                "atlas": ["AML.T0021"],
-                "share": round(young / max(len(members), 1), 4),
-                "source": "account age and creation bursts",
-            }
+        tally.add(
+            ("AML.T0021",),
+            f"fresh accounts ({young} created < 14 days before use), creation bursts",
+            young / max(len(members), 1),
         )
-    if edge_kinds.get("payment", 0) + edge_kinds.get("ip", 0) > 0 and len(members) >= 5:
-        out.append(
-            {
-                "name": "AI service proxies (shared infrastructure, many accounts)",
-                "atlas": ["AML.T0008.005"],
-                "share": None,
-                "source": "infrastructure edges",
-            }
-        )
+    infra = edge_kinds.get("payment", 0) + edge_kinds.get("ip", 0) + edge_kinds.get("slash24", 0)
+    if infra > 0 and len(members) >= 5:
+        tally.add(("AML.T0008.005",), "many accounts on shared payment or network", None)
     for rid, n in fired.most_common():
         rule = rules[rid]
-        out.append(
-            {
-                "name": rule.title,
-                "atlas": list(rule.atlas),
-                "share": round(n / max(len(members), 1), 4),
-                "source": f"rule {rid}",
-            }
-        )
-    out.append(
-        {
-            "name": "AI model inference API access",
-            "atlas": ["AML.T0040"],
-            "share": None,
-            "source": "all traffic went through the API",
-        }
-    )
-    return out
+        tally.add(rule.atlas, f"rule {rid}", n / max(len(members), 1))
+    tally.add(("AML.T0040",), "all traffic went through the inference API", None)
+    return tally.rows()
 
 
 def decide(
@@ -167,6 +189,7 @@ def decide(
     cfg: DetectConfig,
     sig_cols: Sequence[str] = (),
     atlas_of: Mapping[str, tuple[str, ...]] | None = None,
+    scores: Mapping[str, AccountScore] | None = None,
 ) -> tuple[list[AccountVerdict], list[Campaign]]:
     """Give every account a verdict and group campaign members into campaigns.
 
@@ -181,8 +204,10 @@ def decide(
         cfg: thresholds.
         sig_cols: the ``sig_*`` signal columns available.
         atlas_of: signal name -> ATLAS ids, from the signal registry when it has them.
+        scores: account scores already computed (by ``account_id``); computed when None.
     """
-    scores: dict[str, AccountScore] = {str(r["account_id"]): score_account(r, rules) for r in rows}
+    if scores is None:
+        scores = {str(r["account_id"]): score_account(r, rules) for r in rows}
     by_id = {str(r["account_id"]): r for r in rows}
     allowed = {
         aid: e
@@ -199,7 +224,13 @@ def decide(
         cands = [a for a in ids if a not in allowed]
         if comm < 0 or len(cands) < cfg.min_campaign_accounts:
             continue
-        core = [a for a in cands if communities[a][1]] or cands
+        # The community is judged over its suspicious core: members tied in by behaviour
+        # that also look at least mildly unusual on their own. A reseller's or a NAT's
+        # ordinary users share the infrastructure but not the behaviour, so they neither
+        # dilute the campaign nor join it.
+        core = [a for a in cands if communities[a][1] and scores[a].risk >= cfg.member_min_risk]
+        if len(core) < cfg.min_campaign_accounts:
+            continue
         orgs = {by_id[a].get("org_id") or a for a in core}
         ident = (
             sum(

@@ -44,6 +44,9 @@ class DetectConfig:
         lockstep_min_shared: buckets two accounts must share to be linked by timing.
         family_min_share: share of an account's requests a template family must make up before
             it links that account.
+        family_min_requests: requests an account must send in a family before it links it.
+        edge_suspicion_floor: weight kept by an edge between two accounts that look clean on
+            their own (1.0 disables suspicion weighting of the graph).
         creation_burst_minutes: accounts created within this many minutes with the same e-mail
             domain and tier form a creation burst.
         edge_weights: weight of each edge kind.
@@ -55,6 +58,9 @@ class DetectConfig:
         suspect_threshold: account risk at which a lone account becomes ``suspect``.
         member_threshold: an account in a campaign community is a member only if it has a
             behaviour edge inside it or its own risk reaches this value.
+        member_min_risk: a core member (behaviour edge inside the community) belongs to the
+            campaign only if its own risk reaches this (legitimate accounts of the crowd a
+            campaign hides in stay below it: 99th percentile 0.05-0.15 on the simulator).
         min_campaign_accounts: smallest campaign (accounts).
         min_campaign_events: smallest campaign (events).
     """
@@ -68,15 +74,18 @@ class DetectConfig:
     lockstep_bucket_s: int = 60
     lockstep_max_accounts: int = 30
     lockstep_min_shared: int = 3
-    family_min_share: float = 0.05
+    family_min_share: float = 0.15
+    family_min_requests: int = 3
+    edge_suspicion_floor: float = 0.05
     creation_burst_minutes: int = 10
     edge_weights: dict[str, float] = field(default_factory=_default_edge_weights)
     min_edge_weight: float = 0.05
-    leiden_resolution: float = 1.0
+    leiden_resolution: float = 0.2
     merge_ratio: float = 0.2
     campaign_threshold: float = 0.5
     suspect_threshold: float = 0.85
     member_threshold: float = 0.5
+    member_min_risk: float = 0.2
     min_campaign_accounts: int = 2
     min_campaign_events: int = 20
 

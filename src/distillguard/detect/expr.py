@@ -317,3 +317,148 @@ def evaluate(node: Node, features: Mapping[str, Any]) -> Value:
             return evaluate(call_args[0], features) is not None
         return _FUNCS[name](*(evaluate(a, features) for a in call_args))
     raise ValueError(f"unknown node {op!r}")  # pragma: no cover
+
+
+_Vec = tuple[Any, Any, bool]  # (values, valid mask, holds strings)
+
+
+def _vec(node: Node, cols: Mapping[str, Any], n: int) -> _Vec:
+    """Vectorised :func:`evaluate`: numpy values, a validity mask, and a strings flag."""
+    import numpy as np
+
+    op, args = node.op, node.args
+    if op == "lit":
+        v = args[0]
+        if v is None:
+            return np.zeros(n), np.zeros(n, dtype=bool), False
+        if isinstance(v, str):
+            return np.full(n, v, dtype=object), np.ones(n, dtype=bool), True
+        return np.full(n, float(v)), np.ones(n, dtype=bool), False
+    if op == "var":
+        col = cols.get(args[0])
+        if col is None:
+            return np.zeros(n), np.zeros(n, dtype=bool), False
+        arr = np.asarray(col)
+        if arr.dtype.kind in "mM":  # timestamps are not numbers to a condition
+            return np.zeros(n), np.zeros(n, dtype=bool), False
+        if arr.dtype == object:
+            ok = np.array([x is not None for x in arr], dtype=bool)
+            if any(isinstance(x, str) for x in arr[ok]):
+                return arr, ok, True
+            vals = np.array([float(x) if x is not None else np.nan for x in arr])
+            return np.nan_to_num(vals), ~np.isnan(vals), False
+        vals = arr.astype(np.float64)
+        ok = ~np.isnan(vals)
+        return np.where(ok, vals, 0.0), ok, False
+    if op in ("and", "or", "not"):
+        parts = [_truth(a, cols, n) for a in args]
+        if op == "not":
+            res = ~parts[0]
+        elif op == "and":
+            res = parts[0] & parts[1]
+        else:
+            res = parts[0] | parts[1]
+        return res.astype(np.float64), np.ones(n, dtype=bool), False
+    if op in _CMP:
+        return (
+            _vcmp(op, _vec(args[0], cols, n), _vec(args[1], cols, n), n),
+            np.ones(n, dtype=bool),
+            False,
+        )
+    if op == "in":
+        v = _vec(args[0], cols, n)
+        hit = np.zeros(n, dtype=bool)
+        for item in args[1]:
+            hit |= _vcmp("==", v, _vec(Node("lit", (item,)), cols, n), n).astype(bool)
+        return hit.astype(np.float64), np.ones(n, dtype=bool), False
+    if op == "neg":
+        a, ok, s = _vec(args[0], cols, n)
+        if s:
+            return np.zeros(n), np.zeros(n, dtype=bool), False
+        return -a, ok, False
+    if op in ("+", "-", "*", "/"):
+        a, oa, sa = _vec(args[0], cols, n)
+        b, ob, sb = _vec(args[1], cols, n)
+        if sa or sb:
+            return np.zeros(n), np.zeros(n, dtype=bool), False
+        ok = oa & ob
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if op == "+":
+                r = a + b
+            elif op == "-":
+                r = a - b
+            elif op == "*":
+                r = a * b
+            else:
+                ok = ok & (b != 0)
+                r = np.where(ok, a / np.where(b == 0, 1.0, b), 0.0)
+        return r, ok, False
+    if op == "call":
+        name, call_args = args
+        vs = [_vec(a, cols, n) for a in call_args]
+        if name == "present":
+            return vs[0][1].astype(np.float64), np.ones(n, dtype=bool), False
+        if name == "coalesce":
+            if any(s for _, _, s in vs):
+                vals = np.empty(n, dtype=object)
+                ok = np.zeros(n, dtype=bool)
+                for v, o, _ in reversed(vs):
+                    vals = np.where(o, v, vals)
+                    ok |= o
+                return vals, ok, True
+            vals = np.zeros(n)
+            ok = np.zeros(n, dtype=bool)
+            for v, o, _ in reversed(vs):
+                vals = np.where(o, v, vals)
+                ok |= o
+            return vals, ok, False
+        if any(s for _, _, s in vs) or not vs:
+            return np.zeros(n), np.zeros(n, dtype=bool), False
+        ok = np.logical_and.reduce([o for _, o, _ in vs])
+        if name == "abs":
+            return (np.abs(vs[0][0]), ok, False) if len(vs) == 1 else (vs[0][0], ok & False, False)
+        red = np.minimum if name == "min" else np.maximum
+        return red.reduce([v for v, _, _ in vs]), ok, False
+    raise ValueError(f"unknown node {op!r}")  # pragma: no cover
+
+
+def _vcmp(op: str, a: _Vec, b: _Vec, n: int) -> Any:
+    import numpy as np
+
+    (x, ox, sx), (y, oy, sy) = a, b
+    ok = ox & oy
+    if sx or sy:
+        if op == "==":
+            eq = np.array([p == q for p, q in zip(x, y, strict=True)], dtype=bool)
+            return (ok & eq).astype(np.float64)
+        if op == "!=":
+            ne = np.array([p != q for p, q in zip(x, y, strict=True)], dtype=bool)
+            return (ok & ne).astype(np.float64)
+        return np.zeros(n)
+    res = {
+        "<": x < y,
+        "<=": x <= y,
+        ">": x > y,
+        ">=": x >= y,
+        "==": x == y,
+        "!=": x != y,
+    }[op]
+    return (ok & res).astype(np.float64)
+
+
+def _truth(node: Node, cols: Mapping[str, Any], n: int) -> Any:
+    import numpy as np
+
+    v, ok, s = _vec(node, cols, n)
+    if s:
+        return ok & np.array([bool(x) for x in v], dtype=bool)
+    return ok & (v != 0)
+
+
+def evaluate_columns(node: Node, columns: Mapping[str, Any], n: int) -> Any:
+    """Truth of ``node`` for ``n`` rows given as columns (numpy arrays; NaN or None = null).
+
+    Same semantics as ``bool(evaluate(node, row))`` for each row, in one vectorised pass
+    (the scan scores hundreds of thousands of accounts at once).
+    """
+    return _truth(node, columns, n)

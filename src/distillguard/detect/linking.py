@@ -38,7 +38,7 @@ EDGE_REASONS: dict[str, str] = {
     "creation_burst": "were created minutes apart with the same e-mail domain and tier",
     "family": "reuse the same rare prompt template family",
     "lockstep": "send in lockstep (same minutes, same template)",
-    "signal_profile": "send the same kind of distillation content to the same model",
+    "signal_profile": "send mostly the same kind of distillation content",
 }
 
 
@@ -71,26 +71,22 @@ def _keys_sql(cfg: DetectConfig, events: str, has_fam: bool, sig_cols: list[str]
     if has_fam:
         parts.append(
             f"""SELECT account_id, 'family', CAST(family_id AS VARCHAR) FROM (
-              SELECT e.account_id, s.family_id, count(*) * 1.0
+              SELECT e.account_id, s.family_id, count(*) AS c, count(*) * 1.0
                   / sum(count(*)) OVER (PARTITION BY e.account_id) AS p
               FROM {events} e JOIN prompt_signals s ON s.prompt_digest = e.prompt_digest
-              WHERE s.family_id IS NOT NULL GROUP BY e.account_id, s.family_id) x
-            WHERE p >= {float(cfg.family_min_share)}"""
+              WHERE s.family_id >= 0 GROUP BY e.account_id, s.family_id) x
+            WHERE p >= {float(cfg.family_min_share)} AND c >= {int(cfg.family_min_requests)}"""
         )
     if sig_cols:
+        # The dominant distillation signal alone (not the model: campaigns spread over models).
         arms = " ".join(
             f"WHEN {c}_share = greatest({', '.join(f'coalesce({d}_share, 0)' for d in sig_cols)})"
             f" THEN '{c}'"
             for c in sig_cols
         )
         parts.append(
-            f"""SELECT a.account_id, 'signal_profile', (CASE {arms} END) || '|' ||
-                   coalesce(m.model, '')
-            FROM account_features a LEFT JOIN (
-              SELECT account_id, arg_max(model, c) AS model FROM (
-                SELECT account_id, model, count(*) AS c FROM {events}
-                GROUP BY account_id, model) y GROUP BY account_id) m USING (account_id)
-            WHERE a.distill_share >= 0.3 AND a.n_events >= 5"""
+            f"""SELECT account_id, 'signal_profile', CASE {arms} END
+            FROM account_features WHERE distill_share >= 0.3 AND n_events >= 5"""
         )
     return " UNION ALL ".join(f"({p})" for p in parts)
 
@@ -102,9 +98,21 @@ def build_edges(
     events: str = "ev",
     has_fam: bool = False,
     sig_cols: tuple[str, ...] = (),
+    prior: str | None = None,
 ) -> dict[str, int]:
-    """Write ``account_edges(a, b, kind, strength, evidence)`` and ``account_graph(a, b,
-    weight, behaviour)``; return edges per kind."""
+    """Write ``account_edges(a, b, kind, weight, evidence)`` and ``account_graph(a, b, weight,
+    behaviour, raw_weight)``; return edges per kind.
+
+    Args:
+        con: a DuckDB connection holding ``events`` and ``account_features``.
+        cfg: linking knobs.
+        events: events table or view.
+        has_fam: whether ``prompt_signals.family_id`` and ``template_families`` exist.
+        sig_cols: the ``sig_*`` columns of ``prompt_signals``.
+        prior: table ``(account_id, suspicion)`` with each account's own suspicion in
+            [0, 1]; the graph's weights are scaled by ``floor + (1 - floor) *
+            sqrt(s_a * s_b)`` (``edge_suspicion_floor``). None: unscaled.
+    """
     weights = {**_default_edge_weights(), **cfg.edge_weights}
     fan = max(int(cfg.key_fanout), 1)
     seed = int(cfg.seed)
@@ -180,12 +188,23 @@ def build_edges(
                evidence
         FROM (SELECT * FROM _l_pairs UNION ALL SELECT * FROM _l_ls) e"""
     ).fetchall()
+    # Guilt by association needs guilt: an edge counts in proportion to how suspicious both
+    # of its ends already look on their own, so a campaign's members pull together while a
+    # legitimate crowd sharing a NAT, a reseller or a popular template stays loose.
+    floor = min(max(float(cfg.edge_suspicion_floor), 0.0), 1.0)
+    if prior:
+        scale = f"({floor} + {1.0 - floor} * sqrt(pa.suspicion * pb.suspicion))"
+        join = f"JOIN {prior} pa ON pa.account_id = g.a JOIN {prior} pb ON pb.account_id = g.b"
+    else:
+        scale, join = "1.0", ""
     con.execute(
         f"""CREATE OR REPLACE TABLE account_graph AS
-        SELECT a, b, sum(weight) AS weight,
-               sum(CASE WHEN kind IN ({behaviour}) THEN weight ELSE 0 END) AS behaviour
-        FROM account_edges GROUP BY a, b
-        HAVING sum(weight) >= {float(cfg.min_edge_weight)}"""
+        SELECT g.a, g.b, g.weight * {scale} AS weight, g.behaviour * {scale} AS behaviour,
+               g.weight AS raw_weight
+        FROM (SELECT a, b, sum(weight) AS weight,
+                     sum(CASE WHEN kind IN ({behaviour}) THEN weight ELSE 0 END) AS behaviour
+              FROM account_edges GROUP BY a, b) g {join}
+        WHERE g.weight * {scale} >= {float(cfg.min_edge_weight)}"""
     ).fetchall()
     for t in ("_l_keys", "_l_rank", "_l_pairs", "_l_ls"):
         con.execute(f"DROP TABLE IF EXISTS {t}").fetchall()

@@ -2,7 +2,7 @@
 
 Stages: ingest → annotate (text signals, template families) → features → linking (edges,
 Leiden communities) → rules and scores → verdicts and campaigns → outputs. Every stage is
-timed; signals that could not be computed (no prompt text, missing annotator) are listed.
+timed; signals that could not be computed (no prompt text) are listed.
 """
 # ruff: noqa: S608  -- SQL is assembled from fixed identifiers and numbers from the config;
 # values that come from data are passed as parameters or quoted by the caller.
@@ -10,22 +10,24 @@ timed; signals that could not be computed (no prompt text, missing annotator) ar
 from __future__ import annotations
 
 import csv
-import importlib
 import json
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from distillguard.detect.allowlist import load_allowlist
+from distillguard.detect.annotate import annotate_prompts
 from distillguard.detect.campaigns import AccountVerdict, Campaign, decide
 from distillguard.detect.config import DetectConfig
 from distillguard.detect.features import compute_features
 from distillguard.detect.linking import build_edges, cluster
 from distillguard.detect.ruleset import load_rules
+from distillguard.detect.scoring import AccountScore, score_accounts, suspicion
+from distillguard.detect.signals.registry import SIGNALS
 from distillguard.errors import DetectionError, InputError
 
 ACCOUNTS_HEADER = ("account_id", "risk", "verdict", "campaign_id", "top_reasons")
@@ -54,21 +56,11 @@ class ScanResult:
 
 
 def _annotate(con: Any, progress: bool) -> tuple[list[str], dict[str, tuple[str, ...]]]:
-    """Run the text annotator when it is installed; return notes and signal ATLAS ids."""
-    try:
-        mod = importlib.import_module("distillguard.detect.annotate")
-    except ImportError as exc:
-        return [f"text signals (annotator unavailable: {exc})"], {}
-    mod.annotate_prompts(con, events_table="ev", progress=progress)
-    atlas: dict[str, tuple[str, ...]] = {}
-    try:
-        reg = importlib.import_module("distillguard.detect.signals")
-        for name, sig in getattr(reg, "SIGNALS", {}).items():
-            ids = getattr(sig, "atlas", None)
-            if ids:
-                atlas[str(name)] = tuple(str(i) for i in ids)
-    except ImportError:
-        pass
+    """Run the text annotator; return notes and each signal's ATLAS ids."""
+    annotate_prompts(con, events_table="ev", progress=progress)
+    atlas = {
+        str(name): tuple(str(i) for i in sig.atlas) for name, sig in SIGNALS.items() if sig.atlas
+    }
     return [], atlas
 
 
@@ -98,6 +90,29 @@ def _community_context(
         ).fetchall()
     }
     return comm, dict(kinds), share
+
+
+def _write_prior(con: Any, scores: Mapping[str, AccountScore]) -> None:
+    """Write ``account_prior(account_id, risk, suspicion)`` for suspicion-weighted linking."""
+    import pyarrow as pa
+
+    ids = list(scores)
+    con.register(
+        "_prior_arrow",
+        pa.table(
+            {
+                "account_id": ids,
+                "risk": [scores[a].risk for a in ids],
+                "suspicion": [suspicion(scores[a].risk) for a in ids],
+            }
+        ),
+    )
+    try:
+        con.execute(
+            "CREATE OR REPLACE TABLE account_prior AS SELECT * FROM _prior_arrow"
+        ).fetchall()
+    finally:
+        con.unregister("_prior_arrow")
 
 
 def write_accounts_csv(path: Path, verdicts: Sequence[AccountVerdict]) -> None:
@@ -200,12 +215,24 @@ def run_scan(
         feats = compute_features(con, cfg, events="ev")
         timings["features"] = time.perf_counter() - t
         t = time.perf_counter()
+        feat_table = con.sql("SELECT * FROM account_features").to_arrow_table()
+        scores = score_accounts(feat_table, rules)
+        rows = feat_table.to_pylist()
+        _write_prior(con, scores)
+        timings["scoring"] = time.perf_counter() - t
+        t = time.perf_counter()
         has_fam = "template families (no prompt text)" not in feats.unavailable
-        edges = build_edges(con, cfg, events="ev", has_fam=has_fam, sig_cols=feats.signal_columns)
+        edges = build_edges(
+            con,
+            cfg,
+            events="ev",
+            has_fam=has_fam,
+            sig_cols=feats.signal_columns,
+            prior="account_prior",
+        )
         n_comm = cluster(con, cfg)
         timings["linking"] = time.perf_counter() - t
         t = time.perf_counter()
-        rows = con.sql("SELECT * FROM account_features").to_arrow_table().to_pylist()
         comm, kinds, share = _community_context(con)
         verdicts, campaigns = decide(
             rows,
@@ -218,8 +245,9 @@ def run_scan(
             cfg,
             sig_cols=feats.signal_columns,
             atlas_of=atlas_of,
+            scores=scores,
         )
-        timings["scoring"] = time.perf_counter() - t
+        timings["verdicts"] = time.perf_counter() - t
         t = time.perf_counter()
         accounts_csv = out_dir / "accounts.csv"
         campaigns_json = out_dir / "campaigns.json"

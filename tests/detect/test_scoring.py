@@ -1,0 +1,177 @@
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from distillguard.detect.campaigns import ATLAS_TECHNIQUES
+from distillguard.detect.config import DetectConfig
+from distillguard.detect.expr import parse
+from distillguard.detect.linking import build_edges
+from distillguard.detect.ruleset import Rule
+from distillguard.detect.scan import run_scan
+from distillguard.detect.scoring import (
+    ACCOUNT_WEIGHTS,
+    account_terms,
+    score_account,
+    score_accounts,
+    suspicion,
+)
+
+from .synth import campaign_events, legit_events, write_jsonl
+
+
+def test_suspicion_is_monotone_and_bounded() -> None:
+    risks = [0.0, 1e-6, 0.01, 0.1, 0.5, 0.9, 0.999, 1.0]
+    s = [suspicion(r) for r in risks]
+    assert all(0.0 <= v <= 1.0 for v in s)
+    assert s == sorted(s)
+    assert suspicion(0.01) < 0.5 < suspicion(0.5)
+
+
+def test_terms_are_shares_and_every_term_has_a_weight() -> None:
+    row = {
+        "n_events": 400,
+        "distill_share": 0.9,
+        "n_ips": 400,
+        "dup_prompt_share": 0.0,
+        "out_in_ratio": 20.0,
+        "iat_cv": 0.1,
+        "active_hour_share": 1.0,
+        "account_age_days": 1.0,
+        "verified": 0,
+    }
+    terms = account_terms(row)
+    assert all(0.0 <= v <= 1.0 for v in terms.values()), terms
+    assert set(terms) <= set(ACCOUNT_WEIGHTS)
+    assert terms["ip_churn"] > 0.9  # a new address for every request
+    assert account_terms({"n_events": 3, "n_ips": 3})["ip_churn"] == 0.0  # too few to say
+
+
+def test_extraction_shaped_account_outscores_a_heavy_clean_one() -> None:
+    bad = {"n_events": 300, "distill_share": 0.95, "max_tokens_cap_share": 0.9, "verified": 0}
+    good = {"n_events": 30000, "distill_share": 0.02, "verified": 1, "account_age_days": 900}
+    assert score_account(bad, []).risk > 0.5 > score_account(good, []).risk
+
+
+def test_family_keys_need_repeated_use(tmp_path: Path) -> None:
+    """One request in a shared template does not link an account (regression: crowds)."""
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE ev AS SELECT * FROM (VALUES "
+        "('a', 'o1', 'd1'), ('a', 'o1', 'd2'), ('a', 'o1', 'd3'), "
+        "('b', 'o2', 'd4'), ('b', 'o2', 'd5'), ('b', 'o2', 'd6'), "
+        "('c', 'o3', 'd7'), ('c', 'o3', 'x1'), ('c', 'o3', 'x2'), ('c', 'o3', 'x3'), "
+        "('c', 'o3', 'x4'), ('c', 'o3', 'x5'), ('c', 'o3', 'x6')) "
+        "t(account_id, org_id, prompt_digest)"
+    ).fetchall()
+    con.execute(
+        "ALTER TABLE ev ADD COLUMN ts TIMESTAMPTZ DEFAULT TIMESTAMPTZ '2025-03-03 00:00:00+00'"
+    ).fetchall()
+    for col, typ in (
+        ("account_payment_fingerprint", "VARCHAR"),
+        ("client_ip", "VARCHAR"),
+        ("client_asn", "BIGINT"),
+        ("client_user_agent", "VARCHAR"),
+        ("account_created_at", "TIMESTAMPTZ"),
+        ("account_email_domain", "VARCHAR"),
+        ("account_tier", "VARCHAR"),
+    ):
+        con.execute(f"ALTER TABLE ev ADD COLUMN {col} {typ}").fetchall()
+    con.execute(
+        "CREATE TABLE prompt_signals AS SELECT prompt_digest, "
+        "CASE WHEN prompt_digest LIKE 'd%' THEN 1 ELSE 2 END AS family_id "
+        "FROM (SELECT DISTINCT prompt_digest FROM ev)"
+    ).fetchall()
+    con.execute("CREATE TABLE template_families AS SELECT 1 AS family_id, 1.0 AS weight").fetchall()
+    con.execute("CREATE TABLE account_features AS SELECT DISTINCT account_id FROM ev").fetchall()
+    build_edges(con, DetectConfig(), events="ev", has_fam=True)
+    fam = con.execute(
+        "SELECT a, b FROM account_edges WHERE kind = 'family' ORDER BY a, b"
+    ).fetchall()
+    assert fam == [("a", "b")]  # c sent one request in family 1: not linked by it
+
+
+@pytest.fixture()
+def reseller_log(tmp_path: Path) -> Path:
+    """A reseller: legitimate users and a campaign on one payment, IP range and org."""
+    rng = random.Random(21)
+    legit = legit_events(rng, 30)
+    camp = campaign_events(rng, 8, 60)
+    for e in legit + camp:
+        e["org_id"] = "org-reseller"
+        e["account"]["payment_fingerprint"] = "pay-reseller"
+        e["client"] = {"ip": "198.51.100.7", "asn": 64501, "user_agent": "sdk/2", "country": "US"}
+    return write_jsonl(tmp_path / "reseller.jsonl", legit + camp)
+
+
+def test_campaign_inside_a_reseller_takes_only_its_own_accounts(
+    reseller_log: Path, tmp_path: Path, fake_annotator: None
+) -> None:
+    res = run_scan([reseller_log], tmp_path / "out")
+    assert len(res.campaigns) == 1
+    assert sorted(res.campaigns[0].accounts) == [f"camp-{i:03d}" for i in range(8)]
+
+
+def test_tactics_are_atlas_techniques(
+    small_log: Path, tmp_path: Path, fake_annotator: None
+) -> None:
+    res = run_scan([small_log], tmp_path / "out")
+    tactics = res.campaigns[0].tactics
+    assert tactics
+    for t in tactics:
+        assert len(t["atlas"]) == 1 and t["atlas"][0] in ATLAS_TECHNIQUES, t
+        assert t["name"] == ATLAS_TECHNIQUES[t["atlas"][0]], t
+        assert t["source"]
+    ids = [t["atlas"][0] for t in tactics]
+    assert len(ids) == len(set(ids)) and "AML.T0024.002" in ids and "AML.T0040" in ids
+
+
+_FEATURES = st.fixed_dictionaries(
+    {
+        "account_id": st.text("abc", min_size=1, max_size=4),
+        "n_events": st.one_of(st.none(), st.integers(0, 5000)),
+        "distill_share": st.one_of(st.none(), st.floats(0, 1)),
+        "max_tokens_cap_share": st.one_of(st.none(), st.floats(0, 1)),
+        "iat_cv": st.one_of(st.none(), st.floats(0, 30)),
+        "account_age_days": st.one_of(st.none(), st.floats(0, 2000)),
+        "verified": st.one_of(st.none(), st.integers(0, 1)),
+        "n_ips": st.one_of(st.none(), st.integers(0, 5000)),
+        "out_in_ratio": st.one_of(st.none(), st.floats(0, 500)),
+        "new_model_share": st.one_of(st.none(), st.floats(0, 1)),
+        "new_model_lag_h": st.one_of(st.none(), st.floats(0, 100)),
+        "tier": st.one_of(st.none(), st.sampled_from(["free", "enterprise"])),
+    }
+)
+
+_CONDITIONS = [
+    "distill_share >= 0.6 and n_events >= 200",
+    "not (iat_cv < 0.5) or tier == 'free'",
+    "tier in ['free', 'plus'] and coalesce(verified, 1) == 0",
+    "max(distill_share, max_tokens_cap_share) > 0.5 and present(account_age_days)",
+    "n_ips / n_events > 0.5 and abs(-out_in_ratio) >= 10",
+    "tier != 'enterprise' and min(n_events, n_ips) - 3 * 2 >= 0",
+]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_FEATURES, min_size=1, max_size=25, unique_by=lambda r: r["account_id"]))
+def test_vectorised_scoring_equals_row_by_row(rows: list[dict[str, object]]) -> None:
+    rules = [
+        Rule(f"r{i}", "t", "medium", ("attack.AML.T0040",), (), c, parse(c), (), (), "x", 1)
+        for i, c in enumerate(_CONDITIONS)
+    ]
+    table = pa.Table.from_pylist(rows)
+    fast = score_accounts(table, rules)
+    for row in rows:
+        slow = score_account(row, rules)
+        got = fast[str(row["account_id"])]
+        assert [r.id for r in got.rules] == [r.id for r in slow.rules], row
+        assert got.risk == pytest.approx(slow.risk, rel=1e-9, abs=1e-12), row
+        for k, v in slow.terms.items():
+            assert got.terms[k] == pytest.approx(v, rel=1e-9, abs=1e-12), (k, row)
