@@ -143,19 +143,25 @@ def test_dispositions_set_status_and_export_labels(fresh: Env, tmp_path: Path) -
         "/campaigns/campaign-001/disposition",
         data={"csrf": csrf, "label": "true_positive", "reason": "matches ground truth"},
     )
+    legit = fresh.console.data.rows(
+        "SELECT account_id FROM c_verdicts WHERE verdict = 'legit' ORDER BY account_id LIMIT 1"
+    )[0]["account_id"]
     fresh.client.post(
-        "/campaigns/campaign-002/disposition",
+        f"/accounts/{legit}/disposition",
         data={"csrf": csrf, "label": "false_positive", "reason": "eval harness"},
     )
     q = fresh.client.get("/campaigns", params={"status": "confirmed"})
-    assert "campaign-001" in q.text and "campaign-002" not in q.text
+    assert "campaign-001" in q.text
+    assert (
+        "No campaign matches" in fresh.client.get("/campaigns", params={"status": "dismissed"}).text
+    )
     res = export_labels(fresh.state, tmp_path / "labels.csv")
     with (tmp_path / "labels.csv").open() as fh:
         rows = list(csv.DictReader(fh))
     pos = {r["account_id"] for r in rows if r["campaign_id"] == "campaign-001"}
     neg = {r["account_id"] for r in rows if r["campaign_id"] == ""}
     assert pos == set(_members(fresh, "campaign-001"))
-    assert neg == set(_members(fresh, "campaign-002"))
+    assert neg == {legit}
     assert res.positives == len(pos)
     did = fresh.state.query(
         "SELECT disposition_id FROM dispositions WHERE label = 'false_positive'"
@@ -190,12 +196,12 @@ def test_stix_export_of_a_campaign(
     generate_key_file(tmp_path / "community.key")
     monkeypatch.setenv("DISTILLGUARD_INTEL_COMMUNITY_KEY_FILE", str(tmp_path / "community.key"))
     csrf = login(fresh.client, "ann")
-    r = fresh.client.post("/campaigns/campaign-002/stix", data={"csrf": csrf})
+    r = fresh.client.post("/campaigns/campaign-001/stix", data={"csrf": csrf})
     assert r.status_code == 200, r.text
     bundle = json.loads(r.content)
     assert bundle["type"] == "bundle"
     assert any(o["type"] == "campaign" for o in bundle["objects"])
-    members = _members(fresh, "campaign-002")
+    members = _members(fresh, "campaign-001")
     assert not any(m in r.text for m in members)  # identifiers leave only as keyed hashes
 
 

@@ -138,7 +138,6 @@ def test_analyst_suspends_campaign_and_gateway_refuses(
             page.click("table.queue tbody tr:first-child a")
             page.wait_for_url(f"{base}/campaigns/{top.campaign_id}")
             page.wait_for_selector("#graph[data-ready='1']", timeout=30000)
-            page.wait_for_selector(".chart svg", timeout=30000)
             page.evaluate(
                 "window.dgGraph.edges()[0].select(); window.dgGraph.edges()[0].emit('tap')"
             )

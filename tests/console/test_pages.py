@@ -87,6 +87,7 @@ def test_large_campaign_graph_is_aggregated(scan_dir: Path) -> None:
     e = make_env(scan_dir, graph_max_nodes=10)
     try:
         login(e.client, "vic")
+        assert e.console.data.campaigns["campaign-001"].size > 10
         g = e.client.get("/campaigns/campaign-001/graph.json").json()
         assert g["aggregated"] and g["nodes"] < g["accounts"]
         nodes = [x["data"] for x in g["elements"] if "source" not in x["data"]]

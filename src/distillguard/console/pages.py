@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import functools
+import json
 from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, Response
 
 from distillguard.console import charts, evidence, queries
 from distillguard.console.actions import ACTION_SPECS, action_history, current_decisions
@@ -77,9 +78,8 @@ async def campaign_page(request: Request) -> Response:
     _decorate_decisions(request, members.rows)
     sample = [r["account_id"] for r in members.rows[:20]]
     examples = d.cached("examples", cid, lambda: queries.example_prompts(d, sample, show))
-    reports = evidence.reports_for(
-        evidence.audit_reports(c.config.audit_dir), cid, set(d.members(cid))
-    )
+    all_reports = evidence.audit_reports(c.config.audit_dir)
+    reports = evidence.reports_for(all_reports, cid, set(d.members(cid))) if all_reports else []
     rules_fired = info.evidence.get("rules_fired") or {}
     return render(
         request,
@@ -134,9 +134,10 @@ async def graph_json(request: Request) -> Response:
     authenticate(request, "viewer")
     c = console_of(request)
     cid, _ = _campaign(request)
-    g = build_graph(c.data, cid, c.config.graph_max_nodes, c.config.graph_max_edges)
-    return JSONResponse(
-        {
+
+    def body() -> bytes:
+        g = build_graph(c.data, cid, c.config.graph_max_nodes, c.config.graph_max_edges)
+        doc = {
             "elements": g.elements,
             "nodes": g.nodes,
             "edges": g.edges,
@@ -145,7 +146,10 @@ async def graph_json(request: Request) -> Response:
             "pairs": g.pairs,
             "edges_dropped": g.edges_dropped,
         }
-    )
+        return json.dumps(doc, separators=(",", ":")).encode()
+
+    key = f"{cid}|{c.config.graph_max_nodes}|{c.config.graph_max_edges}"
+    return Response(c.data.cached("graph-json", key, body, limit=16), media_type="application/json")
 
 
 async def edge_page(request: Request) -> Response:
