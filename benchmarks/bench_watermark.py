@@ -95,6 +95,7 @@ def main() -> None:
         ps,
         processors=[KGWLogitsProcessor(key, lm.vocab_size, params)],
         max_new_tokens=200,
+        min_new_tokens=200,
         seed=0,
     )
     gen_s = time.perf_counter() - t0
@@ -104,9 +105,9 @@ def main() -> None:
     detected = sum(r.p_value < THRESHOLD for r in res)
     rows.append(
         (
-            "power: generations detected at p<1e-6 (all)",
+            "power: generations detected at p<1e-6",
             f"{detected}/{len(res)} = {detected / len(res):.1%}",
-            f"{len(res)} prompts, <=200 new tokens, {gen_s:.0f}s to generate",
+            f"{len(res)} prompts, 200 new tokens (EOS suppressed), {gen_s:.0f}s",
         )
     )
     if full:
@@ -164,12 +165,13 @@ def main() -> None:
 
     big = np.concatenate([stream] * max(1, 2_000_000 // stream.size + 1))[:2_000_000]
     det0 = KGWDetector(key, params=params)
-    best = min(_timed(lambda: det0.detect(big)) for _ in range(3))
+    cpu = min(_timed(lambda: det0.detect(big), time.process_time) for _ in range(3))
+    wall = min(_timed(lambda: det0.detect(big)) for _ in range(3))
     rows.append(
         (
             "detection speed, one core (ids in)",
-            f"{big.size / best / 1e6:.1f} M tokens/s",
-            f"{big.size:,} tokens, best of 3",
+            f"{big.size / cpu / 1e6:.1f} M tokens/s (CPU time)",
+            f"{big.size / wall / 1e6:.1f} M/s wall on the shared box; best of 3, 2M tokens",
         )
     )
     sample = texts[:2000]
@@ -189,10 +191,10 @@ def main() -> None:
         print(f"{name:<{w}}  {value:<24}  {note}")
 
 
-def _timed(fn) -> float:
-    t = time.perf_counter()
+def _timed(fn, clock=time.perf_counter) -> float:
+    t = clock()
     fn()
-    return time.perf_counter() - t
+    return clock() - t
 
 
 if __name__ == "__main__":

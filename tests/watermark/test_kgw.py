@@ -152,3 +152,26 @@ def test_fisher_and_stouffer_across_documents_agree_with_pooling() -> None:
     assert combine_pvalues(clean, "fisher") > 1e-3
     with pytest.raises(WatermarkError, match="unknown combination"):
         combine_pvalues(clean, "tippett")
+
+
+@given(
+    ids=st.lists(st.integers(0, 7), min_size=0, max_size=80),
+    start=st.integers(0, 30),
+    h=st.integers(1, 3),
+)
+@settings(max_examples=80, deadline=None)
+def test_scoring_matches_a_naive_reference(ids: list[int], start: int, h: int) -> None:
+    """Unique (window, token) tuples, prompt tuples excluded: against a plain-Python count."""
+    params = KGWParams(context_width=h)
+    det = KGWDetector(MASTER.derive("ref", "kgw"), params=params)
+    start = min(start, len(ids))
+    green = green_of_sequence(hashing.as_words(ids), det.key, params) if ids else []
+    tuples = {i: tuple(ids[i - h : i + 1]) for i in range(h, len(ids))}
+    prompt_t = {t for i, t in tuples.items() if i < start}
+    seen: dict[tuple[int, ...], bool] = {}
+    for i, t in tuples.items():
+        if i >= start and t not in prompt_t and t not in seen:
+            seen[t] = bool(green[i - h])
+    r = det.detect(ids[start:], prompt=ids[:start])
+    assert r.tokens_scored == len(seen)
+    assert r.green_count == sum(seen.values())

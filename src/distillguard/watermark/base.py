@@ -107,16 +107,35 @@ class TupleScores:
     tokens_seen: int
 
 
-def select_scored(scores: TupleScores) -> tuple[NDArray[np.uint64], NDArray[np.int64]]:
-    """Keep completion tuples not seen in the prompt, first occurrence of each."""
-    prompt_ids = scores.tuple_ids[scores.in_prompt]
+def _n_unique(values: NDArray[np.uint64]) -> int:
+    if values.size == 0:
+        return 0
+    v = np.sort(values)
+    return int(1 + np.count_nonzero(v[1:] != v[:-1]))
+
+
+def select_scored(scores: TupleScores) -> tuple[int, int]:
+    """Count unique completion tuples not seen in the prompt, and their hits.
+
+    A tuple's hits are a function of the tuple (same window and token, same key, same
+    answer), so the hits of the unique tuples are obtained by counting unique tuples among
+    those with each hit value: two sorts instead of an argsort, which keeps the detector
+    fast on millions of tokens.
+
+    Returns:
+        (number of unique scored tuples, total hits over them).
+    """
     keep = ~scores.in_prompt
+    prompt_ids = scores.tuple_ids[scores.in_prompt]
     if prompt_ids.size:
         keep &= ~np.isin(scores.tuple_ids, prompt_ids)
     tids = scores.tuple_ids[keep]
     hits = scores.hits[keep]
-    _, first = np.unique(tids, return_index=True)
-    return tids[first], hits[first]
+    n = _n_unique(tids)
+    total = 0
+    for value in np.unique(hits[hits > 0]) if hits.size else ():
+        total += int(value) * _n_unique(tids[hits == value])
+    return n, total
 
 
 class TokenDetector(abc.ABC):
@@ -234,15 +253,13 @@ class TokenDetector(abc.ABC):
         else:
             empty = np.zeros(0, dtype=np.uint64)
             pooled = TupleScores(empty, np.zeros(0, np.int64), np.zeros(0, np.bool_), 0)
-        _, hits = select_scored(pooled)
-        return self._result(hits, seen, len(documents), partial, note)
+        n, green = select_scored(pooled)
+        return self._result(n, green, seen, len(documents), partial, note)
 
     def _result(
-        self, hits: NDArray[np.int64], seen: int, docs: int, partial: bool, note: str
+        self, n: int, green: int, seen: int, docs: int, partial: bool, note: str
     ) -> Detection:
-        n = int(hits.size)
         trials = n * self.trials_per_tuple
-        green = int(hits.sum())
         p = stats.binomial_pvalue(green, trials, self.null_rate)
         notes = [note] if note else []
         insufficient = n < self.min_tokens

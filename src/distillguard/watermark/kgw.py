@@ -205,8 +205,8 @@ class KGWDetector(TokenDetector):
             np.concatenate([q.in_prompt for q in parts]) if parts else np.zeros(0, np.bool_),
             sum(q.tokens_seen for q in parts),
         )
-        _, hits = select_scored(pooled)
-        return self._result(hits, pooled.tokens_seen, len(texts), partial, note)
+        n, green = select_scored(pooled)
+        return self._result(n, green, pooled.tokens_seen, len(texts), partial, note)
 
 
 class UnigramDetector(KGWDetector):

@@ -72,6 +72,7 @@ def generate(
     processors: list[Any] | None = None,
     watermarking_config: Any = None,
     max_new_tokens: int = 200,
+    min_new_tokens: int = 0,
     temperature: float = 1.0,
     seed: int = 0,
     batch_size: int = 16,
@@ -84,6 +85,7 @@ def generate(
         processors: logits processors (e.g. :class:`KGWLogitsProcessor`) applied each step.
         watermarking_config: a ``SynthIDTextWatermarkingConfig`` (fresh processor per call).
         max_new_tokens: tokens to sample per prompt.
+        min_new_tokens: suppress end-of-text before this many tokens.
         temperature: sampling temperature.
         seed: torch seed (deterministic on one thread).
         batch_size: prompts per batch (left padding).
@@ -115,6 +117,7 @@ def generate(
                 temperature=temperature,
                 top_k=0,
                 max_new_tokens=max_new_tokens,
+                min_new_tokens=min_new_tokens,
                 logits_processor=LogitsProcessorList(processors or []),
                 watermarking_config=watermarking_config,
                 pad_token_id=lm.eos_id,
