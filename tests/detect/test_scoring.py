@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import random
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -9,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from distillguard.detect.campaigns import ATLAS_TECHNIQUES
+from distillguard.detect.allowlist import AllowList
+from distillguard.detect.campaigns import ATLAS_TECHNIQUES, decide
 from distillguard.detect.config import DetectConfig
 from distillguard.detect.expr import parse
 from distillguard.detect.linking import build_edges
@@ -175,3 +177,36 @@ def test_vectorised_scoring_equals_row_by_row(rows: list[dict[str, object]]) -> 
         assert got.risk == pytest.approx(slow.risk, rel=1e-9, abs=1e-12), row
         for k, v in slow.terms.items():
             assert got.terms[k] == pytest.approx(v, rel=1e-9, abs=1e-12), (k, row)
+
+
+def test_rerunning_a_fixed_benchmark_is_not_extraction() -> None:
+    """Regression: an evaluation harness re-sends the same reasoning prompts (sim eval-harness)."""
+    base = {"n_events": 15000, "distill_share": 0.95, "verified": 1, "account_age_days": 650}
+    harness = score_account({**base, "dup_prompt_share": 0.98}, [])
+    harvester = score_account({**base, "dup_prompt_share": 0.02}, [])
+    assert harness.risk < 0.2 < 0.9 < harvester.risk
+
+
+def _row(aid: str, distill: float, age: float) -> dict[str, object]:
+    return {
+        "account_id": aid,
+        "org_id": f"org-{aid}",
+        "n_events": 200,
+        "distill_share": distill,
+        "account_age_days": age,
+        "verified": 0,
+        "first_seen": datetime(2025, 3, 3, tzinfo=UTC),
+        "last_seen": datetime(2025, 3, 4, tzinfo=UTC),
+    }
+
+
+def test_bystander_far_less_risky_than_the_group_is_not_a_member() -> None:
+    """Regression (sim hydra-release): a new developer whose coding prompts share a signal
+    with a hydra's capability sweep was pulled into the hydra's community."""
+    rows = [_row(f"h{i}", 0.95, 1.0) for i in range(6)] + [_row("dev", 0.3, 5.0)]
+    comm = {str(r["account_id"]): (0, True) for r in rows}
+    kinds = {str(r["account_id"]): {"signal_profile": 2} for r in rows}
+    _, camps = decide(
+        rows, comm, kinds, {0: 1.0}, [], AllowList(), datetime.now(UTC), DetectConfig()
+    )
+    assert len(camps) == 1 and "dev" not in camps[0].accounts and len(camps[0].accounts) == 6

@@ -231,6 +231,14 @@ def decide(
         core = [a for a in cands if communities[a][1] and scores[a].risk >= cfg.member_min_risk]
         if len(core) < cfg.min_campaign_accounts:
             continue
+        # Members must also look like the group: an account far less suspicious than the
+        # community's typical member (a new developer whose coding prompts share a signal
+        # with a hydra's capability sweep) is a bystander, not a member.
+        risks = sorted(scores[a].risk for a in core)
+        gate = max(cfg.member_min_risk, cfg.member_relative_risk * risks[len(risks) // 2])
+        core = [a for a in core if scores[a].risk >= gate]
+        if len(core) < cfg.min_campaign_accounts:
+            continue
         orgs = {by_id[a].get("org_id") or a for a in core}
         ident = (
             sum(
@@ -251,7 +259,9 @@ def decide(
         )
         if cs.risk < cfg.campaign_threshold:
             continue
-        members = sorted({*core, *(a for a in cands if scores[a].risk >= cfg.member_threshold)})
+        members = sorted(
+            {*core, *(a for a in cands if scores[a].risk >= max(gate, cfg.member_threshold))}
+        )
         volume = sum(int(by_id[a].get("n_events") or 0) for a in members)
         if len(members) < cfg.min_campaign_accounts or volume < cfg.min_campaign_events:
             continue

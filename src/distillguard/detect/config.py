@@ -61,6 +61,8 @@ class DetectConfig:
         member_min_risk: a core member (behaviour edge inside the community) belongs to the
             campaign only if its own risk reaches this (legitimate accounts of the crowd a
             campaign hides in stay below it: 99th percentile 0.05-0.15 on the simulator).
+        member_relative_risk: ... and at least this share of the median risk of the
+            community's suspicious core (bystanders of a very risky group stay out).
         min_campaign_accounts: smallest campaign (accounts).
         min_campaign_events: smallest campaign (events).
     """
@@ -86,6 +88,7 @@ class DetectConfig:
     suspect_threshold: float = 0.85
     member_threshold: float = 0.5
     member_min_risk: float = 0.2
+    member_relative_risk: float = 0.5
     min_campaign_accounts: int = 2
     min_campaign_events: int = 20
 

@@ -71,7 +71,7 @@ COMMUNITY_WEIGHTS: dict[str, float] = {
 }
 
 _REASON_TEXT: dict[str, str] = {
-    "distill": "{p:.0%} of requests carry distillation content",
+    "distill": "{p:.0%} of requests are new prompts carrying distillation content",
     "rare_family": "{p:.0%} of requests reuse rare templates shared across organisations",
     "regular": "machine-regular timing between requests",
     "round_clock": "active round the clock ({p:.0%} of hours)",
@@ -132,7 +132,9 @@ def account_terms(row: Mapping[str, Any]) -> dict[str, float]:
     age = row.get("account_age_days")
     cv = row.get("iat_cv")
     return {
-        "distill": _f(row, "distill_share") * shrink,
+        # New prompts only: extraction wants fresh (prompt, answer) pairs; re-running a fixed
+        # benchmark (an evaluation harness) repeats the same prompts.
+        "distill": _f(row, "distill_share") * (1.0 - _f(row, "dup_prompt_share")) * shrink,
         "rare_family": _f(row, "rare_family_share") * shrink,
         "regular": max(0.0, 1.0 - float(cv)) if cv is not None and n >= 20 else 0.0,
         "round_clock": _f(row, "active_hour_share") if n >= 50 else 0.0,
@@ -231,7 +233,9 @@ def account_term_columns(cols: Mapping[str, Any], n: int) -> dict[str, np.ndarra
         ratio = np.maximum(_col(cols, "out_in_ratio", n), 1e-3)
         long_ans = np.minimum(np.maximum(np.log10(ratio), 0.0) / 2.0, 1.0) * shrink
     return {
-        "distill": _col(cols, "distill_share", n) * shrink,
+        "distill": _col(cols, "distill_share", n)
+        * (1.0 - _col(cols, "dup_prompt_share", n))
+        * shrink,
         "rare_family": _col(cols, "rare_family_share", n) * shrink,
         "regular": np.where(cv_ok, np.maximum(0.0, 1.0 - cv), 0.0),
         "round_clock": np.where(ne >= 50, _col(cols, "active_hour_share", n), 0.0),
