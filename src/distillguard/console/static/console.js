@@ -99,7 +99,10 @@
         (g.aggregated ? " — drawn as " + g.nodes + " sub-clusters" : "") +
         (g.edges_dropped ? " — " + g.edges_dropped + " weakest links not drawn" : ""));
       note.className = "muted";
-      box.parentNode.insertBefore(note, box);
+      var wrap = box.parentNode;
+      wrap.parentNode.insertBefore(note, wrap);
+      cy.resize();
+      cy.fit(undefined, 24);
       box.setAttribute("data-ready", "1");
     }).catch(function (err) { box.textContent = "graph unavailable: " + err.message; });
   }
