@@ -120,20 +120,6 @@ def test_worker_processes_give_the_same_rows_in_order(
     assert ra.samples == rb.samples and ":1501:" in ra.samples[0]
 
 
-def test_periodic_commits_persist_everything(
-    write_jsonl: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import distillguard.ingest.run as run
-
-    monkeypatch.setattr(run, "COMMIT_EVERY_ROWS", 7)
-    p = write_jsonl("e.jsonl", [event_obj(i) for i in range(50)])
-    with DuckDBStore(tmp_path / "c.duckdb") as s:
-        rep = ingest_paths([p], s, batch_size=5)
-    assert rep.accepted == 50
-    with DuckDBStore(tmp_path / "c.duckdb", read_only=True) as s:
-        assert s.sql("SELECT count(*) AS n FROM events").to_pylist() == [{"n": 50}]
-
-
 def test_a_bad_first_line_does_not_hide_the_file(tmp_path: Path, store: DuckDBStore) -> None:
     p = tmp_path / "e.jsonl"
     p.write_bytes(b"garbage first line\n" + b'{"ts": 1767225600, "account_id": "a"}\n')

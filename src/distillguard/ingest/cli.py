@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -19,6 +20,15 @@ from distillguard.store import StoreConfig, open_store
 def default_quarantine(db: Path) -> Path:
     """``events.duckdb`` -> ``events.quarantine.jsonl`` in the same folder."""
     return db.with_name(db.stem + ".quarantine.jsonl")
+
+
+def _open_target(store_cfg: StoreConfig, db: Path, lake: Path | None) -> Any:
+    """The DuckDB store, or the event lake when ``--lake`` is given."""
+    if lake is not None:
+        from distillguard.ingest.lake import LakeStore
+
+        return LakeStore(lake)
+    return open_store(store_cfg, db=db)
 
 
 def render_report(report: IngestReport, console: Console) -> None:
@@ -71,6 +81,11 @@ def render_report(report: IngestReport, console: Console) -> None:
     help="DuckDB file [default: [store] db, else ./distillguard.duckdb].",
 )
 @click.option(
+    "--lake",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Write an event lake instead: Parquet partitioned by day (LAKE/day=YYYY-MM-DD/).",
+)
+@click.option(
     "--format",
     "fmt",
     default="auto",
@@ -103,6 +118,7 @@ def render_report(report: IngestReport, console: Console) -> None:
 def ingest(
     paths: tuple[Path, ...],
     db: Path | None,
+    lake: Path | None,
     fmt: str,
     keep_text: bool | None,
     quarantine: Path | None,
@@ -131,12 +147,15 @@ def ingest(
       distillguard ingest batch_requests.jsonl --batch-output batch_output.jsonl \\
           --account-id acct-42
       distillguard ingest traces.otlp.json --account-attribute enduser.id --strict
+      distillguard ingest logs/ --lake lake/ --keep-text
     """
     try:
         store_cfg = load_section("store", StoreConfig)
         cfg = load_section("ingest", IngestConfig)
         db_path = db if db is not None else store_cfg.db
         qpath = quarantine or cfg.quarantine or default_quarantine(db_path)
+        if lake is not None and not (quarantine or cfg.quarantine):
+            qpath = lake / "_quarantine.jsonl"
         options: dict[str, object] = {
             "account_id": account_id or cfg.account_id,
             "account_attributes": account_attributes or cfg.account_attributes,
@@ -146,7 +165,7 @@ def ingest(
             options["batch_output"] = batch_output
         console = Console(stderr=False)
         show = progress if progress is not None else console.is_terminal
-        with open_store(store_cfg, db=db_path) as store:
+        with _open_target(store_cfg, db_path, lake) as store:
             report = ingest_paths(
                 list(paths),
                 store,

@@ -69,10 +69,7 @@ class Store(Protocol):
 
 @runtime_checkable
 class Transactional(Protocol):
-    """Optional ability: group many writes into one transaction (bulk loads are faster).
-
-    ``ingest_paths`` uses it when the store has it; a store without it commits per write.
-    """
+    """Optional ability: make several writes and statements land together or not at all."""
 
     def begin(self) -> None:
         """Start a transaction."""

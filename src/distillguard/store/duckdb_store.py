@@ -86,7 +86,7 @@ class DuckDBStore:
         return WriteResult(inserted, batch.num_rows - inserted)
 
     def begin(self) -> None:
-        """Start a transaction: the following writes commit together (one WAL flush)."""
+        """Start a transaction: the following writes and statements commit together."""
         self.execute("BEGIN TRANSACTION")
 
     def commit(self) -> None:
