@@ -144,7 +144,7 @@ class CanaryBook:
         serial = sum(1 for c in self.planted if c.account_id == account_id)
         canary = self.make(account_id, serial)
         self.planted.append(canary)
-        return f"{text.rstrip()}\n\nDid you know? {canary.sentence}"
+        return f"{text.rstrip()}\n\nDid you know? {canary.sentence}".lstrip("\n")
 
 
 def audit_recall(canaries: Sequence[Canary], ask: Callable[[str], str | None]) -> CanaryAudit:

@@ -105,9 +105,13 @@ class LexicalWatermark:
 
     def apply(self, text: str) -> str:
         """Return ``text`` with every group word replaced by the keyed choice."""
+        return self.apply_from(text, _START)[0]
+
+    def apply_from(self, text: str, prev: str) -> tuple[str, str]:
+        """Mark ``text`` given the previous word ``prev`` (for streaming); return
+        (marked text, last word)."""
         out: list[str] = []
         last = 0
-        prev = _START
         for m in _WORD.finditer(text):
             word = m.group(0)
             low = word.lower()
@@ -127,7 +131,11 @@ class LexicalWatermark:
             last = m.end()
             prev = low
         out.append(text[last:])
-        return "".join(out)
+        return "".join(out), prev
+
+    def stream(self) -> LexicalStream:
+        """A streaming marker: feed deltas, get marked text (see :class:`LexicalStream`)."""
+        return LexicalStream(self)
 
     def trials(self, text: str) -> list[tuple[str, int, bool]]:
         """(previous word, group, hit) for each unique (previous word, group) occurrence."""
@@ -188,3 +196,36 @@ class LexicalWatermark:
             note="; ".join(notes),
             documents=len(texts),
         )
+
+
+_TAIL = re.compile(r"(?:\b(?:a|an|A|An)\s+)?[A-Za-z]*$")
+
+
+class LexicalStream:
+    """Marks text that arrives in pieces (server-sent-event deltas).
+
+    A word may be split across deltas, and an article ("a"/"an") may need fixing once the
+    next word is known, so the stream holds back the trailing partial word and a trailing
+    article until more text (or :meth:`close`) arrives. The output is identical to
+    ``apply`` on the whole text.
+    """
+
+    def __init__(self, wm: LexicalWatermark) -> None:
+        self._wm = wm
+        self._buf = ""
+        self._prev = _START
+
+    def feed(self, text: str) -> str:
+        """Take the next piece; return the marked text that is safe to send now."""
+        self._buf += text
+        m = _TAIL.search(self._buf)
+        cut = m.start() if m else len(self._buf)
+        ready, self._buf = self._buf[:cut], self._buf[cut:]
+        out, self._prev = self._wm.apply_from(ready, self._prev)
+        return out
+
+    def close(self) -> str:
+        """Flush what was held back."""
+        out, self._prev = self._wm.apply_from(self._buf, self._prev)
+        self._buf = ""
+        return out
