@@ -16,23 +16,38 @@ second pass (the first pass counts shingle document frequencies), and writes two
 
 from __future__ import annotations
 
+import sys
+import tempfile
+import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import duckdb
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.ipc
 
 from distillguard.detect.signals.base import score_signals
 from distillguard.detect.signals.registry import LANGUAGE, SIGNAL_COLUMNS, SIGNALS
 from distillguard.detect.signals.text import TokenBatch, tokenize
-from distillguard.detect.templates import FamilyIndex, ShingleCounter, TemplateConfig
+from distillguard.detect.templates import (
+    FamilyIndex,
+    ShingleCounter,
+    TemplateConfig,
+    window_shingles,
+)
 from distillguard.errors import DetectionError, StoreError
 
 __all__ = ["SIGNAL_COLUMNS", "AnnotateReport", "annotate_prompts", "family_weight_sql"]
 
-_TMP = "_dg_annotate_prompts"
-_SIG = "_dg_annotate_signals"
+_PROMPTS_SQL = (
+    "SELECT prompt_digest, any_value(prompt_text) AS prompt_text, "
+    "any_value(context_text) AS context_text, "
+    "coalesce(max(param_tool_count), 0) AS tool_count "
+    "FROM {ev} WHERE prompt_digest IS NOT NULL GROUP BY prompt_digest ORDER BY prompt_digest"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,22 +102,68 @@ def _run(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = No
         raise StoreError(f"annotate: query failed: {exc}") from exc
 
 
-def _batches(con: duckdb.DuckDBPyConnection, batch_size: int) -> Any:
-    reader = con.cursor()
-    try:
-        rel = reader.sql(
-            f"SELECT rowid_ AS i, prompt_text, context_text, tool_count FROM {_TMP} ORDER BY rowid_"
-        )
-        yield from rel.to_arrow_reader(batch_size)
-    except duckdb.Error as exc:
-        raise StoreError(f"annotate: reading prompts failed: {exc}") from exc
-    finally:
-        reader.close()
-
-
 def _tokenize(rb: pa.RecordBatch) -> TokenBatch:
     tools = rb.column("tool_count").to_numpy(zero_copy_only=False)
     return tokenize(rb.column("prompt_text"), rb.column("context_text"), tools)
+
+
+def _score(rb: pa.RecordBatch, batch: TokenBatch) -> pa.Table:
+    """One output row per prompt of the batch: digest, signal scores (NULL without text), lang."""
+    arrays: dict[str, pa.Array] = {"prompt_digest": rb.column("prompt_digest")}
+    has_text = bool(batch.has_text.any())
+    scores = score_signals(SIGNALS, batch) if has_text else {}
+    for name, col in zip(SIGNALS, SIGNAL_COLUMNS, strict=True):
+        if has_text:
+            arrays[col] = pa.array(scores[name].astype(np.float64), mask=~batch.has_text)
+        else:
+            arrays[col] = pa.nulls(batch.n, pa.float64())
+    arrays["lang"] = pa.array(LANGUAGE.detect_batch(batch), pa.string())
+    return pa.table(arrays)
+
+
+class _Spill:
+    """Per-batch results kept in a temporary directory (memory stays bounded by one batch)."""
+
+    def __init__(self, root: str) -> None:
+        self.root = Path(root)
+        self.signals: list[Path] = []
+        self.shingles: list[tuple[Path, int, int]] = []
+
+    def add_signals(self, table: pa.Table) -> None:
+        path = self.root / f"signals-{len(self.signals)}.arrow"
+        with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as w:
+            w.write_table(table)
+        self.signals.append(path)
+
+    def add_shingles(
+        self, h: npt.NDArray[np.uint64], par: npt.NDArray[np.int64], first: int, n: int
+    ) -> None:
+        path = self.root / f"shingles-{len(self.shingles)}.npz"
+        np.savez(path, h=h, par=par.astype(np.int32))
+        self.shingles.append((path, first, n))
+
+    def read_signals(self) -> pa.Table:
+        tables = [pa.ipc.open_file(pa.memory_map(str(p))).read_all() for p in self.signals]
+        return pa.concat_tables(tables)
+
+
+def _families(spill: _Spill, cfg: TemplateConfig, counter: ShingleCounter) -> tuple[pa.Table, int]:
+    """Family of every prompt that has one: (row number, final family id); and the count."""
+    index = FamilyIndex(counter)
+    rows: list[npt.NDArray[np.int64]] = []
+    prov: list[npt.NDArray[np.int64]] = []
+    for path, first, size in spill.shingles:
+        with np.load(path) as z:
+            fam = index.assign_shingles(z["h"], z["par"].astype(np.int64), size)
+        keep = np.flatnonzero(fam >= 0)
+        rows.append(first + keep)
+        prov.append(fam[keep])
+    r = np.concatenate(rows) if rows else np.empty(0, np.int64)
+    p = np.concatenate(prov) if prov else np.empty(0, np.int64)
+    final = index.resolve(p)
+    return pa.table({"i": r.astype(np.int64), "fid": final.astype(np.int64)}), int(
+        np.unique(final[final >= 0]).size
+    )
 
 
 def annotate_prompts(
@@ -125,85 +186,69 @@ def annotate_prompts(
     Returns:
         An :class:`AnnotateReport`.
     """
-    import sys
-    import time
-
     t0 = time.perf_counter()
     ev = _q(events_table)
     cfg = template_config or TemplateConfig()
-    _run(con, f"DROP TABLE IF EXISTS {_TMP}")
-    _run(
-        con,
-        f"CREATE TABLE {_TMP} AS SELECT row_number() OVER (ORDER BY prompt_digest) - 1 AS rowid_, "
-        "prompt_digest, prompt_text, context_text, tool_count FROM ("
-        "SELECT prompt_digest, any_value(prompt_text) AS prompt_text, "
-        "any_value(context_text) AS context_text, coalesce(max(param_tool_count), 0) AS tool_count "
-        f"FROM {ev} WHERE prompt_digest IS NOT NULL GROUP BY prompt_digest)",
-    )
-    n, n_text = _run(con, f"SELECT count(*), count(prompt_text) FROM {_TMP}")[0]
-    # pass 1: shingle document frequencies
     counter = ShingleCounter(cfg)
-    if n_text:
-        for rb in _batches(con, batch_size):
-            counter.update(_tokenize(rb))
-    # pass 2: signals, language, provisional families
-    index = FamilyIndex(counter)
-    names = list(SIGNALS)
-    _run(con, f"DROP TABLE IF EXISTS {_SIG}")
-    cols = ", ".join(f"{c} DOUBLE" for c in SIGNAL_COLUMNS)
-    _run(con, f"CREATE TABLE {_SIG} (rowid_ BIGINT, {cols}, lang VARCHAR, fam BIGINT)")
-    done = 0
-    for rb in _batches(con, batch_size):
-        batch = _tokenize(rb)
-        arrays: dict[str, pa.Array] = {"rowid_": rb.column("i")}
-        mask = pa.array(~batch.has_text)
-        scores = score_signals(SIGNALS, batch) if n_text else {}
-        for name, col in zip(names, SIGNAL_COLUMNS, strict=True):
-            if n_text:
-                s = scores[name].astype(np.float64)
-                arrays[col] = pa.array(s, mask=mask.to_numpy(zero_copy_only=False))
-            else:
-                arrays[col] = pa.nulls(batch.n, pa.float64())
-        arrays["lang"] = pa.array(LANGUAGE.detect_batch(batch), pa.string())
-        arrays["fam"] = pa.array(index.assign(batch) if n_text else np.full(batch.n, -1))
-        table = pa.table(arrays)
-        con.register("_dg_annotate_batch", table)
+    n = n_text = 0
+    with tempfile.TemporaryDirectory(prefix="dg-annotate-") as root:
+        spill = _Spill(root)
+        # one pass over the text: signals, language, shingle counts; results are spilled.
+        # Nothing else may run on ``con`` while its result streams (``ev`` may be a TEMP view
+        # that another cursor cannot see).
         try:
-            _run(con, f"INSERT INTO {_SIG} SELECT * FROM _dg_annotate_batch")
+            reader = con.sql(_PROMPTS_SQL.format(ev=ev)).to_arrow_reader(batch_size)
+            for rb in reader:
+                batch = _tokenize(rb)
+                spill.add_signals(_score(rb, batch))
+                if batch.has_text.any():
+                    h, par = window_shingles(batch, cfg)
+                    counter.update_shingles(h, batch.n)
+                    spill.add_shingles(h, par, n, batch.n)
+                n += batch.n
+                n_text += int(batch.has_text.sum())
+                if progress:
+                    print(f"annotate: {n} prompts scored", file=sys.stderr)
+        except duckdb.Error as exc:
+            raise StoreError(f"annotate: reading prompts failed: {exc}") from exc
+        # families need every prompt's shingle counts first: a pass over the spilled shingles
+        fam_table, n_fam = _families(spill, cfg, counter)
+        sig = spill.read_signals() if spill.signals else _empty_signals()
+        sig = sig.append_column("i", pa.array(np.arange(sig.num_rows, dtype=np.int64)))
+        con.register("_dg_annotate_sig", sig)
+        con.register("_dg_annotate_fam", fam_table)
+        cols = ", ".join(f"s.{c}" for c in SIGNAL_COLUMNS)
+        try:
+            _run(con, "DROP TABLE IF EXISTS prompt_signals")
+            _run(
+                con,
+                f"CREATE TABLE prompt_signals AS SELECT s.prompt_digest, {cols}, s.lang, "
+                "coalesce(f.fid, -1)::BIGINT AS family_id FROM _dg_annotate_sig s "
+                "LEFT JOIN _dg_annotate_fam f USING (i) ORDER BY s.prompt_digest",
+            )
         finally:
-            con.unregister("_dg_annotate_batch")
-        done += batch.n
-        if progress:
-            print(f"annotate: {done}/{n} prompts", file=sys.stderr)
-    # final family ids, then the two output tables
-    n_prov = int(_run(con, f"SELECT coalesce(max(fam), -1) + 1 FROM {_SIG}")[0][0])
-    final = index.resolve(np.arange(n_prov, dtype=np.int64))
-    con.register("_dg_annotate_fam", pa.table({"prov": np.arange(n_prov), "fid": final}))
-    sig_select = ", ".join(f"s.{c}" for c in SIGNAL_COLUMNS)
-    try:
-        _run(con, "DROP TABLE IF EXISTS prompt_signals")
-        _run(
-            con,
-            f"CREATE TABLE prompt_signals AS SELECT p.prompt_digest, {sig_select}, s.lang, "
-            "coalesce(f.fid, -1)::BIGINT AS family_id "
-            f"FROM {_SIG} s JOIN {_TMP} p USING (rowid_) "
-            "LEFT JOIN _dg_annotate_fam f ON f.prov = s.fam ORDER BY p.prompt_digest",
-        )
-    finally:
-        con.unregister("_dg_annotate_fam")
+            con.unregister("_dg_annotate_sig")
+            con.unregister("_dg_annotate_fam")
     _write_families(con, ev)
     fam_rows = _run(con, "SELECT count(*), coalesce(sum(n_prompts), 0) FROM template_families")[0]
-    _run(con, f"DROP TABLE IF EXISTS {_TMP}")
-    _run(con, f"DROP TABLE IF EXISTS {_SIG}")
+    if progress:
+        print(f"annotate: {n_fam} template families", file=sys.stderr)
     return AnnotateReport(
-        prompts=int(n),
-        prompts_with_text=int(n_text),
+        prompts=n,
+        prompts_with_text=n_text,
         families=int(fam_rows[0]),
         prompts_in_families=int(fam_rows[1]),
         signals=SIGNAL_COLUMNS,
         unavailable=() if n_text else tuple(SIGNAL_COLUMNS),
         seconds=time.perf_counter() - t0,
     )
+
+
+def _empty_signals() -> pa.Table:
+    fields = [pa.field("prompt_digest", pa.string())]
+    fields += [pa.field(c, pa.float64()) for c in SIGNAL_COLUMNS]
+    fields.append(pa.field("lang", pa.string()))
+    return pa.schema(fields).empty_table()
 
 
 def _write_families(con: duckdb.DuckDBPyConnection, ev: str) -> None:
@@ -225,11 +270,11 @@ def _write_families(con: duckdb.DuckDBPyConnection, ev: str) -> None:
                        count(*) AS n_events FROM e WHERE family_id >= 0 GROUP BY family_id),
         tot AS (SELECT count(DISTINCT coalesce(org_id, 'account:' || account_id)) AS total_orgs
                 FROM {ev}),
-        ex AS (SELECT p.family_id, left(min(t.prompt_text), 300) AS example
-               FROM prompt_signals p JOIN (
-                   SELECT prompt_digest, any_value(prompt_text) AS prompt_text FROM {ev}
-                   WHERE prompt_text IS NOT NULL GROUP BY prompt_digest) t
-               USING (prompt_digest) WHERE p.family_id >= 0 GROUP BY p.family_id)
+        first AS (SELECT family_id, min(prompt_digest) AS prompt_digest FROM prompt_signals
+                  WHERE family_id >= 0 GROUP BY family_id),
+        ex AS (SELECT first.family_id, left(any_value(t.prompt_text), 300) AS example
+               FROM first JOIN {ev} t USING (prompt_digest)
+               WHERE t.prompt_text IS NOT NULL GROUP BY first.family_id)
         SELECT agg.family_id::BIGINT AS family_id, n_prompts::BIGINT AS n_prompts,
                n_accounts::BIGINT AS n_accounts, n_orgs::BIGINT AS n_orgs,
                n_events::BIGINT AS n_events,

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from distillguard.detect.signals import kernels
 from distillguard.detect.signals.text import TokenBatch, mix64, ngrams, tokenize
 
 U64 = npt.NDArray[np.uint64]
@@ -47,6 +48,8 @@ class TemplateConfig:
         threshold: minimum estimated Jaccard between joined prompts.
         df_bits: log2 of the buckets of the document-frequency counter.
         seed: seed of the permutations.
+        window: only the first and the last ``window`` shingles of a prompt are used
+            (wrappers sit at the ends; the payload in the middle is not needed).
     """
 
     shingle: int = 3
@@ -57,11 +60,29 @@ class TemplateConfig:
     threshold: float = 0.4
     df_bits: int = 22
     seed: int = 7
+    window: int = 40
 
 
 def shingles(batch: TokenBatch, k: int) -> tuple[U64, I64]:
     """Word ``k``-gram shingles of every prompt (hash, prompt index)."""
     return ngrams(batch.tok, batch.parent, k)
+
+
+def window_shingles(batch: TokenBatch, config: TemplateConfig) -> tuple[U64, I64]:
+    """40-bit shingle ids of the head and tail windows of every prompt, in prompt order."""
+    k, w = config.shingle, config.window
+    if kernels.HAVE_NUMBA:
+        h, par = kernels.window_grams(batch.tok, batch.parent, batch.n, k, w, 24)
+        return h, par
+    h, par = ngrams(batch.tok, batch.parent, k)
+    if h.size == 0:
+        return h, par
+    first = np.r_[0, np.flatnonzero(par[1:] != par[:-1]) + 1]
+    count = np.diff(np.r_[first, par.size])
+    rank = np.arange(par.size) - np.repeat(first, count)
+    left = np.repeat(count, count) - rank
+    keep = (rank < w) | (left <= w)
+    return h[keep] >> np.uint64(24), par[keep]
 
 
 def _unique_pairs(h: U64, parent: I64) -> tuple[U64, I64]:
@@ -89,15 +110,21 @@ class ShingleCounter:
         return (h >> np.uint64(40 - self.config.df_bits)).astype(np.int64)
 
     def update(self, batch: TokenBatch) -> None:
-        """Count the shingles of a batch (occurrences: a phrase repeated inside one prompt
-        counts more than once, which only matters for repeated payload text)."""
-        h, _ = shingles(batch, self.config.shingle)
-        h = h >> np.uint64(24)
+        """Count the shingles of a batch (see :meth:`update_shingles`)."""
+        h, _ = window_shingles(batch, self.config)
+        self.update_shingles(h, batch.n)
+
+    def update_shingles(self, h: U64, n_prompts: int) -> None:
+        """Count shingle ids from :func:`window_shingles` of ``n_prompts`` prompts.
+
+        Occurrences are counted: a phrase repeated inside one prompt counts more than once,
+        which only matters for repeated payload text.
+        """
         if h.size:
             self.counts += np.bincount(self._bucket(h), minlength=self.counts.size).astype(
                 np.uint32
             )
-        self.n_prompts += batch.n
+        self.n_prompts += n_prompts
 
     def df(self, h: U64) -> npt.NDArray[np.uint32]:
         """Estimated document frequency of each shingle (an upper bound)."""
@@ -115,6 +142,9 @@ def minhash(h: U64, parent: I64, n: int, num_perm: int, seed: int) -> npt.NDArra
     rng = np.random.default_rng(seed)
     a = rng.integers(1, 2**63, num_perm, dtype=np.uint64) | np.uint64(1)
     b = rng.integers(0, 2**63, num_perm, dtype=np.uint64)
+    if kernels.HAVE_NUMBA:
+        sig: npt.NDArray[np.uint32] = kernels.minhash_rows(h, parent, n, a, b)
+        return sig
     starts = np.flatnonzero(np.r_[True, parent[1:] != parent[:-1]])
     rows = parent[starts]
     with np.errstate(over="ignore"):
@@ -122,6 +152,17 @@ def minhash(h: U64, parent: I64, n: int, num_perm: int, seed: int) -> npt.NDArra
             v = ((h * a[j] + b[j]) >> np.uint64(32)).astype(np.uint32)
             out[rows, j] = np.minimum.reduceat(v, starts)
     return out
+
+
+def _agreement(
+    x: npt.NDArray[np.uint32], ia: I64, y: npt.NDArray[np.uint32], ib: I64
+) -> npt.NDArray[np.float32]:
+    """Estimated Jaccard (share of equal MinHash values) of row pairs ``x[ia]``, ``y[ib]``."""
+    if kernels.HAVE_NUMBA:
+        out: npt.NDArray[np.float32] = kernels.agreement(x, ia, y, ib)
+        return out
+    same: npt.NDArray[np.float32] = (x[ia] == y[ib]).mean(axis=1).astype(np.float32)
+    return same
 
 
 def _band_keys(sig: npt.NDArray[np.uint32], bands: int) -> U64:
@@ -189,21 +230,24 @@ class FamilyIndex:
 
     def assign(self, batch: TokenBatch) -> I64:
         """Provisional family id per prompt of the batch (``-1``: no wrapper)."""
+        h, par = window_shingles(batch, self.config)
+        return self.assign_shingles(h, par, batch.n)
+
+    def assign_shingles(self, h: U64, par: I64, n: int) -> I64:
+        """:meth:`assign` from the :func:`window_shingles` of a batch of ``n`` prompts."""
         cfg = self.config
-        fam = np.full(batch.n, -1, dtype=np.int64)
-        h, par = shingles(batch, cfg.shingle)
-        h = h >> np.uint64(24)
+        fam = np.full(n, -1, dtype=np.int64)
         keep = self.counter.df(h) >= cfg.min_df
-        h, par = _unique_pairs(h[keep] << np.uint64(24), par[keep])
+        h, par = h[keep], par[keep]
         if h.size == 0:
             return fam
-        cnt = np.bincount(par, minlength=batch.n)
+        cnt = np.bincount(par, minlength=n)
         elig = np.flatnonzero(cnt >= cfg.min_shingles)
         if elig.size == 0:
             return fam
         m = elig.size
         sel = cnt[par] >= cfg.min_shingles
-        local = np.full(batch.n, -1, dtype=np.int64)
+        local = np.full(n, -1, dtype=np.int64)
         local[elig] = np.arange(m)
         sig = minhash(h[sel], local[par[sel]], m, cfg.num_perm, cfg.seed)
         keys = _band_keys(sig, cfg.bands)
@@ -221,7 +265,7 @@ class FamilyIndex:
         a = np.concatenate(ea)
         b = np.concatenate(eb)
         if a.size:
-            agree = (sig[a] == sig[b]).mean(axis=1) >= cfg.threshold
+            agree = _agreement(sig, a, sig, b) >= cfg.threshold
             a, b = a[agree], b[agree]
         comp = _components(m, a, b)
         # across batches: band keys owned by a family, verified against its first member
@@ -233,7 +277,7 @@ class FamilyIndex:
             hit = np.flatnonzero(self._keys[pos] == flat)
             rows = hit // cfg.bands
             fams = self._roots(self._key_fam[pos[hit]])
-            ok = (sig[rows] == self._rep[fams]).mean(axis=1) >= cfg.threshold
+            ok = _agreement(sig, rows, self._rep, fams) >= cfg.threshold
             rows, fams = rows[ok], fams[ok]
             if rows.size:
                 np.minimum.at(comp_fam, comp[rows], fams)

@@ -21,9 +21,10 @@ from typing import ClassVar, Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
+from distillguard.detect.signals import kernels
 from distillguard.detect.signals.cues import CueTable, cue_table
 from distillguard.detect.signals.model import LinearModel, cue_matches, load_model
-from distillguard.detect.signals.text import TokenBatch, tokenize
+from distillguard.detect.signals.text import NGRAM_MUL, TokenBatch, tokenize
 
 F32 = npt.NDArray[np.float32]
 
@@ -141,8 +142,13 @@ def _stacked_hash_logits(batch: TokenBatch, models: Sequence[LinearModel]) -> F3
         w = np.ascontiguousarray(np.stack([m.w_hash for m in models], axis=1), dtype=np.float32)
         _STACKS[key] = w
     dim = models[0].dim
-    out = np.zeros((batch.n, len(models)), dtype=np.float32)
     mask = np.uint64(dim - 1)
+    if kernels.HAVE_NUMBA:
+        out: F32 = kernels.ngram_logits(
+            batch.tok, batch.parent, batch.n, w, np.uint64(20), mask, NGRAM_MUL
+        )
+        return out
+    out = np.zeros((batch.n, len(models)), dtype=np.float32)
     for k in (1, 2):
         g, par = batch.ngrams(k)
         for lo in range(0, g.size, _CHUNK):

@@ -16,16 +16,18 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from distillguard.detect.signals import kernels
 from distillguard.detect.signals.text import (
     MAX_NGRAM,
+    NGRAM_MUL,
     TokenBatch,
-    hash_phrase,
     tokenize,
     tokens_py,
     window_hashes,
 )
 
 I64 = npt.NDArray[np.int64]
+U64 = npt.NDArray[np.uint64]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,15 +39,39 @@ class CueTable:
         by_len: for each length k, (sorted k-gram hashes, cue ids in the same order).
         first: sorted hashes of the first token of every cue.
         bloom: a bit per top-20-bit prefix of ``first`` (to skip positions cheaply).
+        keys: open-addressing table of every cue's k-gram hash (for the compiled matcher).
+        ids: cue id of each slot of ``keys``.
+        first_bits: a bit per low 16 bits of the first token of every cue.
+        max_k: the longest cue, in tokens.
     """
 
     phrases: tuple[str, ...]
     by_len: dict[int, tuple[npt.NDArray[np.uint64], I64]]
     first: npt.NDArray[np.uint64]
     bloom: npt.NDArray[np.bool_]
+    keys: npt.NDArray[np.uint64]
+    ids: I64
+    first_bits: npt.NDArray[np.bool_]
+    max_k: int
 
     def match(self, batch: TokenBatch) -> tuple[I64, I64]:
-        """Return (row, cue id) for every distinct cue occurring in each prompt."""
+        """Return (row, cue id) for every distinct cue occurring in each prompt.
+
+        Pairs come sorted by row, then cue id.
+        """
+        if batch.tok.size == 0 or not self.phrases:
+            return np.empty(0, np.int64), np.empty(0, np.int64)
+        if kernels.HAVE_NUMBA:
+            r, c = kernels.match_grams(
+                batch.tok, batch.parent, self.keys, self.ids, self.first_bits, self.max_k,
+                len(self.phrases), NGRAM_MUL, True,
+            )  # fmt: skip
+            key = np.sort(r * np.int64(len(self.phrases)) + c)
+            return key // len(self.phrases), key % len(self.phrases)
+        return self.match_numpy(batch)
+
+    def match_numpy(self, batch: TokenBatch) -> tuple[I64, I64]:
+        """The numpy matcher (fallback without numba; the kernel must agree with it)."""
         rows: list[I64] = []
         ids: list[I64] = []
         if batch.tok.size == 0 or not self.phrases:
@@ -79,15 +105,34 @@ class CueTable:
         return [self.phrases[i] for i in sorted(set(ids.tolist()))]
 
 
+def phrase_hashes(phrases: Sequence[str]) -> tuple[I64, U64, U64]:
+    """Token count, k-gram hash and first-token hash of each phrase (one tokenisation).
+
+    Raises ``ValueError`` for a phrase of no word or of more than ``MAX_NGRAM`` words.
+    """
+    batch = tokenize(list(phrases))
+    k = np.bincount(batch.parent, minlength=batch.n).astype(np.int64)
+    for phrase, kk in zip(phrases, k.tolist(), strict=True):
+        if not 1 <= kk <= MAX_NGRAM:
+            raise ValueError(f"phrase {phrase!r} must have 1..{MAX_NGRAM} tokens, has {kk}")
+    start = np.r_[0, np.cumsum(k)[:-1]].astype(np.int64)
+    first = batch.tok[start]
+    h = first.copy()
+    for kk in range(2, MAX_NGRAM + 1):
+        sel = np.flatnonzero(k == kk)
+        if sel.size:
+            h[sel] = window_hashes(batch.tok, start[sel], kk)
+    return k, h, first
+
+
 def cue_table(phrases: Sequence[str]) -> CueTable:
     """Build a :class:`CueTable`; raises ``ValueError`` for an empty or too long phrase."""
     uniq = tuple(dict.fromkeys(p.strip() for p in phrases))
     grouped: dict[int, list[tuple[int, int]]] = {}
-    firsts: list[int] = []
-    for i, phrase in enumerate(uniq):
-        k, h = hash_phrase(phrase)
+    ks, hs, fs = phrase_hashes(uniq) if uniq else (np.empty(0, np.int64),) * 3
+    firsts: list[int] = [int(f) for f in fs]
+    for i, (k, h) in enumerate(zip(ks.tolist(), hs.tolist(), strict=True)):
         grouped.setdefault(k, []).append((h, i))
-        firsts.append(int(tokenize([phrase]).tok[0]))
     by_len: dict[int, tuple[npt.NDArray[np.uint64], I64]] = {}
     for k, items in sorted(grouped.items()):
         items.sort()
@@ -98,7 +143,10 @@ def cue_table(phrases: Sequence[str]) -> CueTable:
     first = np.unique(np.array(firsts, dtype=np.uint64))
     bloom = np.zeros(1 << 20, dtype=bool)
     bloom[(first >> np.uint64(44)).astype(np.int64)] = True
-    return CueTable(uniq, by_len, first, bloom)
+    keys, ids = kernels.gram_table(np.asarray(hs, np.uint64), np.arange(len(uniq), dtype=np.int64))
+    return CueTable(
+        uniq, by_len, first, bloom, keys, ids, kernels.first_filter(first), int(max(ks, default=0))
+    )
 
 
 def phrase_tokens(phrase: str) -> list[str]:

@@ -28,6 +28,8 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from distillguard.detect.signals import kernels
+
 U64 = npt.NDArray[np.uint64]
 I64 = npt.NDArray[np.int64]
 
@@ -43,6 +45,9 @@ _NGRAM_MUL = (
     np.uint64(0x165667B19E3779F9),
     np.uint64(0xD6E8FEB86659FD93),
 )
+
+#: the n-gram multipliers as one array (for the compiled kernels)
+NGRAM_MUL = np.array(_NGRAM_MUL, dtype=np.uint64)
 
 _WORD = np.zeros(256, dtype=bool)
 for _c in b"abcdefghijklmnopqrstuvwxyz0123456789_":
@@ -255,7 +260,26 @@ def _tokenize_chunk(data: npt.NDArray[np.uint8], offs: I64) -> tuple[U64, I64]:
 def tokenize_arrow(
     arr: pa.Array, *, scripts: bool = False
 ) -> tuple[U64, I64, I64, npt.NDArray[np.int32]]:
-    """Tokenise texts; returns (token hashes, parents, character lengths, script counts)."""
+    """Tokenise texts; returns (token hashes, parents, character lengths, script counts).
+
+    Uses the compiled kernel (:mod:`.kernels`) when numba is available, else numpy.
+    """
+    if kernels.HAVE_NUMBA:
+        data, offs = _bytes_and_offsets(pc.utf8_lower(pc.fill_null(arr, "")))
+        tok, parent, chars, sc = kernels.tokenize_bytes(
+            data, offs, HEAD_CHARS, TAIL_CHARS, _WORD, _VALUE, _ZERO_RAW, _P, _SCRIPT2,
+            len(SCRIPTS),
+        )  # fmt: skip
+        if not scripts:
+            sc = np.zeros((len(offs) - 1, len(SCRIPTS)), np.int32)
+        return tok, parent, chars, sc
+    return tokenize_arrow_numpy(arr, scripts=scripts)
+
+
+def tokenize_arrow_numpy(
+    arr: pa.Array, *, scripts: bool = False
+) -> tuple[U64, I64, I64, npt.NDArray[np.int32]]:
+    """The numpy tokeniser (fallback without numba; the kernel must agree with it)."""
     low, lengths = _prepare(arr)
     data, offs = _bytes_and_offsets(low)
     n = len(offs) - 1
@@ -303,7 +327,10 @@ def tokenize(
     if tool_counts is None:
         tools = np.zeros(n, dtype=np.int64)
     else:
-        tools = np.asarray([0 if t is None else t for t in tool_counts], dtype=np.float64)
+        if isinstance(tool_counts, np.ndarray):
+            tools = np.asarray(tool_counts, dtype=np.float64)
+        else:
+            tools = np.asarray([0 if t is None else t for t in tool_counts], dtype=np.float64)
         tools = np.nan_to_num(tools, nan=0.0).astype(np.int64)
         if tools.size != n:
             raise ValueError(f"{tools.size} tool counts for {n} prompts")
