@@ -210,3 +210,25 @@ def test_bystander_far_less_risky_than_the_group_is_not_a_member() -> None:
         rows, comm, kinds, {0: 1.0}, [], AllowList(), datetime.now(UTC), DetectConfig()
     )
     assert len(camps) == 1 and "dev" not in camps[0].accounts and len(camps[0].accounts) == 6
+
+
+def test_low_volume_account_joins_only_with_identity_and_content() -> None:
+    """Regression (sim licensed/paraphrase): campaign accounts with 2-4 requests were missed;
+    legitimate 3-request accounts with maths prompts must not join on similarity alone."""
+    rows = [_row(f"h{i}", 0.95, 1.0) for i in range(6)]
+    tiny = [
+        {**_row("twin", 1.0, 2.0), "n_events": 3},
+        {**_row("lookalike", 1.0, 400.0), "n_events": 3},
+        {**_row("sharer", 0.1, 2.0), "n_events": 3},
+    ]
+    comm = {str(r["account_id"]): (0, True) for r in rows + tiny}
+    kinds = {str(r["account_id"]): {"signal_profile": 2} for r in rows}
+    kinds["twin"] = {"payment": 1}
+    kinds["lookalike"] = {"family": 3}
+    kinds["sharer"] = {"payment": 1}
+    _, camps = decide(
+        rows + tiny, comm, kinds, {0: 1.0}, [], AllowList(), datetime.now(UTC), DetectConfig()
+    )
+    assert len(camps) == 1
+    assert "twin" in camps[0].accounts
+    assert "lookalike" not in camps[0].accounts and "sharer" not in camps[0].accounts

@@ -48,6 +48,11 @@ SIGNAL_TACTICS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
+#: Edge kinds that attach a low-volume account to a campaign (with its content): identity,
+#: not merely similar behaviour, which small legitimate accounts share by chance.
+ATTACH_KINDS: frozenset[str] = frozenset({"payment", "creation_burst", "ip"})
+
+
 @dataclass(frozen=True, slots=True)
 class AccountVerdict:
     """One row of accounts.csv."""
@@ -259,8 +264,23 @@ def decide(
         )
         if cs.risk < cfg.campaign_threshold:
             continue
+        # Accounts too new to have a risk of their own (a handful of requests) join when they
+        # share an identity with the group (payment, creation burst, IP) inside this community
+        # AND what little they sent is
+        # extraction-shaped content: infrastructure plus behaviour, never either alone.
+        attached = (
+            a
+            for a in cands
+            if ATTACH_KINDS & set(edge_kinds_by_account.get(a, {}))
+            and float(by_id[a].get("distill_share") or 0.0) >= cfg.attach_min_content
+            and float(by_id[a].get("dup_prompt_share") or 0.0) < 0.5
+        )
         members = sorted(
-            {*core, *(a for a in cands if scores[a].risk >= max(gate, cfg.member_threshold))}
+            {
+                *core,
+                *(a for a in cands if scores[a].risk >= max(gate, cfg.member_threshold)),
+                *attached,
+            }
         )
         volume = sum(int(by_id[a].get("n_events") or 0) for a in members)
         if len(members) < cfg.min_campaign_accounts or volume < cfg.min_campaign_events:

@@ -63,6 +63,9 @@ class DetectConfig:
             campaign hides in stay below it: 99th percentile 0.05-0.15 on the simulator).
         member_relative_risk: ... and at least this share of the median risk of the
             community's suspicious core (bystanders of a very risky group stay out).
+        attach_min_content: an account of a campaign community with any edge inside it joins
+            the campaign whatever its own risk (too few requests to have one) when at least
+            this share of its requests carries distillation content (text needed).
         min_campaign_accounts: smallest campaign (accounts).
         min_campaign_events: smallest campaign (events).
     """
@@ -89,6 +92,7 @@ class DetectConfig:
     member_threshold: float = 0.5
     member_min_risk: float = 0.2
     member_relative_risk: float = 0.5
+    attach_min_content: float = 0.5
     min_campaign_accounts: int = 2
     min_campaign_events: int = 20
 
