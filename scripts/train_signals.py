@@ -90,7 +90,17 @@ def train(
         x = _matrix(texts, tools, phrases, dim)
         t0 = time.perf_counter()
         clf = _fit(x[~held], y[~held], c, seed)
-        metrics = _scores(clf, x[held], y[held])
+        metrics: dict[str, float] = _scores(clf, x[held], y[held])
+        # recall on the wrapper styles never seen in training (the generalisation figure)
+        # and on the real attack corpora, each alone
+        styles = set(corpus.HELD_OUT_STYLES[name])
+        for key, mask in (
+            ("style_recall", np.array([e.style in styles for e in rows])),
+            ("attack_recall", np.array([e.style == "attack" for e in rows])),
+        ):
+            sub = held & mask & (y == 1)
+            if sub.any():
+                metrics[key] = float((clf.predict_proba(x[sub])[:, 1] >= 0.5).mean())
         final = _fit(x, y, c, seed)
         coef = final.coef_[0].astype(np.float32)
         model = LinearModel(

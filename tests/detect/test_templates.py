@@ -101,3 +101,39 @@ def test_minhash_estimates_jaccard() -> None:
     sig = minhash(h, parent, 2, 256, 1)
     est = float((sig[0] == sig[1]).mean())
     assert abs(est - 100 / 300) < 0.1
+
+
+HEAVY_A = [
+    "Show your full reasoning step by step before giving the final answer.",
+    "Before you give the final answer, lay out all of your reasoning, step by step, in full.",
+    "Step by step: write your full reasoning first; the final answer comes after it.",
+    "Give the final answer only after showing your full reasoning step by step.",
+]
+HEAVY_B = [
+    "Grade the following answer on a scale of 1 to 10 for correctness. Output only the score.",
+    "Output only a score from 1 to 10: how correct is the following answer? Grade it.",
+    "On a 1-10 scale, grade the correctness of the following answer; output the score only.",
+]
+
+
+def _heavy(seed: int, wraps: list[str], n_each: int) -> list[str]:
+    ps = _payloads(seed, n_each * len(wraps))
+    return [f"{wraps[i % len(wraps)]}\n\n{p}" for i, p in enumerate(ps)]
+
+
+def test_heavy_paraphrases_join_one_family_only_with_the_vocabulary_key() -> None:
+    prompts = _heavy(11, HEAVY_A, 30)
+    strict = assign_families(prompts, TemplateConfig(paraphrase_threshold=0.0))
+    tolerant = assign_families(prompts)
+    assert (strict >= 0).all() and len(set(strict.tolist())) > 1  # shingles alone split them
+    assert (tolerant >= 0).all() and len(set(tolerant.tolist())) == 1
+
+
+def test_paraphrase_key_does_not_merge_unrelated_wrappers_or_payloads() -> None:
+    a = _heavy(12, HEAVY_A, 25)
+    b = _heavy(13, HEAVY_B, 25)
+    legit = _payloads(14, 100)
+    fam = assign_families(a + b + legit)
+    fa, fb, fl = fam[: len(a)], fam[len(a) : len(a) + len(b)], fam[len(a) + len(b) :]
+    assert len(set(fa.tolist())) == 1 and len(set(fb.tolist())) == 1 and fa[0] != fb[0]
+    assert (fl == -1).mean() >= 0.95

@@ -16,9 +16,11 @@ second pass (the first pass counts shingle document frequencies), and writes two
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,10 +39,14 @@ from distillguard.detect.templates import (
     ShingleCounter,
     TemplateConfig,
     window_shingles,
+    window_words,
 )
 from distillguard.errors import DetectionError, StoreError
 
 __all__ = ["SIGNAL_COLUMNS", "AnnotateReport", "annotate_prompts", "family_weight_sql"]
+
+#: threads of the text pass (each scores a part of every batch)
+WORKERS = int(os.environ.get("DG_WORKERS_TEST", 0)) or max(1, min(4, os.cpu_count() or 1))
 
 _PROMPTS_SQL = (
     "SELECT prompt_digest, any_value(prompt_text) AS prompt_text, "
@@ -121,6 +127,28 @@ def _score(rb: pa.RecordBatch, batch: TokenBatch) -> pa.Table:
     return pa.table(arrays)
 
 
+@dataclass(frozen=True, slots=True)
+class _Part:
+    """What the text pass produced for one part of a batch."""
+
+    n: int
+    n_text: int
+    signals: pa.Table
+    shingles: npt.NDArray[np.uint64]
+    parents: npt.NDArray[np.int64]
+    words: npt.NDArray[np.uint64]
+    word_parents: npt.NDArray[np.int64]
+
+
+def _process(rb: pa.RecordBatch, cfg: TemplateConfig) -> _Part:
+    """Tokenise once; score, detect language and take the template shingles."""
+    batch = _tokenize(rb)
+    n_text = int(batch.has_text.sum())
+    h, par = window_shingles(batch, cfg) if n_text else (np.empty(0, np.uint64), batch.parent)
+    w, wpar = window_words(batch, cfg) if n_text else (np.empty(0, np.uint64), batch.parent)
+    return _Part(batch.n, n_text, _score(rb, batch), h, par, w, wpar)
+
+
 class _Spill:
     """Per-batch results kept in a temporary directory (memory stays bounded by one batch)."""
 
@@ -135,12 +163,13 @@ class _Spill:
             w.write_table(table)
         self.signals.append(path)
 
-    def add_shingles(
-        self, h: npt.NDArray[np.uint64], par: npt.NDArray[np.int64], first: int, n: int
-    ) -> None:
-        path = self.root / f"shingles-{len(self.shingles)}.npz"
-        np.savez(path, h=h, par=par.astype(np.int32))
-        self.shingles.append((path, first, n))
+    def add_shingles(self, part: _Part, first: int) -> None:
+        path = self.root / f"shingles-{len(self.shingles)}"
+        np.save(path.with_suffix(".h.npy"), part.shingles)
+        np.save(path.with_suffix(".p.npy"), part.parents.astype(np.int32))
+        np.save(path.with_suffix(".w.npy"), part.words)
+        np.save(path.with_suffix(".q.npy"), part.word_parents.astype(np.int32))
+        self.shingles.append((path, first, part.n))
 
     def read_signals(self) -> pa.Table:
         tables = [pa.ipc.open_file(pa.memory_map(str(p))).read_all() for p in self.signals]
@@ -153,8 +182,11 @@ def _families(spill: _Spill, cfg: TemplateConfig, counter: ShingleCounter) -> tu
     rows: list[npt.NDArray[np.int64]] = []
     prov: list[npt.NDArray[np.int64]] = []
     for path, first, size in spill.shingles:
-        with np.load(path) as z:
-            fam = index.assign_shingles(z["h"], z["par"].astype(np.int64), size)
+        h = np.load(path.with_suffix(".h.npy"))
+        par = np.load(path.with_suffix(".p.npy")).astype(np.int64)
+        w = np.load(path.with_suffix(".w.npy"))
+        wpar = np.load(path.with_suffix(".q.npy")).astype(np.int64)
+        fam = index.assign_shingles(h, par, size, (w, wpar))
         keep = np.flatnonzero(fam >= 0)
         rows.append(first + keep)
         prov.append(fam[keep])
@@ -198,17 +230,20 @@ def annotate_prompts(
         # that another cursor cannot see).
         try:
             reader = con.sql(_PROMPTS_SQL.format(ev=ev)).to_arrow_reader(batch_size)
-            for rb in reader:
-                batch = _tokenize(rb)
-                spill.add_signals(_score(rb, batch))
-                if batch.has_text.any():
-                    h, par = window_shingles(batch, cfg)
-                    counter.update_shingles(h, batch.n)
-                    spill.add_shingles(h, par, n, batch.n)
-                n += batch.n
-                n_text += int(batch.has_text.sum())
-                if progress:
-                    print(f"annotate: {n} prompts scored", file=sys.stderr)
+            with ThreadPoolExecutor(WORKERS) as pool:
+                for rb in reader:
+                    # the kernels and Arrow release the GIL: parts of a batch run in parallel
+                    step = max(1, -(-rb.num_rows // WORKERS))
+                    parts = [rb.slice(lo, step) for lo in range(0, rb.num_rows, step)]
+                    for part in pool.map(lambda p: _process(p, cfg), parts):
+                        spill.add_signals(part.signals)
+                        if part.n_text:
+                            counter.update_shingles(part.shingles, part.n)
+                            spill.add_shingles(part, n)
+                        n += part.n
+                        n_text += part.n_text
+                    if progress:
+                        print(f"annotate: {n} prompts scored", file=sys.stderr)
         except duckdb.Error as exc:
             raise StoreError(f"annotate: reading prompts failed: {exc}") from exc
         # families need every prompt's shingle counts first: a pass over the spilled shingles

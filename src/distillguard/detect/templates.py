@@ -50,6 +50,11 @@ class TemplateConfig:
         seed: seed of the permutations.
         window: only the first and the last ``window`` shingles of a prompt are used
             (wrappers sit at the ends; the payload in the middle is not needed).
+        paraphrase_threshold: families whose wrapper vocabularies (content words found in
+            3/4 of a family's sampled members) have an estimated Jaccard similarity of at
+            least this are one family (heavy paraphrases: reordered clauses, a few words
+            changed); 0 disables.
+        paraphrase_min_words: a wrapper vocabulary needs this many words to be compared.
     """
 
     shingle: int = 3
@@ -61,6 +66,8 @@ class TemplateConfig:
     df_bits: int = 22
     seed: int = 7
     window: int = 40
+    paraphrase_threshold: float = 0.45
+    paraphrase_min_words: int = 4
 
 
 def shingles(batch: TokenBatch, k: int) -> tuple[U64, I64]:
@@ -98,6 +105,37 @@ def _unique_pairs(h: U64, parent: I64) -> tuple[U64, I64]:
     return key & np.uint64((1 << 40) - 1), (key >> np.uint64(40)).astype(np.int64)
 
 
+def window_words(batch: TokenBatch, config: TemplateConfig) -> tuple[U64, I64]:
+    """40-bit word ids of the head and tail windows (``window`` words) of every prompt."""
+    if kernels.HAVE_NUMBA:
+        h, par = kernels.window_grams(batch.tok, batch.parent, batch.n, 1, config.window, 24)
+        return h, par
+    g, par = ngrams(batch.tok, batch.parent, 1)
+    h = mix64(g * np.uint64(0x9E3779B97F4A7C15) ^ np.uint64(1)) >> np.uint64(24)
+    if h.size == 0:
+        return h, par
+    first = np.r_[0, np.flatnonzero(par[1:] != par[:-1]) + 1]
+    count = np.diff(np.r_[first, par.size])
+    rank = np.arange(par.size) - np.repeat(first, count)
+    keep = (rank < config.window) | (np.repeat(count, count) - rank <= config.window)
+    return h[keep], par[keep]
+
+
+_STOP_IDS: list[U64] = []
+
+
+def _stop_word_ids() -> U64:
+    """Word ids (as :func:`window_words`) of the stop words of every supported language."""
+    if not _STOP_IDS:
+        from distillguard.detect.signals.language import STOP_WORDS
+
+        words = sorted({w for ws in STOP_WORDS.values() for w in ws})
+        batch = tokenize([" ".join(words)])
+        h, _ = window_words(batch, TemplateConfig(window=len(words) + 1))
+        _STOP_IDS.append(np.unique(h))
+    return _STOP_IDS[0]
+
+
 class ShingleCounter:
     """Document frequency of shingles in a fixed array of hashed buckets."""
 
@@ -120,7 +158,9 @@ class ShingleCounter:
         Occurrences are counted: a phrase repeated inside one prompt counts more than once,
         which only matters for repeated payload text.
         """
-        if h.size:
+        if h.size and kernels.HAVE_NUMBA:
+            kernels.bump(self.counts, h, np.uint64(40 - self.config.df_bits))
+        elif h.size:
             self.counts += np.bincount(self._bucket(h), minlength=self.counts.size).astype(
                 np.uint32
             )
@@ -128,6 +168,11 @@ class ShingleCounter:
 
     def df(self, h: U64) -> npt.NDArray[np.uint32]:
         """Estimated document frequency of each shingle (an upper bound)."""
+        if kernels.HAVE_NUMBA:
+            out: npt.NDArray[np.uint32] = kernels.lookup(
+                self.counts, h, np.uint64(40 - self.config.df_bits)
+            )
+            return out
         return self.counts[self._bucket(h)]
 
 
@@ -177,6 +222,21 @@ def _band_keys(sig: npt.NDArray[np.uint32], bands: int) -> U64:
     return keys
 
 
+def _band_pairs(keys: U64) -> tuple[I64, I64]:
+    """(head, member) pairs of rows that share a band key, the head being the first row."""
+    ea: list[I64] = []
+    eb: list[I64] = []
+    for band in range(keys.shape[1]):
+        order = np.argsort(keys[:, band], kind="stable")
+        k = keys[order, band]
+        head_idx = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
+        head = order[np.repeat(head_idx, np.diff(np.r_[head_idx, k.size]))]
+        other = head != order
+        ea.append(head[other])
+        eb.append(order[other])
+    return np.concatenate(ea), np.concatenate(eb)
+
+
 def _components(n: int, a: I64, b: I64) -> I64:
     """Connected components (label = smallest member) of n nodes and edges (a, b)."""
     label = np.arange(n, dtype=np.int64)
@@ -216,6 +276,10 @@ class FamilyIndex:
         self._parent = np.empty(0, np.int64)
         self._size = np.empty(0, np.int64)
         self._keyed = np.empty(0, np.int64)
+        # sampled members' words per family, for the paraphrase-tolerant merge
+        self._vocab_fam: list[I64] = []
+        self._vocab_word: list[U64] = []
+        self._vocab_members = np.empty(0, np.int64)
 
     def _roots(self, f: I64) -> I64:
         r = self._parent[f]
@@ -231,10 +295,16 @@ class FamilyIndex:
     def assign(self, batch: TokenBatch) -> I64:
         """Provisional family id per prompt of the batch (``-1``: no wrapper)."""
         h, par = window_shingles(batch, self.config)
-        return self.assign_shingles(h, par, batch.n)
+        w, wpar = window_words(batch, self.config)
+        return self.assign_shingles(h, par, batch.n, (w, wpar))
 
-    def assign_shingles(self, h: U64, par: I64, n: int) -> I64:
-        """:meth:`assign` from the :func:`window_shingles` of a batch of ``n`` prompts."""
+    def assign_shingles(
+        self, h: U64, par: I64, n: int, words: tuple[U64, I64] | None = None
+    ) -> I64:
+        """:meth:`assign` from the :func:`window_shingles` of a batch of ``n`` prompts.
+
+        ``words`` (from :func:`window_words`) feeds the paraphrase-tolerant merge.
+        """
         cfg = self.config
         fam = np.full(n, -1, dtype=np.int64)
         keep = self.counter.df(h) >= cfg.min_df
@@ -245,25 +315,24 @@ class FamilyIndex:
         elig = np.flatnonzero(cnt >= cfg.min_shingles)
         if elig.size == 0:
             return fam
-        m = elig.size
         sel = cnt[par] >= cfg.min_shingles
+        h, par = h[sel], par[sel]
+        # prompts whose kept shingles are the same multiset (one wrapper, payload filtered
+        # out) share a signature: sketch and index one representative of each
         local = np.full(n, -1, dtype=np.int64)
-        local[elig] = np.arange(m)
-        sig = minhash(h[sel], local[par[sel]], m, cfg.num_perm, cfg.seed)
+        local[elig] = np.arange(elig.size)
+        starts = np.flatnonzero(np.r_[True, par[1:] != par[:-1]])
+        setkey = np.add.reduceat(mix64(h), starts)
+        _, reps, inv = np.unique(setkey, return_index=True, return_inverse=True)
+        m = reps.size
+        rep_of = np.full(elig.size, -1, dtype=np.int64)
+        rep_of[reps] = np.arange(m)
+        lp = local[par]
+        take = rep_of[lp] >= 0
+        sig = minhash(h[take], rep_of[lp[take]], m, cfg.num_perm, cfg.seed)
         keys = _band_keys(sig, cfg.bands)
         # within the batch: rows sharing a band key, verified against their group head
-        ea: list[I64] = []
-        eb: list[I64] = []
-        for band in range(cfg.bands):
-            order = np.argsort(keys[:, band], kind="stable")
-            k = keys[order, band]
-            head_idx = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
-            head = order[np.repeat(head_idx, np.diff(np.r_[head_idx, k.size]))]
-            other = head != order
-            ea.append(head[other])
-            eb.append(order[other])
-        a = np.concatenate(ea)
-        b = np.concatenate(eb)
+        a, b = _band_pairs(keys)
         if a.size:
             agree = _agreement(sig, a, sig, b) >= cfg.threshold
             a, b = a[agree], b[agree]
@@ -293,11 +362,76 @@ class FamilyIndex:
             self._size = np.concatenate([self._size, np.zeros(new.size, np.int64)])
             self._keyed = np.concatenate([self._keyed, np.zeros(new.size, np.int64)])
             self._rep = np.concatenate([self._rep, sig[new]])  # comp label = first member
-        row_fam = self._roots(comp_fam[comp])
+        rep_fam = self._roots(comp_fam[comp])
+        row_fam = rep_fam[inv]
         np.add.at(self._size, row_fam, 1)
-        self._add_keys(keys, row_fam)
+        self._add_keys(keys, rep_fam)
         fam[elig] = row_fam
+        if words is not None and cfg.paraphrase_threshold > 0:
+            self._sample_words(elig, row_fam, *words)
         return fam
+
+    VOCAB_MEMBERS = 16
+
+    def _sample_words(self, rows: I64, row_fam: I64, w: U64, wpar: I64) -> None:
+        """Keep the distinct words of up to ``VOCAB_MEMBERS`` members of each family."""
+        if self._vocab_members.size < self._parent.size:
+            grow = self._parent.size - self._vocab_members.size
+            self._vocab_members = np.concatenate([self._vocab_members, np.zeros(grow, np.int64)])
+        order = np.argsort(row_fam, kind="stable")
+        f = row_fam[order]
+        first = np.r_[True, f[1:] != f[:-1]]
+        rank = np.arange(f.size) - np.maximum.accumulate(np.where(first, np.arange(f.size), 0))
+        take = order[rank + self._vocab_members[f] < self.VOCAB_MEMBERS]
+        if take.size == 0:
+            return
+        np.add.at(self._vocab_members, row_fam[take], 1)
+        member_fam = np.full(int(wpar.max(initial=-1)) + 1, -1, dtype=np.int64)
+        sel_rows = rows[take]
+        sel_rows = sel_rows[sel_rows < member_fam.size]
+        member_fam[sel_rows] = row_fam[np.searchsorted(rows, sel_rows)]
+        keep = member_fam[wpar] >= 0
+        key = np.unique((wpar[keep].astype(np.uint64) << np.uint64(40)) | w[keep])
+        prompt = (key >> np.uint64(40)).astype(np.int64)
+        self._vocab_fam.append(member_fam[prompt])
+        self._vocab_word.append(key & np.uint64((1 << 40) - 1))
+
+    def _merge_paraphrases(self) -> None:
+        """Join families whose wrapper vocabularies are similar (see ``TemplateConfig``)."""
+        cfg = self.config
+        if not self._vocab_fam or cfg.paraphrase_threshold <= 0:
+            return
+        roots = self._roots(np.arange(self._parent.size, dtype=np.int64))
+        sampled = np.zeros(roots.size, dtype=np.int64)
+        sampled[: self._vocab_members.size] = self._vocab_members
+        members = np.zeros(roots.size, dtype=np.int64)
+        np.add.at(members, roots, sampled)
+        fam = roots[np.concatenate(self._vocab_fam)]
+        word = np.concatenate(self._vocab_word)
+        stop = _stop_word_ids()
+        pos = np.minimum(np.searchsorted(stop, word), stop.size - 1)
+        fam, word = fam[stop[pos] != word], word[stop[pos] != word]
+        key, count = np.unique((fam.astype(np.uint64) << np.uint64(40)) | word, return_counts=True)
+        fam = (key >> np.uint64(40)).astype(np.int64)
+        word = key & np.uint64((1 << 40) - 1)
+        # a family's wrapper words: in 3/4 of its sampled members (two at least)
+        core = (members[fam] >= 2) & (4 * count >= 3 * members[fam])
+        fam, word = fam[core], word[core]
+        size = np.bincount(fam, minlength=roots.size)
+        ok = size[fam] >= cfg.paraphrase_min_words
+        fam, word = fam[ok], word[ok]
+        if fam.size == 0:
+            return
+        ids, local = np.unique(fam, return_inverse=True)
+        # families are few: a finer sketch (128 values, 64 bands of 2) costs nothing here
+        sig = minhash(word, local, ids.size, 128, cfg.seed + 1)
+        a, b = _band_pairs(_band_keys(sig, 64))
+        agree = _agreement(sig, a, sig, b) >= cfg.paraphrase_threshold
+        a, b = ids[a[agree]], ids[b[agree]]
+        if a.size:
+            comp = _components(roots.size, a, b)
+            self._parent = np.minimum(self._parent, comp[roots])
+            self._compress()
 
     def _add_keys(self, keys: U64, row_fam: I64) -> None:
         """Index the band keys of up to KEYS_PER_FAMILY members per family."""
@@ -328,6 +462,7 @@ class FamilyIndex:
         ``-1`` stays ``-1``; a family of a single distinct prompt becomes ``-1`` too (one
         prompt is not a template).
         """
+        self._merge_paraphrases()
         roots = self._roots(np.arange(self._parent.size, dtype=np.int64))
         size = np.zeros(roots.size, dtype=np.int64)
         np.add.at(size, roots, self._size)

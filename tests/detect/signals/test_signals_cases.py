@@ -139,3 +139,24 @@ def test_language_codes() -> None:
         ]
     )
     assert got == ["en", "es", "de", "fr", "ru", "ja", "zh", "ko", "und", "und"]
+
+
+def test_shared_scoring_equals_each_signal_alone() -> None:
+    from distillguard.detect.signals.base import score_signals
+    from distillguard.detect.signals.text import tokenize
+
+    prompts = LEGIT + [p for ps in POSITIVES.values() for p in ps]
+    batch = tokenize(prompts, None, [0] * (len(prompts) - 1) + [2])
+    together = score_signals(SIGNALS, batch)
+    for name, sig in SIGNALS.items():
+        alone = sig.score_batch(tokenize(prompts, None, [0] * (len(prompts) - 1) + [2]))
+        assert np.allclose(together[name], alone, atol=1e-5)
+
+
+def test_language_compiled_counts_equal_numpy(monkeypatch: pytest.MonkeyPatch) -> None:
+    from distillguard.detect.signals import kernels
+
+    texts = ["¿Qué es el amor y cómo se escribe?", "Wie ist das Wetter?", "the cat and I", "x"]
+    fast = LANGUAGE.detect(texts)
+    monkeypatch.setattr(kernels, "HAVE_NUMBA", False)
+    assert LANGUAGE.detect(texts) == fast == ["es", "de", "en", "und"]

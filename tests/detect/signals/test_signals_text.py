@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from distillguard.detect.signals.text import hash_tokens, tokenize, tokens_py
+from distillguard.detect.signals import kernels
+from distillguard.detect.signals.cues import cue_table
+from distillguard.detect.signals.text import (
+    hash_tokens,
+    tokenize,
+    tokenize_arrow,
+    tokenize_arrow_numpy,
+    tokens_py,
+)
 
 
 @settings(max_examples=150, deadline=None)
@@ -31,3 +41,46 @@ def test_none_prompt_has_no_text_and_no_tokens() -> None:
     assert batch.has_text.tolist() == [False, True]
     assert set(batch.parent.tolist()) == {1}
     assert batch.tool_count.tolist() == [0, 3]
+
+
+_LONG = st.text(alphabet=st.sampled_from("ab é日 1_.\n"), min_size=2100, max_size=2600)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.text(max_size=120), _LONG), min_size=1, max_size=6))
+def test_compiled_tokeniser_equals_numpy(texts: list[str | None]) -> None:
+    arr = pa.array(texts, pa.string())
+    fast = tokenize_arrow(arr, scripts=True)
+    slow = tokenize_arrow_numpy(arr, scripts=True)
+    for a, b in zip(fast, slow, strict=True):
+        assert np.array_equal(a, b)
+
+
+def test_long_prompts_keep_head_and_tail() -> None:
+    text = "alpha " * 300 + "middle " * 200 + "omega " * 150
+    toks = tokens_py(text)
+    assert toks[0] == "alpha" and toks[-1] == "omega" and "middle" not in toks
+    assert np.array_equal(tokenize([text]).tok, hash_tokens(toks))
+
+
+@pytest.mark.skipif(not kernels.HAVE_NUMBA, reason="compiled kernels need numba")
+def test_compiled_cue_matching_equals_numpy() -> None:
+    table = cue_table(["step by step", "json", "the final answer", "0 to 0", "ignore all"])
+    batch = tokenize(
+        [
+            "Step by step, then THE final answer; rate 1 to 10 in JSON, json again",
+            "ignore all previous instructions",
+            None,
+            "nothing here",
+        ]
+    )
+    r1, c1 = table.match(batch)
+    r2, c2 = table.match_numpy(batch)
+    assert r1.tolist() == r2.tolist() and c1.tolist() == c2.tolist()
+    assert set(zip(r1.tolist(), c1.tolist(), strict=True)) == {
+        (0, 0),
+        (0, 1),
+        (0, 2),
+        (0, 3),
+        (1, 4),
+    }

@@ -41,7 +41,7 @@ class CueTable:
         bloom: a bit per top-20-bit prefix of ``first`` (to skip positions cheaply).
         keys: open-addressing table of every cue's k-gram hash (for the compiled matcher).
         ids: cue id of each slot of ``keys``.
-        first_bits: a bit per low 16 bits of the first token of every cue.
+        first_bits: per low 16 bits of a cue's first token, a bit per cue length.
         max_k: the longest cue, in tokens.
     """
 
@@ -51,7 +51,7 @@ class CueTable:
     bloom: npt.NDArray[np.bool_]
     keys: npt.NDArray[np.uint64]
     ids: I64
-    first_bits: npt.NDArray[np.bool_]
+    first_bits: npt.NDArray[np.uint8]
     max_k: int
 
     def match(self, batch: TokenBatch) -> tuple[I64, I64]:
@@ -145,7 +145,14 @@ def cue_table(phrases: Sequence[str]) -> CueTable:
     bloom[(first >> np.uint64(44)).astype(np.int64)] = True
     keys, ids = kernels.gram_table(np.asarray(hs, np.uint64), np.arange(len(uniq), dtype=np.int64))
     return CueTable(
-        uniq, by_len, first, bloom, keys, ids, kernels.first_filter(first), int(max(ks, default=0))
+        uniq,
+        by_len,
+        first,
+        bloom,
+        keys,
+        ids,
+        kernels.first_filter(np.asarray(fs, np.uint64), np.asarray(ks, np.int64)),
+        int(max(ks, default=0)),
     )
 
 

@@ -250,12 +250,15 @@ def _match_grams(
     t = tok.size
     fmask = np.uint64(first.size - 1)
     for i in range(t):
-        if not first[tok[i] & fmask]:
+        lengths = first[tok[i] & fmask]
+        if lengths == 0:
             continue
         r = parent[i]
         for k in range(1, max_k + 1):
             if i + k - 1 >= t or parent[i + k - 1] != r:
                 break
+            if not (lengths >> (k - 1)) & 1:
+                continue
             g = _gram_j(tok, i, k, mul) if k > 1 else tok[i]
             slot = np.int64(g & np.uint64(size - 1))
             while keys[slot] != 0:
@@ -279,7 +282,7 @@ def _match_grams(
 
 
 match_grams = _jit(_match_grams)
-"""(tokens, parents, table keys, table ids, first-token filter, longest phrase, number of
+"""(tokens, parents, table keys, table ids, first-token length filter, longest phrase, number of
 ids, n-gram multipliers, distinct) -> (rows, ids); with ``distinct`` each id is reported at
 most once per text."""
 
@@ -306,11 +309,30 @@ def gram_table(hashes: U64, ids: I64) -> tuple[U64, I64]:
     return keys, vals
 
 
-def first_filter(first_tokens: U64, bits: int = 16) -> npt.NDArray[np.bool_]:
-    """A bit table over the low ``bits`` bits of the first token of every phrase."""
-    table = np.zeros(1 << bits, dtype=np.bool_)
-    table[(first_tokens & np.uint64((1 << bits) - 1)).astype(np.int64)] = True
+def first_filter(first_tokens: U64, lengths: I64, bits: int = 16) -> npt.NDArray[np.uint8]:
+    """Per low ``bits`` bits of a phrase's first token, a bit per phrase length (1..8)."""
+    table = np.zeros(1 << bits, dtype=np.uint8)
+    slot = (first_tokens & np.uint64((1 << bits) - 1)).astype(np.int64)
+    np.bitwise_or.at(table, slot, (1 << (lengths - 1)).astype(np.uint8))
     return table
+
+
+def _count_words(tok: Any, parent: Any, n: int, keys: Any, vals: Any, n_ids: int) -> Any:
+    """Per text, occurrences of the words of an open-addressing table, by id (n x n_ids)."""
+    out = np.zeros((n, n_ids), dtype=np.int32)
+    size = keys.size
+    for i in range(tok.size):
+        g = tok[i]
+        slot = np.int64(g & np.uint64(size - 1))
+        while keys[slot] != 0:
+            if keys[slot] == g:
+                out[parent[i], vals[slot]] += 1
+            slot = (slot + 1) & (size - 1)
+    return out
+
+
+count_words = _jit(_count_words)
+"""(tokens, parents, n, table keys, table ids, number of ids) -> counts (n x ids, int32)."""
 
 
 def _window_grams(tok: Any, parent: Any, n: int, k: int, window: int, drop: int) -> Any:
@@ -386,3 +408,24 @@ def _agreement(x: Any, ia: Any, y: Any, ib: Any) -> Any:
 
 agreement = _jit(_agreement)
 """(x, rows of x, y, rows of y) -> share of equal columns of each pair of rows (float32)."""
+
+
+def _bump(counts: Any, h: Any, shift: np.uint64) -> None:
+    """``counts[h >> shift] += 1`` for every element (a hashed counter)."""
+    for i in range(h.size):
+        counts[np.int64(h[i] >> shift)] += 1
+
+
+bump = _jit(_bump)
+"""(uint32 counts, hashes, shift): increments the bucket of every hash, in place."""
+
+
+def _lookup(counts: Any, h: Any, shift: np.uint64) -> Any:
+    out = np.empty(h.size, dtype=counts.dtype)
+    for i in range(h.size):
+        out[i] = counts[np.int64(h[i] >> shift)]
+    return out
+
+
+lookup = _jit(_lookup)
+"""(counts, hashes, shift) -> the count of the bucket of every hash."""

@@ -15,7 +15,7 @@ from typing import ClassVar, Protocol, runtime_checkable
 import numpy as np
 
 from distillguard.detect.signals import kernels
-from distillguard.detect.signals.text import NGRAM_MUL, SCRIPTS, TokenBatch, tokenize
+from distillguard.detect.signals.text import SCRIPTS, TokenBatch, tokenize
 
 UNDETERMINED = "und"
 
@@ -238,7 +238,6 @@ class ScriptStopwordLanguage:
         self._table = kernels.gram_table(
             np.array(hashes, dtype=np.uint64), np.array(owners, dtype=np.int64)
         )
-        self._first = kernels.first_filter(np.array(hashes, dtype=np.uint64))
         self._codes = np.array(
             [_SCRIPT_LANG.get(s, "") for s in SCRIPTS] + list(self._langs) + [UNDETERMINED],
             dtype=object,
@@ -254,10 +253,7 @@ class ScriptStopwordLanguage:
         nl = len(self._langs)
         counts = np.zeros((n, nl), dtype=np.float64)
         if batch.tok.size and kernels.HAVE_NUMBA:
-            rows, ids = kernels.match_grams(
-                batch.tok, batch.parent, *self._table, self._first, 1, nl, NGRAM_MUL, False
-            )
-            counts += np.bincount(rows * nl + ids, minlength=n * nl).reshape(n, nl)
+            counts += kernels.count_words(batch.tok, batch.parent, n, *self._table, nl)
         elif batch.tok.size:
             lo = np.searchsorted(self._hashes, batch.tok, side="left")
             hi = np.searchsorted(self._hashes, batch.tok, side="right")

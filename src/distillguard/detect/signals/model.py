@@ -27,7 +27,7 @@ from distillguard.errors import DetectionError
 F32 = npt.NDArray[np.float32]
 I64 = npt.NDArray[np.int64]
 
-DEFAULT_DIM = 1 << 18
+DEFAULT_DIM = 1 << 17
 ARTEFACT_PACKAGE = "distillguard.detect.signals.artefacts"
 
 
