@@ -60,9 +60,8 @@ def fake_gateway(tmp: Path, standin: StandinConfig | None = None, **cfg: Any) ->
     pub = MemoryPublisher()
     backend = MemoryKeyBackend()
     source = MemorySource(pub, backend)
-    upstream = httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=create_standin(standin)), base_url="http://standin"
-    )
+    transport = httpx.ASGITransport(app=create_standin(standin))
+    upstream = httpx.AsyncClient(transport=transport, base_url="http://standin")
     gw = Gateway(
         config=config,
         keys=KeyResolver(source.key, SECRET.encode()),
@@ -70,6 +69,7 @@ def fake_gateway(tmp: Path, standin: StandinConfig | None = None, **cfg: Any) ->
         policy=PolicyCache(source),
         spool=SpoolWriter(config.spool_dir, "r1", commit_window_s=0.01),
         upstream=upstream,
+        upstream_transport=transport,
         metrics=GatewayMetrics(),
         key_admin=KeyAdmin(backend, SECRET.encode()),
         table=DecisionTable(pub, MemoryLog()),

@@ -19,13 +19,14 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from distillguard.gateway.admin import admin_routes
-from distillguard.gateway.app import Gateway, build_routes
+from distillguard.gateway.app import Gateway
 from distillguard.gateway.config import GatewayConfig, load_gateway_config
 from distillguard.gateway.control import SpoolDecisionLog, SpoolKeyJournal
 from distillguard.gateway.keys import KeyAdmin, KeyResolver, RedisKeyBackend
 from distillguard.gateway.limits import FailoverLimiter, LocalLimiter, RedisLimiter
 from distillguard.gateway.metrics import GatewayMetrics
 from distillguard.gateway.protocol import error_response
+from distillguard.gateway.routes import build_routes
 from distillguard.gateway.sources import PolicyCache, RedisSource
 from distillguard.gateway.spool import SpoolWriter
 from distillguard.policy.table import DecisionTable, RedisPublisher
@@ -34,8 +35,17 @@ from distillguard.policy.table import DecisionTable, RedisPublisher
 REDIS_POOL_WAIT_S = 10.0
 
 
-def upstream_client(cfg: GatewayConfig) -> httpx.AsyncClient:
-    """The pooled client to the upstream, with timeouts everywhere."""
+def upstream_client(
+    cfg: GatewayConfig, transport: httpx.AsyncBaseTransport | None = None
+) -> httpx.AsyncClient:
+    """The pooled client to the upstream, with timeouts everywhere.
+
+    Its transport is also handed to the gateway, which posts through it directly
+    (:class:`~distillguard.gateway.forward.UpstreamSender`).
+    """
+    if transport is None:
+        limits = httpx.Limits(max_connections=1000, max_keepalive_connections=200)
+        transport = httpx.AsyncHTTPTransport(limits=limits)
     return httpx.AsyncClient(
         base_url=cfg.upstream_url,
         timeout=httpx.Timeout(
@@ -44,7 +54,7 @@ def upstream_client(cfg: GatewayConfig) -> httpx.AsyncClient:
             read=cfg.read_timeout_s,
             pool=cfg.connect_timeout_s,
         ),
-        limits=httpx.Limits(max_connections=1000, max_keepalive_connections=200),
+        transport=transport,
         follow_redirects=False,
     )
 
@@ -79,6 +89,10 @@ def build_gateway(cfg: GatewayConfig) -> Gateway:
         segment_max_age_s=cfg.segment_max_age_s,
     )
     source = RedisSource(arc)
+    transport = httpx.AsyncHTTPTransport(
+        limits=httpx.Limits(max_connections=1000, max_keepalive_connections=200)
+    )
+    upstream = upstream_client(cfg, transport)
     limiter = FailoverLimiter(
         RedisLimiter(arc, lease_s=cfg.concurrency_lease_s),
         LocalLimiter(divisor=cfg.local_limit_divisor),
@@ -90,7 +104,8 @@ def build_gateway(cfg: GatewayConfig) -> Gateway:
         limiter=limiter,
         policy=PolicyCache(source),
         spool=spool,
-        upstream=upstream_client(cfg),
+        upstream=upstream,
+        upstream_transport=transport,
         metrics=GatewayMetrics(),
         key_admin=KeyAdmin(RedisKeyBackend(src), secret, SpoolKeyJournal(spool)),
         table=DecisionTable(RedisPublisher(src), SpoolDecisionLog(spool)),

@@ -1,0 +1,128 @@
+"""Open-loop HTTP/1.1 load generator, run as its own process (cheap: raw asyncio streams).
+
+Sends ``rate`` POSTs per second for ``seconds`` at fixed intervals, never waiting for answers
+(an idle keep-alive connection is reused, else a new one opened), and prints one JSON line:
+latencies in ms of the 200 answers, errors, achieved rate, sent count, request ids.
+
+    python benchmarks/gateway/loadgen.py URL KEY RATE SECONDS [--max-tokens N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from urllib.parse import urlsplit
+
+BODY = (
+    b'{"model":"standin-1","max_tokens":%d,"messages":[{"role":"user","content":'
+    b'"Explain step by step how a cache works."}]}'
+)
+
+
+class Conn:
+    """One keep-alive connection."""
+
+    def __init__(self, r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        self.r, self.w = r, w
+
+
+async def _read_response(r: asyncio.StreamReader) -> tuple[int, bytes]:
+    head = await r.readuntil(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    status = int(lines[0].split(b" ", 2)[1])
+    length = 0
+    for ln in lines[1:]:
+        if ln[:15].lower() == b"content-length:":
+            length = int(ln[15:].strip())
+    body = await r.readexactly(length) if length else b""
+    return status, body
+
+
+async def run(
+    url: str, key: str, rate: float, seconds: float, max_tokens: int
+) -> dict[str, object]:
+    u = urlsplit(url)
+    host, port = u.hostname or "127.0.0.1", u.port or 80
+    body = BODY % max_tokens
+    req = (
+        f"POST {u.path} HTTP/1.1\r\nhost: {host}:{port}\r\ncontent-type: application/json\r\n"
+        f"authorization: Bearer {key}\r\ncontent-length: {len(body)}\r\n\r\n"
+    ).encode() + body
+    idle: list[Conn] = []
+    lat: list[float] = []
+    errors = 0
+    statuses: dict[int, int] = {}
+
+    async def one() -> None:
+        nonlocal errors
+        t = time.perf_counter()
+        try:
+            c = idle.pop() if idle else Conn(*await asyncio.open_connection(host, port))
+            c.w.write(req)
+            status, _ = await asyncio.wait_for(_read_response(c.r), timeout=30)
+        except (OSError, asyncio.IncompleteReadError, TimeoutError, ValueError):
+            errors += 1
+            return
+        statuses[status] = statuses.get(status, 0) + 1
+        if status == 200:
+            lat.append((time.perf_counter() - t) * 1000)
+        else:
+            errors += 1
+        idle.append(c)
+
+    for _ in range(20):  # warm a few connections and both servers
+        await one()
+    lat.clear()
+    statuses.clear()
+    errors = 0
+    n = int(rate * seconds)
+    tasks: list[asyncio.Task[None]] = []
+    t0 = time.perf_counter()
+    late = 0
+    for i in range(n):
+        delay = t0 + i / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        elif delay < -0.005:
+            late += 1
+        tasks.append(asyncio.create_task(one()))
+    sent_s = time.perf_counter() - t0
+    done, pending = await asyncio.wait(tasks, timeout=seconds + 30)
+    for t in pending:
+        t.cancel()
+    errors += len(pending)
+    for c in idle:
+        c.w.close()
+    return {
+        "lat_ms": lat,
+        "errors": errors,
+        "sent": n,
+        "statuses": statuses,
+        "send_rate": n / sent_s if sent_s else 0.0,
+        "late_sends": late,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("url")
+    ap.add_argument("key")
+    ap.add_argument("rate", type=float)
+    ap.add_argument("seconds", type=float)
+    ap.add_argument("--max-tokens", type=int, default=16)
+    a = ap.parse_args()
+    coro = run(a.url, a.key, a.rate, a.seconds, a.max_tokens)
+    try:
+        import uvloop
+    except ImportError:
+        out = asyncio.run(coro)
+    else:
+        out = uvloop.run(coro)
+    sys.stdout.write(json.dumps(out) + "\n")
+
+
+if __name__ == "__main__":
+    main()
