@@ -232,3 +232,18 @@ def test_low_volume_account_joins_only_with_identity_and_content() -> None:
     assert len(camps) == 1
     assert "twin" in camps[0].accounts
     assert "lookalike" not in camps[0].accounts and "sharer" not in camps[0].accounts
+
+
+def test_privacy_mode_finds_a_hydra_on_behaviour_alone(tmp_path: Path) -> None:
+    """Regression (sim hydra-release without text): no behaviour edges without text, so
+    identity edges (payment, creation bursts) must be able to make members core."""
+    rng = random.Random(17)
+    events = legit_events(rng, 30) + campaign_events(rng, 12, 80, privacy=True)
+    for e in events:
+        e.pop("prompt", None)
+        if e["account_id"].startswith("camp"):
+            e["client"]["ip"] = f"203.0.{rng.randrange(200)}.{rng.randrange(250)}"  # rotating
+            e["params"]["max_tokens"] = 4096  # the cap
+    res = run_scan([write_jsonl(tmp_path / "e.jsonl", events)], tmp_path / "out")
+    assert len(res.campaigns) == 1
+    assert sorted(res.campaigns[0].accounts) == [f"camp-{i:03d}" for i in range(12)]

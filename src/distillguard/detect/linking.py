@@ -29,6 +29,10 @@ from distillguard.detect.features import EPOCH
 #: reseller) versus behaviour (content and timing: what separates campaign from legit).
 INFRA_KINDS: frozenset[str] = frozenset({"payment", "ip", "slash24", "asn_ua", "creation_burst"})
 BEHAVIOUR_KINDS: frozenset[str] = frozenset({"family", "lockstep", "signal_profile"})
+#: Infrastructure kinds that tie accounts to one operator (not merely a shared network):
+#: together with the member's own risk they make it core, which is what lets behaviour-only
+#: evidence (privacy mode: no prompt text) find a hydra.
+IDENTITY_KINDS: frozenset[str] = frozenset({"payment", "creation_burst"})
 
 EDGE_REASONS: dict[str, str] = {
     "payment": "share a payment instrument",
@@ -101,7 +105,7 @@ def build_edges(
     prior: str | None = None,
 ) -> dict[str, int]:
     """Write ``account_edges(a, b, kind, weight, evidence)`` and ``account_graph(a, b, weight,
-    behaviour, raw_weight)``; return edges per kind.
+    behaviour, identity, raw_weight)``; return edges per kind.
 
     Args:
         con: a DuckDB connection holding ``events`` and ``account_features``.
@@ -182,6 +186,7 @@ def build_edges(
     ).fetchall()
     kind_w = " ".join(f"WHEN '{k}' THEN {float(v)}" for k, v in sorted(weights.items()))
     behaviour = ", ".join(f"'{k}'" for k in sorted(BEHAVIOUR_KINDS))
+    identity = ", ".join(f"'{k}'" for k in sorted(IDENTITY_KINDS))
     con.execute(
         f"""CREATE OR REPLACE TABLE account_edges AS
         SELECT a, b, kind, least(strength, 1.0) * (CASE kind {kind_w} ELSE 0.5 END) AS weight,
@@ -200,9 +205,10 @@ def build_edges(
     con.execute(
         f"""CREATE OR REPLACE TABLE account_graph AS
         SELECT g.a, g.b, g.weight * {scale} AS weight, g.behaviour * {scale} AS behaviour,
-               g.weight AS raw_weight
+               g.identity * {scale} AS identity, g.weight AS raw_weight
         FROM (SELECT a, b, sum(weight) AS weight,
-                     sum(CASE WHEN kind IN ({behaviour}) THEN weight ELSE 0 END) AS behaviour
+                     sum(CASE WHEN kind IN ({behaviour}) THEN weight ELSE 0 END) AS behaviour,
+                     sum(CASE WHEN kind IN ({identity}) THEN weight ELSE 0 END) AS identity
               FROM account_edges GROUP BY a, b) g {join}
         WHERE g.weight * {scale} >= {float(cfg.min_edge_weight)}"""
     ).fetchall()
@@ -275,8 +281,10 @@ def _merge(
 def cluster(con: Any, cfg: DetectConfig) -> int:
     """Write ``communities(account_id, community, core)`` and return the number of communities.
 
-    ``core`` is true for accounts with a behaviour edge inside their community: infra edges
-    alone (a reseller's shared payment or IP) make an account a member but never core.
+    ``core`` is true for accounts with a behaviour or identity edge (payment, creation burst)
+    inside their community; network edges alone (a shared IP, /24, ASN) never make it core.
+    A reseller's customers share its payment instrument, so campaign membership also needs
+    the account's own risk (:func:`distillguard.detect.campaigns.decide`).
     """
     ids = [
         str(r[0])
@@ -289,7 +297,8 @@ def cluster(con: Any, cfg: DetectConfig) -> int:
         "CAST(row_number() OVER (ORDER BY account_id) - 1 AS BIGINT) AS i FROM account_features"
     ).fetchall()
     tbl = con.sql(
-        "SELECT x.i AS u, y.i AS v, g.weight, g.behaviour FROM account_graph g "
+        "SELECT x.i AS u, y.i AS v, g.weight, g.behaviour + g.identity AS behaviour "
+        "FROM account_graph g "
         "JOIN _c_idx x ON x.account_id = g.a JOIN _c_idx y ON y.account_id = g.b"
     ).to_arrow_table()
     src = tbl.column("u").to_numpy().astype(np.int64)
