@@ -31,6 +31,8 @@ class DetectConfig:
 
     Attributes:
         seed: seed of every random choice (Leiden, pair sampling).
+        memory_limit: DuckDB memory limit for the scan (``SET memory_limit``); larger joins
+            spill to disk instead of growing (DuckDB's default is 80 % of the machine's RAM).
         rate_limits: requests per minute allowed per account tier (``default`` for others).
         max_tokens_cap: max_tokens value that counts as "at the cap"; 0 infers it per model as
             the largest value seen for that model.
@@ -71,6 +73,7 @@ class DetectConfig:
     """
 
     seed: int = 7
+    memory_limit: str = "4GB"
     rate_limits: dict[str, int] = field(default_factory=_default_rate_limits)
     max_tokens_cap: int = 0
     new_model_grace_hours: float = 24.0

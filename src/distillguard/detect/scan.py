@@ -170,6 +170,8 @@ def run_scan(
     store = DuckDBStore(db_path)
     report = None
     try:
+        limit = str(cfg.memory_limit).replace("'", "")
+        store.con.execute(f"SET memory_limit = '{limit}'").fetchall()
         if inputs:
             from distillguard.ingest.run import ingest_paths
 
