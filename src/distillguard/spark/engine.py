@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 
 import pyarrow as pa
 
+from distillguard.config import load_section
 from distillguard.engine.base import BatchFn, Kind, Relation, quote_ident
 from distillguard.errors import StoreError
 from distillguard.spark.config import SparkConfig
@@ -43,7 +44,8 @@ class SparkEngine:
     """Runs the pipeline's SQL on a SparkSession.
 
     Args:
-        config: ``[spark]`` settings; defaults (``local[2]``) when None.
+        config: ``[spark]`` settings; None reads the ``[spark]`` section (file and
+            ``DISTILLGUARD_SPARK_*`` environment), whose defaults run ``local[2]``.
         session: a SparkSession to use (e.g. the one ``spark-submit`` or a notebook made);
             None starts one from ``config`` (or joins the active one).
     """
@@ -51,7 +53,7 @@ class SparkEngine:
     name: ClassVar[str] = "spark"
 
     def __init__(self, config: SparkConfig | None = None, *, session: Any = None) -> None:
-        self.config = config or SparkConfig()
+        self.config = config or load_section("spark", SparkConfig)
         self.spark = session if session is not None else start_session(self.config)
         self._frames: dict[str, Any] = {}
         self._work: Path | None = None
