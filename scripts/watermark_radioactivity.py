@@ -109,6 +109,7 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--fractions", default="0,0.01,0.05,0.2,1")
     ap.add_argument("--paraphrase", action="store_true")
+    ap.add_argument("--only-paraphrased", action="store_true", help="Skip the plain students.")
     ap.add_argument("--controls", type=int, default=100)
     ap.add_argument("--json", type=Path, help="Also write the rows as JSON here.")
     args = ap.parse_args()
@@ -147,8 +148,10 @@ def main() -> None:
     table = SynonymTable.default()
     rows = []
     variants = [(float(f), False) for f in args.fractions.split(",")]
-    if args.paraphrase:
+    if args.paraphrase or args.only_paraphrased:
         variants += [(f, True) for f, _ in variants if f > 0]
+    if args.only_paraphrased:
+        variants = [v for v in variants if v[1]]
     for frac, para in variants:
         rng = random.Random(int(frac * 1000) + 7)
         seqs, n_wm = [], 0
