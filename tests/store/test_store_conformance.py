@@ -83,3 +83,30 @@ def test_duckdb_transaction_commits_and_rolls_back(tmp_path: Path) -> None:
         s.rollback()
     with DuckDBStore(path) as s:
         assert s.sql("SELECT count(*) AS n FROM events").to_pylist() == [{"n": 3}]
+
+
+def test_idempotency_key_is_event_id_and_ts(store: Store) -> None:
+    """Same event_id at another time is a different event (documented in docs/ingest.md)."""
+    first = events_to_arrow(
+        [decode_event('{"ts": 1767225600, "account_id": "a", "request_id": "r1"}')],
+        keep_text=False,
+    )
+    later = events_to_arrow(
+        [decode_event('{"ts": 1767229200, "account_id": "a", "request_id": "r1"}')],
+        keep_text=False,
+    )
+    assert store.write(first).inserted == 1
+    assert store.write(later).inserted == 1
+    assert (store.write(first).duplicates, store.write(later).duplicates) == (1, 1)
+
+
+def test_dedupe_finds_stored_rows_across_many_row_groups(store: Store) -> None:
+    """Out-of-order and overlapping batches still find every stored duplicate."""
+    import pyarrow as pa
+
+    for start in range(0, 3000, 500):
+        store.write(_batch(500, start=start))
+    mixed = pa.concat_tables([_batch(100, start=2950), _batch(100, start=10), _batch(50, 1400)])
+    res = store.write(mixed)
+    assert (res.inserted, res.duplicates) == (50, 200)
+    assert store.sql("SELECT count(*) AS n FROM events").to_pylist() == [{"n": 3050}]

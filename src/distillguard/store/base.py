@@ -1,10 +1,10 @@
 """The storage seam: a store takes batches of flat events and answers SQL.
 
 To write a new store, implement :class:`Store`: ``write`` appends an Arrow batch in
-:data:`distillguard.events.ARROW_SCHEMA` idempotently (an ``event_id`` already stored is
-skipped and counted as a duplicate), ``sql`` runs a portable SQL query over the tables named in
-:data:`TABLES`, and ``close`` releases resources. Aggregations belong in SQL, never in Python
-loops over rows, so that the same query can run on DuckDB or Spark.
+:data:`distillguard.events.ARROW_SCHEMA` idempotently (an event whose ``event_id`` and ``ts``
+are already stored is skipped and counted as a duplicate), ``sql`` runs a portable SQL query
+over the tables named in :data:`TABLES`, and ``close`` releases resources. Aggregations belong
+in SQL, never in Python loops over rows, so that the same query can run on DuckDB or Spark.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ class Store(Protocol):
     name: ClassVar[str]
 
     def write(self, batch: pa.Table) -> WriteResult:
-        """Append a batch of flat events, skipping ``event_id``s already stored."""
+        """Append a batch of flat events, skipping those whose (event_id, ts) is already stored."""
         ...
 
     def sql(self, query: str, params: list[Any] | None = None) -> pa.Table:

@@ -18,11 +18,13 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self._batches: list[pa.Table] = []
-        self._ids: set[str] = set()
+        self._ids: set[tuple[str, Any]] = set()
         self._side: dict[str, list[tuple[Any, ...]]] = {}
 
     def write(self, batch: pa.Table) -> WriteResult:
-        ids = batch.column("event_id").to_pylist()
+        # The same key as DuckDBStore: (event_id, ts).
+        eids, stamps = batch.column("event_id").to_pylist(), batch.column("ts").to_pylist()
+        ids = list(zip(eids, stamps, strict=True))
         keep = []
         for i, eid in enumerate(ids):
             if eid not in self._ids:
