@@ -3,7 +3,12 @@ events, a 5,000-account campaign (drawn node per account), a 12,000-account camp
 aggregated) and 40 small ones. The tables are synthesised directly with DuckDB SQL (not
 simulated) in the shapes the scan writes. Prints one table: p50/p95/max per page.
 
-    .venv/bin/python benchmarks/bench_console.py [--small] [--reps 40]
+Also measures start-up (summaries built cold into an empty cache folder, then reused warm)
+and, in headless Debian chromium (Playwright), each big campaign's first graph view and an
+edge click.
+
+    .venv/bin/python benchmarks/bench_console.py [--small] [--reps 40] [--browser-reps 5]
+        [--no-browser] [--store DIR]
 """
 # ruff: noqa: E501  -- long synthetic-data SQL reads better unwrapped
 
@@ -16,19 +21,24 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import duckdb
 from starlette.testclient import TestClient
 
 from distillguard.console.app import create_app
 from distillguard.console.config import ConsoleConfig
-from distillguard.console.data import open_scan
 from distillguard.console.records import ConsoleDecisionLog
 from distillguard.console.state import ConsoleState
+from distillguard.console.summaries import open_scan
 from distillguard.console.web import Console, make_templates
 from distillguard.policy.table import DecisionTable, MemoryPublisher
 
 PASSWORD = "benchmark password 123"
+#: Select and tap the strongest edge. A function returning nothing: returning the cytoscape
+#: collection would make Playwright serialise the whole graph (a minute and more).
+NOTES: list[str] = []
+TAP_FIRST_EDGE = "() => { const e = window.dgGraph.edges()[0]; e.select(); e.emit('tap'); }"
 KINDS = ["payment", "ip", "slash24", "asn_ua", "creation_burst", "family", "lockstep"]
 
 
@@ -143,20 +153,105 @@ def build(root: Path, accounts: int, events: int, big: int, huge: int) -> None:
     )
 
 
+def _p95(times: list[float]) -> float:
+    times = sorted(times)
+    return times[min(len(times) - 1, int(round(0.95 * len(times))) - 1)]
+
+
+def _login(client: TestClient) -> None:
+    tok = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text)
+    assert tok is not None
+    client.post("/login", data={"csrf": tok.group(1), "username": "bench", "password": PASSWORD})
+
+
+def browser_times(app: Any, campaigns: list[str], reps: int) -> list[tuple[str, list[float]]]:
+    """First view of each campaign's graph in headless Debian chromium, and one edge click.
+
+    Times from navigation start to the graph drawn (``#graph[data-ready]``, set on
+    cytoscape's first render after the preset layout), and from the click on an edge to its
+    reasons fetched from ``edge.json`` and shown.
+    """
+    import socket
+    import threading
+
+    import uvicorn
+    from playwright.sync_api import sync_playwright
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    th = threading.Thread(target=server.run, daemon=True)
+    th.start()
+    while not server.started:
+        time.sleep(0.05)
+    base = f"http://127.0.0.1:{port}"
+    out: list[tuple[str, list[float]]] = []
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(
+                executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"]
+            )
+            page = browser.new_page(viewport={"width": 1440, "height": 1000})
+            page.goto(f"{base}/login")
+            page.fill("input[name=username]", "bench")
+            page.fill("input[name=password]", PASSWORD)
+            page.click("button[type=submit]")
+            page.wait_for_url(f"{base}/campaigns")
+            for cid in campaigns:
+                views, clicks, info = [], [], {}
+                for _ in range(reps):
+                    t = time.perf_counter()
+                    page.goto(f"{base}/campaigns/{cid}", wait_until="commit")
+                    page.wait_for_selector("#graph[data-ready='1']", timeout=600_000)
+                    views.append((time.perf_counter() - t) * 1000)
+                    info = page.evaluate(
+                        "({n: dgGraph.nodes().length, e: dgGraph.edges().length,"
+                        " t: window.dgGraphTimings})"
+                    )
+                    t = time.perf_counter()
+                    page.evaluate(TAP_FIRST_EDGE)
+                    page.wait_for_selector("#edge-panel ul", timeout=600_000)
+                    clicks.append((time.perf_counter() - t) * 1000)
+                label = f"{cid} ({info['n']:,} nodes, {info['e']:,} edges)"
+                out.append((f"browser: {label} drawn", views))
+                NOTES.append(f"# in-browser split, last view of {cid}: {info['t']}")
+                out.append((f"browser: {cid} edge click -> reasons", clicks))
+            browser.close()
+    finally:
+        server.should_exit = True
+        th.join(10)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--small", action="store_true", help="2,500 accounts and 1M events")
     ap.add_argument("--reps", type=int, default=40)
+    ap.add_argument("--browser-reps", type=int, default=5)
+    ap.add_argument("--no-browser", action="store_true", help="skip the chromium step")
+    ap.add_argument(
+        "--store", type=Path, default=None, help="keep (or reuse) the synthetic store here"
+    )
     args = ap.parse_args()
     accounts, events, big, huge = (
         (2_500, 1_000_000, 500, 1_200) if args.small else (25_000, 10_000_000, 5_000, 12_000)
     )
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        build(root, accounts, events, big, huge)
+        root = args.store or Path(tmp) / "store"
+        root.mkdir(parents=True, exist_ok=True)
+        if not (root / "scan.duckdb").is_file():
+            build(root, accounts, events, big, huge)
+        cache = Path(tmp) / "summaries"
         t = time.perf_counter()
-        data = open_scan(root / "scan.duckdb")
-        start = time.perf_counter() - t
+        data = open_scan(root / "scan.duckdb", cache_dir=cache)
+        cold = time.perf_counter() - t
+        timings = dict(data.timings)
+        data.close()
+        t = time.perf_counter()
+        data = open_scan(root / "scan.duckdb", cache_dir=cache)
+        warm = time.perf_counter() - t
+        assert data.summary_reused
         state = ConsoleState(":memory:")
         state.add_user("bench", "analyst", PASSWORD, actor="bench")
         console = Console(
@@ -166,13 +261,16 @@ def main() -> None:
             DecisionTable(MemoryPublisher(), ConsoleDecisionLog(state)),
             make_templates(),
         )
-        client = TestClient(create_app(console))
-        tok = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text).group(1)
-        client.post("/login", data={"csrf": tok, "username": "bench", "password": PASSWORD})
+        app = create_app(console)
+        client = TestClient(app)
+        _login(client)
         acct = data.members("campaign-001")[17]
+        links = data.rows(
+            "SELECT a, b FROM c_pairs WHERE campaign_id = 'campaign-001' AND rank = 1"
+        )[0]
         pages = {
             "queue": "/campaigns",
-            "queue search": f"/campaigns?q={acct}",
+            "queue search (account id)": f"/campaigns?q={acct}",
             f"campaign ({big:,} accounts)": "/campaigns/campaign-001",
             f"campaign ({huge:,} accounts)": "/campaigns/campaign-002",
             "campaign (50 accounts)": "/campaigns/campaign-010",
@@ -180,10 +278,13 @@ def main() -> None:
             "links page 10": "/campaigns/campaign-001/links?page=10",
             "account": f"/accounts/{acct}",
             f"graph.json ({big:,} nodes)": "/campaigns/campaign-001/graph.json",
-            f"graph.json ({huge:,} accounts)": "/campaigns/campaign-002/graph.json",
+            f"graph.json ({huge:,} accounts, aggregated)": "/campaigns/campaign-002/graph.json",
+            "edge.json (one edge)": f"/campaigns/campaign-001/edge.json?a={links['a']}&b={links['b']}",
         }
-        print(f"# summaries built at start in {start:.1f} s ({data.timings})")
-        print(f"{'page':<32} {'first ms':>9} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'KiB':>7}")
+        print(
+            f"# start-up summaries: cold (built) {cold:.1f} s {timings}; warm (reused) {warm:.2f} s"
+        )
+        print(f"{'page':<52} {'first ms':>9} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'KiB':>7}")
         for name, url in pages.items():
             t = time.perf_counter()
             r = client.get(url)
@@ -194,13 +295,20 @@ def main() -> None:
                 t = time.perf_counter()
                 client.get(url)
                 times.append((time.perf_counter() - t) * 1000)
-            times.sort()
-            p95 = times[min(len(times) - 1, int(round(0.95 * len(times))) - 1)]
             print(
-                f"{name:<32} {first:9.0f} {statistics.median(times):8.0f} {p95:8.0f} "
-                f"{times[-1]:8.0f} {len(r.content) / 1024:7.0f}"
+                f"{name:<52} {first:9.0f} {statistics.median(times):8.0f} {_p95(times):8.0f} "
+                f"{max(times):8.0f} {len(r.content) / 1024:7.0f}"
             )
         client.close()
+        if not args.no_browser:
+            for name, times in browser_times(
+                app, ["campaign-001", "campaign-002"], args.browser_reps
+            ):
+                print(
+                    f"{name:<52} {times[0]:9.0f} {statistics.median(times[1:] or times):8.0f} "
+                    f"{_p95(times[1:] or times):8.0f} {max(times):8.0f} {'':>7}"
+                )
+            print("\n".join(NOTES))
         data.close()
 
 

@@ -1,5 +1,7 @@
-"""Console fixtures: one tiny simulated week, scanned once per session, and a copy of it
-with hostile data (a prompt and an account id carrying script) for the escaping tests."""
+"""Console fixtures: one tiny simulated week, scanned once per session, its console summaries
+built once into a session cache folder (every console in the tests, the end-to-end one's
+subprocess included, reuses them), and a copy of the scan with hostile data (a prompt and an
+account id carrying script) for the escaping tests."""
 
 from __future__ import annotations
 
@@ -14,9 +16,9 @@ from starlette.testclient import TestClient
 
 from distillguard.console.app import create_app
 from distillguard.console.config import ConsoleConfig
-from distillguard.console.data import open_scan
 from distillguard.console.records import ConsoleDecisionLog
 from distillguard.console.state import ConsoleState
+from distillguard.console.summaries import open_scan
 from distillguard.console.web import Console, make_templates
 from distillguard.policy.table import DecisionTable, MemoryPublisher
 
@@ -36,6 +38,12 @@ def scan_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = root / "out"
     run_scan([root / "sim" / "events.jsonl"], out, db=out / "scan.duckdb")
     return out
+
+
+@pytest.fixture(scope="session")
+def summary_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The console summary cache shared by every console of the test session."""
+    return tmp_path_factory.mktemp("console-summaries")
 
 
 @pytest.fixture(scope="session")
@@ -71,14 +79,21 @@ class Env:
     state: ConsoleState
 
 
-def make_env(results: Path, **cfg: object) -> Env:
+def make_env(results: Path, cache: Path | None, **cfg: object) -> Env:
+    """A console over ``results`` with summaries from (or built into) ``cache``."""
     state = ConsoleState(":memory:")
     for name, role in (("vic", "viewer"), ("ann", "analyst"), ("ada", "admin")):
         state.add_user(name, role, PASSWORD, actor="test")
     pub = MemoryPublisher()
+    config = ConsoleConfig(**cfg)  # type: ignore[arg-type]
     console = Console(
-        ConsoleConfig(**cfg),  # type: ignore[arg-type]
-        open_scan(results / "scan.duckdb"),
+        config,
+        open_scan(
+            results / "scan.duckdb",
+            cache_dir=cache,
+            graph_max_nodes=config.graph_max_nodes,
+            graph_max_edges=config.graph_max_edges,
+        ),
         state,
         DecisionTable(pub, ConsoleDecisionLog(state)),
         make_templates(),
@@ -105,8 +120,8 @@ def login(client: TestClient, name: str, password: str = PASSWORD) -> str:
 
 
 @pytest.fixture(scope="module")
-def env(scan_dir: Path) -> Env:
-    e = make_env(scan_dir)
+def env(scan_dir: Path, summary_dir: Path) -> Env:
+    e = make_env(scan_dir, summary_dir)
     yield e
     e.client.close()
     e.console.data.close()

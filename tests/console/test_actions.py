@@ -18,8 +18,8 @@ from .conftest import PASSWORD, Env, login, make_env
 
 
 @pytest.fixture()
-def fresh(scan_dir: Path) -> Env:
-    e = make_env(scan_dir)
+def fresh(scan_dir: Path, summary_dir: Path) -> Env:
+    e = make_env(scan_dir, summary_dir)
     yield e
     e.client.close()
     e.console.data.close()

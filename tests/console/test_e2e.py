@@ -22,6 +22,9 @@ from .conftest import PASSWORD
 ROOT = Path(__file__).resolve().parents[2]
 IMAGES = ROOT / "docs" / "images"
 SECRET = "console-e2e-secret-0123456789"
+#: Select and tap the strongest edge. A function returning nothing: returning the cytoscape
+#: collection would make Playwright serialise the whole graph (a minute and more).
+TAP_FIRST_EDGE = "() => { const e = window.dgGraph.edges()[0]; e.select(); e.emit('tap'); }"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -42,15 +45,23 @@ def _helpers() -> Any:
 
 
 @pytest.fixture(scope="module")
-def stack(scan_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def stack(
+    scan_dir: Path, summary_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Any]]:
     h = _helpers()
     redis_bin = h.require_binary("redis-server")
     h.require_binary("chromium")
     pytest.importorskip("playwright.sync_api")
     import redis
 
+    from distillguard.console.summaries import open_scan
     from distillguard.gateway.keys import KeyAdmin, RedisKeyBackend
 
+    # the console subprocess reuses these summaries (a warm start), as a restart would
+    data = open_scan(scan_dir / "scan.duckdb", cache_dir=summary_dir)
+    top = max(data.campaigns.values(), key=lambda c: (c.risk, c.volume))
+    member = data.members(top.campaign_id)[0]
+    data.close()
     tmp = tmp_path_factory.mktemp("console-e2e")
     procs: list[subprocess.Popen[bytes]] = []
     try:
@@ -82,13 +93,23 @@ def stack(scan_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
                     "--state",
                     str(state),
                 ],
-                {"DISTILLGUARD_CONSOLE_REDIS_URL": redis_url},
+                {
+                    "DISTILLGUARD_CONSOLE_REDIS_URL": redis_url,
+                    "DISTILLGUARD_CONSOLE_CACHE_DIR": str(summary_dir),
+                },
                 cport,
             )
         )
         client = redis.Redis.from_url(redis_url)
         admin = KeyAdmin(RedisKeyBackend(client), SECRET.encode())
-        yield {"gateway": gport, "console": cport, "admin": admin, "client": client}
+        yield {
+            "gateway": gport,
+            "console": cport,
+            "admin": admin,
+            "client": client,
+            "top": top.campaign_id,
+            "member": member,
+        }
         client.close()
     finally:
         for p in reversed(procs):
@@ -104,17 +125,10 @@ def _chat(port: int, key: str) -> httpx.Response:
     )
 
 
-def test_analyst_suspends_campaign_and_gateway_refuses(
-    stack: dict[str, Any], scan_dir: Path
-) -> None:
+def test_analyst_suspends_campaign_and_gateway_refuses(stack: dict[str, Any]) -> None:
     from playwright.sync_api import sync_playwright
 
-    from distillguard.console.data import open_scan
-
-    data = open_scan(scan_dir / "scan.duckdb")
-    top = max(data.campaigns.values(), key=lambda c: (c.risk, c.volume))
-    member = data.members(top.campaign_id)[0]
-    data.close()
+    top, member = stack["top"], stack["member"]
     key = stack["admin"].create(member, actor="test").raw_key
     assert _chat(stack["gateway"], key).status_code == 200
 
@@ -136,13 +150,15 @@ def test_analyst_suspends_campaign_and_gateway_refuses(
             page.screenshot(path=str(IMAGES / "console-queue.png"))
 
             page.click("table.queue tbody tr:first-child a")
-            page.wait_for_url(f"{base}/campaigns/{top.campaign_id}")
+            page.wait_for_url(f"{base}/campaigns/{top}")
             page.wait_for_selector("#graph[data-ready='1']", timeout=30000)
-            page.evaluate(
-                "window.dgGraph.edges()[0].select(); window.dgGraph.edges()[0].emit('tap')"
-            )
+            page.evaluate(TAP_FIRST_EDGE)
+            # the reasons come from the legend at once, then weights and evidence from
+            # edge.json for this one edge
+            page.wait_for_selector("#edge-panel ul.edge-detail li")
             panel = page.inner_text("#edge-panel")
             assert "are linked" in panel and "they " in panel
+            assert "shared" in page.inner_text("#edge-panel ul.edge-detail")
             page.locator("#graph").scroll_into_view_if_needed()
             page.screenshot(path=str(IMAGES / "console-campaign-graph.png"))
             page.evaluate("window.scrollTo(0, 0)")

@@ -73,25 +73,37 @@ def test_campaign_page_explains_itself(env: Env) -> None:
     assert "they reuse the same rare prompt template family" in r.text  # an edge's reason
     assert "[redacted:" in r.text  # prompt text is redacted by default
     g = env.client.get(f"/campaigns/{cid}/graph.json").json()
-    edges = [e["data"] for e in g["elements"] if "source" in e["data"]]
     assert not g["aggregated"] and g["nodes"] == env.console.data.campaigns[cid].size
-    assert edges and all(e["reasons"] for e in edges)
-    a, b = edges[0]["a"], edges[0]["b"]
+    assert len(g["node"]["id"]) == len(g["node"]["x"]) == g["nodes"]
+    assert g["edges"] == len(g["edge"]["s"]) > 0
+    assert len(g["legend"]) == len(g["kinds"]) and all(t.startswith("they ") for t in g["legend"])
+    # every edge's strongest kind is among its kinds (the bit mask) and weights are sorted
+    for k, m in zip(g["edge"]["k"], g["edge"]["m"], strict=True):
+        assert m & (1 << k)
+    assert g["edge"]["w"] == sorted(g["edge"]["w"], reverse=True)
+    a, b = g["node"]["id"][g["edge"]["s"][0]], g["node"]["id"][g["edge"]["t"][0]]
     why = env.client.get(f"/campaigns/{cid}/edge", params={"a": a, "b": b})
     assert why.status_code == 200 and "they " in why.text
+    one = env.client.get(f"/campaigns/{cid}/edge.json", params={"a": b, "b": a}).json()
+    kinds = {r["kind"] for r in one["reasons"]}
+    assert {g["kinds"][c] for c in range(len(g["kinds"])) if g["edge"]["m"][0] & (1 << c)} == kinds
+    assert all(r["text"].startswith("they ") for r in one["reasons"])
+    assert abs(sum(r["weight"] for r in one["reasons"]) - g["edge"]["w"][0]) < 0.01
+    bad = env.client.get(f"/campaigns/{cid}/edge.json", params={"a": a, "b": "nobody"})
+    assert bad.status_code == 404 and "Traceback" not in bad.text
     members = env.client.get(f"/campaigns/{cid}/members", params={"page": 2, "sort": "volume"})
     assert members.status_code == 200
 
 
 def test_large_campaign_graph_is_aggregated(scan_dir: Path) -> None:
-    e = make_env(scan_dir, graph_max_nodes=10)
+    e = make_env(scan_dir, None, graph_max_nodes=10)
     try:
         login(e.client, "vic")
         assert e.console.data.campaigns["campaign-001"].size > 10
         g = e.client.get("/campaigns/campaign-001/graph.json").json()
         assert g["aggregated"] and g["nodes"] < g["accounts"]
-        nodes = [x["data"] for x in g["elements"] if "source" not in x["data"]]
-        assert sum(n["accounts"] for n in nodes) == g["accounts"]
+        assert sum(g["node"]["accounts"]) == g["accounts"]
+        assert len(g["edge"]["c"]) == g["edges"]
         assert "drawn as sub-clusters" in e.client.get("/campaigns/campaign-001").text
     finally:
         e.client.close()
@@ -143,7 +155,7 @@ def test_internal_error_shows_a_reference_not_a_trace(
 
 
 def test_script_in_prompt_and_account_id_is_escaped(hostile_dir: Path) -> None:
-    e = make_env(hostile_dir, show_prompts=True)
+    e = make_env(hostile_dir, None, show_prompts=True)
     try:
         login(e.client, "vic")
         r = e.client.get("/accounts/" + XSS_ACCOUNT.replace("<", "%3C").replace(">", "%3E"))

@@ -16,9 +16,10 @@ from __future__ import annotations
 from distillguard.console.actions import ACTION_SPECS, apply_action, undo_action
 from distillguard.console.app import build_console, create_app
 from distillguard.console.config import ConsoleConfig, load_console_config
-from distillguard.console.data import ScanData, open_scan
+from distillguard.console.data import ScanData
 from distillguard.console.records import export_labels
 from distillguard.console.state import ConsoleState
+from distillguard.console.summaries import open_scan
 from distillguard.console.web import Console
 
 __all__ = [

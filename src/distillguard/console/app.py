@@ -22,9 +22,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from distillguard.console import mutations, pages
 from distillguard.console.config import ConsoleConfig
-from distillguard.console.data import open_scan
 from distillguard.console.records import ConsoleDecisionLog
 from distillguard.console.state import ConsoleState
+from distillguard.console.summaries import open_scan
 from distillguard.console.web import (
     CSP,
     Console,
@@ -50,6 +50,7 @@ ROUTES: tuple[tuple[str, Any, tuple[str, ...]], ...] = (
     ("/campaigns/{campaign_id}/links", pages.links_fragment, ("GET",)),
     ("/campaigns/{campaign_id}/graph.json", pages.graph_json, ("GET",)),
     ("/campaigns/{campaign_id}/edge", pages.edge_page, ("GET",)),
+    ("/campaigns/{campaign_id}/edge.json", pages.edge_json, ("GET",)),
     ("/campaigns/{campaign_id}/actions", mutations.campaign_action, ("POST",)),
     ("/campaigns/{campaign_id}/status", mutations.campaign_status, ("POST",)),
     ("/campaigns/{campaign_id}/disposition", mutations.campaign_disposition, ("POST",)),
@@ -220,6 +221,12 @@ def build_console(
             forward = SpoolDecisionLog(
                 SpoolWriter(gw.spool_dir, f"console-{socket.gethostname()}-{os.getpid()}")
             )
-    data = open_scan(db, results)
+    data = open_scan(
+        db,
+        results,
+        cache_dir=config.summary_dir if config.summary_cache else None,
+        graph_max_nodes=config.graph_max_nodes,
+        graph_max_edges=config.graph_max_edges,
+    )
     table = DecisionTable(publisher, ConsoleDecisionLog(state, forward))
     return Console(config, data, state, table, make_templates())

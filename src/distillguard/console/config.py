@@ -42,6 +42,9 @@ class ConsoleConfig:
         graph_max_edges: at most this many edges (strongest first) are sent to the browser.
         login_max_failures: failed logins per name and address within 15 minutes before
             further attempts are refused.
+        summary_cache: keep the summary tables (and graph layouts) in a DuckDB file per
+            scan, so a restart over the same scan does not rebuild them.
+        cache_dir: folder of those files (default: the user cache directory).
     """
 
     host: str = "127.0.0.1"
@@ -56,8 +59,10 @@ class ConsoleConfig:
     decision_ttl_days: float = 0.0
     page_size: int = 50
     graph_max_nodes: int = 5000
-    graph_max_edges: int = 20000
+    graph_max_edges: int = 10000
     login_max_failures: int = 5
+    summary_cache: bool = True
+    cache_dir: Path | None = None
 
     def __post_init__(self) -> None:
         if self.cookie_secure not in COOKIE_MODES:
@@ -71,6 +76,13 @@ class ConsoleConfig:
             raise ConfigError("[console] page_size: must be in [1, 1000]")
         if self.graph_max_nodes < 10:
             raise ConfigError("[console] graph_max_nodes: must be at least 10")
+
+    @property
+    def summary_dir(self) -> Path:
+        """The summary cache folder (configured or default)."""
+        if self.cache_dir is not None:
+            return self.cache_dir
+        return Path(platformdirs.user_cache_dir("distillguard")) / "console"
 
     @property
     def state_path(self) -> Path:

@@ -1,21 +1,17 @@
 """The scan as the console reads it: the scan's DuckDB file (attached read-only), its
-``campaigns.json`` and ``accounts.csv``, and summary tables built once at start.
+``campaigns.json`` and ``accounts.csv``, and the summary tables that
+:mod:`distillguard.console.summaries` builds (or finds already built) at start.
 
-Pages must render in well under a second with 25,000 accounts and 10 million events, so no
-page scans ``events``: the per-account and per-campaign time buckets, feature percentiles,
-intra-campaign edges and template-family counts are computed here once (a few passes over
-the events) into an in-memory DuckDB, sorted by their lookup key so that DuckDB's min/max
-zone maps skip everything but the rows asked for. Each request uses its own cursor.
+No page scans ``events``: every page reads summary tables sorted by their lookup key, so
+DuckDB's min/max zone maps skip everything but the rows asked for. Each request uses its
+own cursor.
 """
-# ruff: noqa: S608  -- SQL is assembled from fixed identifiers (table and column names we
-# read from the catalogue); values that come from requests are always bound parameters.
 
 from __future__ import annotations
 
 import hashlib
 import json
 import threading
-import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -81,7 +77,7 @@ class Page:
 class ScanData:
     """Read-only access to one scan and its precomputed summaries.
 
-    Build one with :func:`open_scan`.
+    Build one with :func:`distillguard.console.summaries.open_scan`.
     """
 
     db_path: Path
@@ -94,6 +90,11 @@ class ScanData:
     unit: str
     timings: dict[str, float] = field(default_factory=dict)
     population: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
+    #: campaign id -> (member accounts, linked pairs inside it), from the summaries.
+    counts: dict[str, tuple[int, int]] = field(default_factory=dict)
+    #: the summary file in use (None: built in memory) and whether it was already built.
+    summary_path: Path | None = None
+    summary_reused: bool = False
     _cache: OrderedDict[tuple[str, str], Any] = field(default_factory=OrderedDict)
     _cache_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -131,7 +132,7 @@ class ScanData:
         return [
             r["account_id"]
             for r in self.rows(
-                "SELECT account_id FROM c_members WHERE campaign_id = ? ORDER BY account_id",
+                "SELECT account_id FROM c_member_rows WHERE campaign_id = ? ORDER BY r_account",
                 [campaign_id],
             )
         ]
@@ -196,115 +197,15 @@ def _load_campaigns(path: Path) -> tuple[dict[str, CampaignInfo], list[tuple[str
     return out, members, scan_id
 
 
-def _numeric_features(con: duckdb.DuckDBPyConnection) -> list[str]:
-    rows = con.execute(
-        "SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = 'scan' "
-        "AND table_name = 'account_features' ORDER BY column_index"
-    ).fetchall()
-    numeric = ("INT", "DOUBLE", "FLOAT", "DECIMAL", "BOOLEAN", "REAL")
-    return [
-        str(n)
-        for n, t in rows
-        if str(n) not in _NOT_FEATURES and any(k in str(t).upper() for k in numeric)
-    ]
-
-
-def _build(data: ScanData, verdicts: pa.Table, members: pa.Table) -> None:
-    con, t = data.con, data.timings
-    con.register("_verdicts", verdicts)
-    con.register("_members", members)
-    con.execute("CREATE TABLE c_verdicts AS SELECT * FROM _verdicts ORDER BY account_id")
-    con.execute("CREATE TABLE c_members AS SELECT * FROM _members ORDER BY account_id")
-    con.unregister("_verdicts")
-    con.unregister("_members")
-    s = time.perf_counter()
-    con.execute(
-        f"""CREATE TABLE c_buckets AS SELECT account_id, date_trunc('{data.unit}', ts) AS bucket,
-            count(*) AS n FROM scan.events GROUP BY ALL ORDER BY account_id, bucket"""
-    )
-    con.execute(
-        """CREATE TABLE c_campaign_buckets AS SELECT m.campaign_id, b.bucket,
-            sum(b.n) AS events, count(DISTINCT b.account_id) AS accounts
-            FROM c_buckets b JOIN c_members m USING (account_id) GROUP BY ALL
-            ORDER BY campaign_id, bucket"""
-    )
-    t["buckets"] = time.perf_counter() - s
-    s = time.perf_counter()
-    if data.features:
-        pct = ", ".join(
-            f'CASE WHEN "{f}" IS NULL THEN NULL ELSE percent_rank() OVER '
-            f'(PARTITION BY "{f}" IS NULL ORDER BY "{f}") END AS "{f}"'
-            for f in data.features
-        )
-        con.execute(
-            f"CREATE TABLE c_pct AS SELECT account_id, {pct} FROM scan.account_features "
-            "ORDER BY account_id"
-        )
-        qs = ", ".join(
-            f'quantile_cont(CAST("{f}" AS DOUBLE), [0.5, 0.9]) AS "{f}"' for f in data.features
-        )
-        row = con.execute(f"SELECT {qs} FROM scan.account_features").fetchall()[0]
-        data.population = {
-            f: (q[0], q[1]) if q else (None, None) for f, q in zip(data.features, row, strict=True)
-        }
-    t["percentiles"] = time.perf_counter() - s
-    s = time.perf_counter()
-    if "account_edges" in data.tables:
-        con.execute(
-            """CREATE TABLE c_edges AS SELECT ma.campaign_id, e.a, e.b, e.kind,
-                CAST(e.weight AS DOUBLE) AS weight, CAST(e.evidence AS BIGINT) AS evidence
-                FROM scan.account_edges e
-                JOIN c_members ma ON ma.account_id = e.a
-                JOIN c_members mb ON mb.account_id = e.b AND mb.campaign_id = ma.campaign_id
-                ORDER BY ma.campaign_id, e.a, e.b"""
-        )
-    else:
-        con.execute(
-            "CREATE TABLE c_edges (campaign_id VARCHAR, a VARCHAR, b VARCHAR, kind VARCHAR, "
-            "weight DOUBLE, evidence BIGINT)"
-        )
-    con.execute(
-        """CREATE TABLE c_pairs AS SELECT campaign_id, a, b, sum(weight) AS weight,
-            list(kind ORDER BY weight DESC) AS kinds FROM c_edges GROUP BY ALL
-            ORDER BY campaign_id, weight DESC"""
-    )
-    t["edges"] = time.perf_counter() - s
-    s = time.perf_counter()
-    if {"prompt_signals", "template_families"} <= data.tables:
-        con.execute(
-            """CREATE TABLE c_families AS SELECT m.campaign_id, s.family_id,
-                count(*) AS events, count(DISTINCT e.account_id) AS accounts
-                FROM scan.events e JOIN c_members m USING (account_id)
-                JOIN scan.prompt_signals s ON s.prompt_digest = e.prompt_digest
-                WHERE s.family_id IS NOT NULL AND s.family_id >= 0
-                GROUP BY m.campaign_id, s.family_id
-                QUALIFY row_number() OVER (PARTITION BY m.campaign_id ORDER BY count(*) DESC,
-                    s.family_id) <= 10
-                ORDER BY campaign_id, events DESC"""
-        )
-    t["families"] = time.perf_counter() - s
-
-
-def open_scan(db: str | Path, results: str | Path | None = None) -> ScanData:
-    """Open a scan: its DuckDB file (read-only) and its results folder; build summaries.
-
-    Args:
-        db: the scan's DuckDB file (``scan --db`` or ``OUT/scan.duckdb``).
-        results: the scan's ``--out`` folder; default the folder holding ``db``.
+def load_verdicts(res_dir: Path) -> pa.Table:
+    """The scan's ``accounts.csv`` (account, risk, verdict, campaign, top reasons).
 
     Raises:
-        InputError: a file is missing or malformed (named), or the database lacks the scan's
-            tables.
-        StoreError: DuckDB cannot open the file (for example a scan is writing it now).
+        InputError: the file is missing or malformed (named).
     """
-    db_path = Path(db)
-    res_dir = Path(results) if results is not None else db_path.parent
-    if not db_path.is_file():
-        raise InputError(f"{db_path}: no such scan database")
-    campaigns, pairs, scan_id = _load_campaigns(res_dir / "campaigns.json")
     acc_csv = res_dir / "accounts.csv"
     try:
-        verdicts = pacsv.read_csv(
+        return pacsv.read_csv(
             acc_csv,
             convert_options=pacsv.ConvertOptions(
                 column_types={
@@ -322,55 +223,22 @@ def open_scan(db: str | Path, results: str | Path | None = None) -> ScanData:
         raise InputError(f"{acc_csv}: not found (expected the scan's accounts.csv)") from None
     except (pa.ArrowInvalid, KeyError) as exc:
         raise InputError(f"{acc_csv}: {exc}") from None
+
+
+def load_campaigns(path: Path) -> tuple[dict[str, CampaignInfo], pa.Table, str]:
+    """The scan's ``campaigns.json``: campaigns by id, (campaign, account) rows, scan id.
+
+    Raises:
+        InputError: the file is missing or malformed (named, with the line).
+    """
+    campaigns, pairs, scan_id = _load_campaigns(path)
     members = pa.table(
         {
             "campaign_id": pa.array([c for c, _ in pairs], pa.string()),
             "account_id": pa.array([a for _, a in pairs], pa.string()),
         }
     )
-    start = time.perf_counter()
-    con = duckdb.connect(":memory:")
-    try:
-        con.execute("SET TimeZone = 'UTC'")
-        con.execute(f"ATTACH '{_quote(str(db_path))}' AS scan (READ_ONLY)")
-        tables = frozenset(
-            str(r[0])
-            for r in con.execute(
-                "SELECT table_name FROM duckdb_tables() WHERE database_name = 'scan' "
-                "UNION SELECT view_name FROM duckdb_views() WHERE database_name = 'scan'"
-            ).fetchall()
-        )
-    except duckdb.Error as exc:
-        con.close()
-        raise StoreError(f"{db_path}: cannot open the scan database: {exc}") from exc
-    missing = {"events", "account_features"} - tables
-    if missing:
-        con.close()
-        raise InputError(
-            f"{db_path}: not a scan database (missing {', '.join(sorted(missing))}); "
-            "run `distillguard scan EVENTS --out DIR` first"
-        )
-    span = con.execute(
-        "SELECT epoch(max(last_seen)) - epoch(min(first_seen)) FROM scan.account_features"
-    ).fetchall()[0][0]
-    unit = "hour" if span is not None and float(span) <= 14 * 86400 else "day"
-    data = ScanData(
-        db_path=db_path,
-        results_dir=res_dir,
-        con=con,
-        campaigns=campaigns,
-        scan_id=scan_id,
-        tables=tables,
-        features=tuple(_numeric_features(con)),
-        unit=unit,
-    )
-    try:
-        _build(data, verdicts, members)
-    except duckdb.Error as exc:
-        con.close()
-        raise StoreError(f"{db_path}: cannot summarise the scan: {exc}") from exc
-    data.timings["total"] = time.perf_counter() - start
-    return data
+    return campaigns, members, scan_id
 
 
 def _quote(s: str) -> str:

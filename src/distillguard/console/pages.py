@@ -12,7 +12,8 @@ from starlette.responses import FileResponse, Response
 
 from distillguard.console import charts, evidence, queries
 from distillguard.console.actions import ACTION_SPECS, action_history, current_decisions
-from distillguard.console.graph import build_graph
+from distillguard.console.data import Page
+from distillguard.console.graph import graph_body
 from distillguard.console.records import STATUSES, dispositions, statuses
 from distillguard.console.web import authenticate, console_of, render
 
@@ -67,43 +68,51 @@ async def queue_page(request: Request) -> Response:
     )
 
 
+def _campaign_evidence(c: Any, cid: str, info: Any) -> dict[str, Any]:
+    """What the campaign page shows that only depends on the scan (memoised per campaign)."""
+    d, show = c.data, c.config.show_prompts
+    members = queries.members(d, cid, 1, c.config.page_size, "risk")
+    sample = [r["account_id"] for r in members.rows[:20]]
+    return {
+        "members": members,
+        "links": queries.strongest_links(d, cid, 1, 20),
+        "kinds": queries.edge_kinds(d, cid),
+        "families": queries.families(d, cid, show),
+        "examples": queries.example_prompts(d, sample, show),
+        "rules": _rules(info.evidence.get("rules_fired") or {}),
+        "intel": queries.intel_hits(
+            d, "SELECT account_id FROM c_members WHERE campaign_id = ?", [cid]
+        ),
+        "timeline": charts.timeline_spec(queries.timeline(d, cid), d.unit, ("events", "accounts")),
+        "tactic_chart": charts.tactic_spec(info.tactics),
+    }
+
+
 async def campaign_page(request: Request) -> Response:
     """Everything about one campaign."""
     authenticate(request, "viewer")
     c = console_of(request)
     cid, info = _campaign(request)
     d = c.data
-    show = c.config.show_prompts
-    members = queries.members(d, cid, 1, c.config.page_size, "risk")
+    ev = d.cached("campaign", cid, lambda: _campaign_evidence(c, cid, info), limit=64)
+    cached: Page = ev["members"]
+    members = Page([dict(r) for r in cached.rows], cached.total, cached.page, cached.size)
     _decorate_decisions(request, members.rows)
-    sample = [r["account_id"] for r in members.rows[:20]]
-    examples = d.cached("examples", cid, lambda: queries.example_prompts(d, sample, show))
     all_reports = evidence.audit_reports(c.config.audit_dir)
     reports = evidence.reports_for(all_reports, cid, set(d.members(cid))) if all_reports else []
-    rules_fired = info.evidence.get("rules_fired") or {}
     return render(
         request,
         "campaign.html.j2",
         c=info,
         status=statuses(c.state, d.scan_id).get(cid, "new"),
         statuses=STATUSES,
-        members=members,
         sort="risk",
-        links=queries.strongest_links(d, cid, 1, 20),
-        kinds=queries.edge_kinds(d, cid),
-        families=queries.families(d, cid, show),
-        examples=examples,
-        rules=_rules(rules_fired),
-        intel=queries.intel_hits(
-            d, "SELECT account_id FROM c_members WHERE campaign_id = ?", [cid]
-        ),
         reports=reports,
-        timeline=charts.timeline_spec(queries.timeline(d, cid), d.unit, ("events", "accounts")),
-        tactic_chart=charts.tactic_spec(info.tactics),
         actions=ACTION_SPECS,
         history=action_history(c.state, "campaign", cid),
         marks=dispositions(c.state, campaign_id=cid),
         large=info.size > c.config.graph_max_nodes,
+        **(ev | {"members": members}),
     )
 
 
@@ -130,26 +139,29 @@ async def links_fragment(request: Request) -> Response:
 
 
 async def graph_json(request: Request) -> Response:
-    """The campaign's graph elements for cytoscape.js."""
+    """The campaign's compact graph document for cytoscape.js (precomputed with its layout)."""
     authenticate(request, "viewer")
     c = console_of(request)
     cid, _ = _campaign(request)
+    body = graph_body(c.data, cid)
+    if body is None:
+        raise HTTPException(404, f"no graph for campaign {cid!r}")
+    return Response(body, media_type="application/json")
 
-    def body() -> bytes:
-        g = build_graph(c.data, cid, c.config.graph_max_nodes, c.config.graph_max_edges)
-        doc = {
-            "elements": g.elements,
-            "nodes": g.nodes,
-            "edges": g.edges,
-            "aggregated": g.aggregated,
-            "accounts": g.accounts,
-            "pairs": g.pairs,
-            "edges_dropped": g.edges_dropped,
-        }
-        return json.dumps(doc, separators=(",", ":")).encode()
 
-    key = f"{cid}|{c.config.graph_max_nodes}|{c.config.graph_max_edges}"
-    return Response(c.data.cached("graph-json", key, body, limit=16), media_type="application/json")
+async def edge_json(request: Request) -> Response:
+    """Why two accounts are linked, as JSON (what the graph panel shows on click)."""
+    authenticate(request, "viewer")
+    c = console_of(request)
+    cid, _ = _campaign(request)
+    a, b = request.query_params.get("a", ""), request.query_params.get("b", "")
+    if not a or not b:
+        raise HTTPException(400, "give both accounts: ?a=ACCOUNT&b=ACCOUNT")
+    reasons = queries.edge_reasons(c.data, a, b, cid)
+    if not reasons:
+        raise HTTPException(404, f"no link between {a!r} and {b!r} in {cid!r}")
+    doc = {"campaign_id": cid, "a": min(a, b), "b": max(a, b), "reasons": reasons}
+    return Response(json.dumps(doc, separators=(",", ":")), media_type="application/json")
 
 
 async def edge_page(request: Request) -> Response:

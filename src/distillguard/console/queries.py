@@ -17,12 +17,12 @@ from distillguard.detect.linking import EDGE_REASONS
 
 MAX_PROMPT_CHARS = 600
 
-#: member-list sort key -> ORDER BY clause.
+#: member-list sort key -> its precomputed rank column in ``c_member_rows``.
 MEMBER_SORTS: dict[str, str] = {
-    "risk": "v.risk DESC NULLS LAST, m.account_id",
-    "volume": "f.n_events DESC NULLS LAST, m.account_id",
-    "first_seen": "f.first_seen NULLS LAST, m.account_id",
-    "account": "m.account_id",
+    "risk": "r_risk",
+    "volume": "r_volume",
+    "first_seen": "r_first_seen",
+    "account": "r_account",
 }
 
 
@@ -73,17 +73,15 @@ def queue(
 
 def members(data: ScanData, campaign_id: str, page: int, size: int, sort: str) -> Page:
     """Member accounts of a campaign with their verdict and headline features."""
-    order = MEMBER_SORTS.get(sort, MEMBER_SORTS["risk"])
-    total = data.rows("SELECT count(*) AS n FROM c_members WHERE campaign_id = ?", [campaign_id])
+    rank = MEMBER_SORTS.get(sort, MEMBER_SORTS["risk"])
+    first = (page - 1) * size
     rows = data.rows(
-        f"""SELECT m.account_id, f.org_id, v.risk, v.verdict, f.n_events, f.first_seen,
-                f.last_seen, f.tier, v.top_reasons
-            FROM c_members m LEFT JOIN c_verdicts v USING (account_id)
-            LEFT JOIN scan.account_features f USING (account_id)
-            WHERE m.campaign_id = ? ORDER BY {order} LIMIT ? OFFSET ?""",
-        [campaign_id, size, (page - 1) * size],
+        f"""SELECT account_id, org_id, risk, verdict, n_events, first_seen, last_seen, tier,
+                top_reasons FROM c_member_rows
+            WHERE campaign_id = ? AND {rank} > ? AND {rank} <= ? ORDER BY {rank}""",
+        [campaign_id, first, first + size],
     )
-    return Page(rows, int(total[0]["n"]), page, size)
+    return Page(rows, data.counts.get(campaign_id, (0, 0))[0], page, size)
 
 
 def timeline(data: ScanData, campaign_id: str) -> list[dict[str, Any]]:
@@ -117,20 +115,15 @@ def reason_text(kind: str, weight: float | None = None, evidence: int | None = N
 
 def strongest_links(data: ScanData, campaign_id: str, page: int, size: int) -> Page:
     """Linked pairs inside a campaign, strongest first, each with every reason."""
-    total = data.rows("SELECT count(*) AS n FROM c_pairs WHERE campaign_id = ?", [campaign_id])
+    first = (page - 1) * size
     rows = data.rows(
-        """WITH p AS (SELECT a, b, weight FROM c_pairs WHERE campaign_id = ?
-                      ORDER BY weight DESC, a, b LIMIT ? OFFSET ?)
-           SELECT p.a, p.b, p.weight AS total, e.kind, e.weight, e.evidence FROM p
-           JOIN c_edges e ON e.campaign_id = ? AND e.a = p.a AND e.b = p.b
-           ORDER BY total DESC, p.a, p.b, e.weight DESC""",
-        [campaign_id, size, (page - 1) * size, campaign_id],
+        "SELECT a, b, weight, reasons FROM c_pairs WHERE campaign_id = ? AND rank > ? "
+        "AND rank <= ? ORDER BY rank",
+        [campaign_id, first, first + size],
     )
-    pairs: dict[tuple[str, str], dict[str, Any]] = {}
     for r in rows:
-        p = pairs.setdefault((r["a"], r["b"]), {"a": r["a"], "b": r["b"], "weight": r["total"]})
-        p.setdefault("reasons", []).append(reason_text(r["kind"], r["weight"], r["evidence"]))
-    return Page(list(pairs.values()), int(total[0]["n"]), page, size)
+        r["reasons"] = [reason_text(e["kind"], e["weight"], e["evidence"]) for e in r["reasons"]]
+    return Page(rows, data.counts.get(campaign_id, (0, 0))[1], page, size)
 
 
 def edge_reasons(
@@ -160,8 +153,8 @@ def edge_reasons(
 def edge_kinds(data: ScanData, campaign_id: str) -> list[dict[str, Any]]:
     """Edges per kind inside a campaign, with the reason in words."""
     rows = data.rows(
-        "SELECT kind, count(*) AS edges, avg(weight) AS mean_weight FROM c_edges "
-        "WHERE campaign_id = ? GROUP BY kind ORDER BY edges DESC",
+        "SELECT kind, edges, mean_weight FROM c_kinds WHERE campaign_id = ? "
+        "ORDER BY edges DESC, kind",
         [campaign_id],
     )
     for r in rows:
@@ -180,7 +173,7 @@ def redact(text: str | None, digest: str | None, show: bool) -> str:
 
 def families(data: ScanData, campaign_id: str, show: bool) -> list[dict[str, Any]]:
     """The campaign's most used template families, with an example prompt of each."""
-    if "template_families" not in data.tables or not _has(data, "c_families"):
+    if "template_families" not in data.tables:
         return []
     rows = data.rows(
         """SELECT c.family_id, c.events, c.accounts, t.n_accounts, t.n_orgs, t.weight,
@@ -264,15 +257,6 @@ def _signal_doc(name: str) -> str:
             if base.endswith(suffix):
                 return f"{what} by the {base.removesuffix(suffix).replace('_', ' ')} signal"
     return name.replace("_", " ")
-
-
-def _has(data: ScanData, table: str) -> bool:
-    return bool(
-        data.rows(
-            "SELECT 1 AS x FROM duckdb_tables() WHERE database_name = 'memory' AND table_name = ?",
-            [table],
-        )
-    )
 
 
 def _like_prefix(prefix: str) -> str:
