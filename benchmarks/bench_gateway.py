@@ -1,13 +1,19 @@
-"""Gateway benchmark: added latency over the upstream, and exact limits across 4 replicas.
+"""Gateway benchmark: added latency over the upstream, exact limits across 4 replicas, soak.
 
 One run, one machine, one stand-in upstream (``distillguard upstream``), one redis-server.
-For each load level, the same open-loop load (requests at fixed intervals, not waiting for
-answers) goes first straight to the upstream, then through one gateway worker with limits,
-policy (a decision table with entries) and event capture (spool + loader) on; added latency
-is the difference of the percentiles. Then 4 gateway replicas share one account limit and
-receive 4x that many requests at once: exact enforcement admits exactly the limit.
+For each load level an open-loop load generator in its own process
+(``benchmarks/gateway/loadgen.py``: fixed send times, never waiting for answers) sends the
+same requests straight to the upstream twice (the spread of the two is the measurement's own
+noise) and once through one gateway worker with limits, policy (1,001 decisions) and event
+capture (spool + loader) on; added latency is the difference of the percentiles. Then 4
+gateway replicas share one account limit and receive 4x that many requests at once.
 
-    .venv/bin/python benchmarks/bench_gateway.py [--small]
+``--soak MIN`` instead runs MIN minutes at ``--soak-rate`` through the gateway, restarts the
+store loader twice in the middle (killed, down 15 s, restarted), drains, and counts requests
+sent vs distinct events in the store.
+
+    .venv/bin/python benchmarks/bench_gateway.py [--small] [--rates 50,100,200,500]
+    .venv/bin/python benchmarks/bench_gateway.py --soak 3 --soak-rate 100
 
 Loopback only; every process is started here and stopped at the end.
 """
@@ -16,239 +22,236 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import shutil
-import socket
+import json
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 import httpx
 import numpy as np
-import redis
 
-ROOT = Path(__file__).resolve().parents[1]
-SECRET = "bench-secret-0123456789abcdef"
+sys.path.insert(0, str(Path(__file__).resolve().parent / "gateway"))
+from common import (  # noqa: E402
+    ROOT,
+    free_port,
+    load_average,
+    start_cli,
+    start_redis,
+    stop_all,
+)
+from setup import bench_env, seed_redis  # noqa: E402
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_port(port: int, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(port)
+LOADGEN = str(ROOT / "benchmarks" / "gateway" / "loadgen.py")
 
 
-def start(args: list[str], env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    full = {**os.environ, **env, "PYTHONPATH": str(ROOT / "src")}
-    p = subprocess.Popen(
-        [sys.executable, "-m", "distillguard.cli", *args],
-        env=full,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+def run_load(url: str, key: str, rate: float, seconds: float) -> dict[str, object]:
+    """One open-loop run from a separate process; its JSON result."""
+    p = subprocess.run(
+        [sys.executable, LOADGEN, url, key, str(rate), str(seconds)],
+        capture_output=True,
+        check=True,
+        timeout=seconds * 3 + 120,
     )
-    wait_port(port)
-    return p
+    return dict(json.loads(p.stdout))
 
 
-async def load(url: str, key: str, rate: int, seconds: float) -> tuple[np.ndarray, int, float]:
-    n = int(rate * seconds)
-    lat: list[float] = []
-    errors = 0
-    body = {
-        "model": "standin-1",
-        "max_tokens": 16,
-        "messages": [{"role": "user", "content": "Explain step by step how a cache works."}],
-    }
-    limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
-    async with httpx.AsyncClient(limits=limits, timeout=10) as client:
-        for _ in range(20):  # warm the connection pool and both servers
-            await client.post(url, json=body, headers={"authorization": f"Bearer {key}"})
-
-        async def one() -> None:
-            nonlocal errors
-            t = time.perf_counter()
-            try:
-                r = await client.post(url, json=body, headers={"authorization": f"Bearer {key}"})
-                ok = r.status_code == 200
-            except httpx.HTTPError:
-                ok = False
-            if ok:
-                lat.append(time.perf_counter() - t)
-            else:
-                errors += 1
-
-        t0 = time.perf_counter()
-        tasks = []
-        for i in range(n):
-            delay = t0 + i / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one()))
-        try:  # bounded: whatever has not answered by then counts as an error
-            await asyncio.wait_for(asyncio.gather(*tasks), timeout=seconds * 3 + 30)
-        except TimeoutError:
-            errors += sum(1 for t in tasks if not t.done())
-        achieved = len(lat) / (time.perf_counter() - t0)
-    return np.array(lat) * 1000, errors, achieved
+def pct(res: dict[str, object]) -> tuple[float, float]:
+    lat = np.asarray(res["lat_ms"], dtype=float)
+    if lat.size == 0:
+        return float("nan"), float("nan")
+    p50, p99 = np.percentile(lat, [50, 99])
+    return float(p50), float(p99)
 
 
-def enforcement(
-    env: dict[str, str], rpm: int, procs: list[subprocess.Popen[bytes]], client: redis.Redis
-) -> tuple[int, int]:
-    from distillguard.gateway.keys import KeyAdmin, RedisKeyBackend
-
+def enforcement(env: dict[str, str], rpm: int, procs: list[subprocess.Popen[bytes]]) -> int:
+    """Admitted requests of 4x ``rpm`` sent at once across 4 replicas sharing one limit."""
     ports = [free_port() for _ in range(4)]
     e = {**env, "DISTILLGUARD_GATEWAY_ACCOUNT_RPM": str(rpm), "DISTILLGUARD_GATEWAY_SINK": "false"}
     for p in ports:
-        procs.append(start(["serve", "--port", str(p)], e, p))
-    key = KeyAdmin(RedisKeyBackend(client), SECRET.encode()).create("limit-acct", actor="b").raw_key
+        procs.append(start_cli(["serve", "--port", str(p)], e, p))
+    key = seed_redis(
+        int(env["DISTILLGUARD_GATEWAY_REDIS_URL"].rsplit(":", 1)[1].split("/")[0]),
+        decisions=0,
+        account="limit-acct",
+    )
+    return asyncio.run(burst([f"http://127.0.0.1:{p}" for p in ports], key, rpm * 4))
 
-    async def burst() -> list[int]:
-        body = {
-            "model": "standin-1",
-            "messages": [{"role": "user", "content": "x"}],
-            "max_tokens": 1,
-        }
-        async with httpx.AsyncClient(timeout=30) as c:
-            rs = await asyncio.gather(
-                *(
-                    c.post(
-                        f"http://127.0.0.1:{ports[i % 4]}/v1/chat/completions",
-                        json=body,
-                        headers={"authorization": f"Bearer {key}"},
-                    )
-                    for i in range(rpm * 4)
+
+async def burst(bases: list[str], key: str, n: int) -> int:
+    """Send ``n`` chat requests at once round-robin over ``bases``; the number of 200s."""
+    body = {"model": "standin-1", "messages": [{"role": "user", "content": "x"}], "max_tokens": 1}
+    async with httpx.AsyncClient(timeout=60) as c:
+        rs = await asyncio.gather(
+            *(
+                c.post(
+                    f"{bases[i % len(bases)]}/v1/chat/completions",
+                    json=body,
+                    headers={"authorization": f"Bearer {key}"},
+                )
+                for i in range(n)
+            )
+        )
+    return sum(1 for r in rs if r.status_code == 200)
+
+
+def soak(minutes: float, rate: float, tmp: Path, procs: list[subprocess.Popen[bytes]]) -> None:
+    """Fixed-rate soak with two loader (store) outages; prints one table."""
+    import duckdb
+
+    rport, uport, gport = free_port(), free_port(), free_port()
+    procs.append(start_redis(rport))
+    procs.append(start_cli(["upstream", "--port", str(uport)], {}, uport))
+    env = bench_env(rport, uport, tmp, DISTILLGUARD_GATEWAY_SINK="false")
+    key = seed_redis(rport, decisions=1000)
+    gw = start_cli(["serve", "--port", str(gport)], env, gport)
+    procs.append(gw)
+    db = tmp / "bench.duckdb"
+    sink_args = [sys.executable, "-m", "distillguard.cli", "sink", "--db", str(db)]
+    full_env = {**env, "PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin"}
+    loader = [
+        subprocess.Popen(
+            sink_args, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+    ]
+    seconds = minutes * 60
+    outages: list[str] = []
+
+    def chaos() -> None:
+        for frac in (0.3, 0.6):
+            time.sleep(max(seconds * frac - (time.monotonic() - t0), 0))
+            loader[-1].send_signal(signal.SIGKILL)
+            loader[-1].wait()
+            outages.append(f"{time.monotonic() - t0:.0f}s")
+            time.sleep(15)
+            loader.append(
+                subprocess.Popen(
+                    sink_args, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
                 )
             )
-        return [r.status_code for r in rs]
 
-    codes = asyncio.run(burst())
-    return codes.count(200), len(codes)
+    t0 = time.monotonic()
+    th = threading.Thread(target=chaos, daemon=True)
+    th.start()
+    res = run_load(f"http://127.0.0.1:{gport}/v1/chat/completions", key, rate, seconds)
+    th.join()
+    gw.send_signal(signal.SIGTERM)  # graceful: flushes and seals the spool
+    gw.wait(60)
+    loader[-1].send_signal(signal.SIGTERM)
+    loader[-1].wait(60)
+    subprocess.run([*sink_args, "--once"], env=full_env, check=True, timeout=600)
+    con = duckdb.connect(str(db), read_only=True)
+    landed, rows = con.execute(
+        "SELECT count(DISTINCT request_id), count(*) FROM events WHERE account_id = 'bench-acct'"
+    ).fetchall()[0]
+    con.close()
+    sent = int(res["sent"]) + 20  # + the load generator's warm-up requests
+    p50, p99 = pct(res)
+    head = (
+        "soak",
+        "sent",
+        "events landed (rows)",
+        "lost",
+        "answered 200",
+        "p50/p99 ms",
+        "loader killed at",
+    )
+    row = (
+        f"{minutes:g} min @ {rate:g} req/s (send rate {float(res['send_rate']):.0f})",
+        str(sent),
+        f"{landed} ({rows})",
+        str(sent - landed),
+        str(len(res["lat_ms"])),  # type: ignore[arg-type]
+        f"{p50:.1f}/{p99:.1f}",
+        ", ".join(outages),
+    )
+    table([head, row])
+
+
+def table(rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for i, r in enumerate(rows):
+        print(" | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
+        if i == 0:
+            print(" | ".join("-" * w for w in widths))
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--small", action="store_true", help="short run (3 s per level)")
     ap.add_argument("--rates", default="50,100,200,500", help="load levels, req/s")
+    ap.add_argument("--seconds", type=float, default=None, help="seconds per level [10]")
+    ap.add_argument("--soak", type=float, default=0, help="soak minutes instead of levels")
+    ap.add_argument("--soak-rate", type=float, default=500, help="soak req/s")
     args = ap.parse_args()
-    seconds = 3.0 if args.small else 10.0
-    rates = [int(r) for r in args.rates.split(",")]
-    redis_bin = shutil.which("redis-server")
-    if redis_bin is None:
-        sys.exit("redis-server is not installed (apt-get install redis-server)")
-    tmp = Path(tempfile.mkdtemp(prefix="dg-bench-gw-"))
+    seconds = args.seconds or (3.0 if args.small else 10.0)
     procs: list[subprocess.Popen[bytes]] = []
-    rows: list[tuple[str, ...]] = []
+    tmp = Path(tempfile.mkdtemp(prefix="dg-bench-gw-"))
+    print(f"load average at start {load_average():.1f}")
     try:
-        rport = free_port()
-        procs.append(
-            subprocess.Popen(
-                [
-                    redis_bin,
-                    "--port",
-                    str(rport),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-        )
-        wait_port(rport)
-        uport = free_port()
-        procs.append(start(["upstream", "--port", str(uport)], {}, uport))
-        env = {
-            "DISTILLGUARD_GATEWAY_REDIS_URL": f"redis://127.0.0.1:{rport}/0",
-            "DISTILLGUARD_GATEWAY_KEY_SECRET": SECRET,
-            "DISTILLGUARD_GATEWAY_UPSTREAM_URL": f"http://127.0.0.1:{uport}",
-            "DISTILLGUARD_GATEWAY_SPOOL_DIR": str(tmp / "spool"),
-            "DISTILLGUARD_STORE_DB": str(tmp / "bench.duckdb"),
-            # limits on and evaluated on every request, high enough never to refuse
-            "DISTILLGUARD_GATEWAY_KEY_RPM": "1000000",
-            "DISTILLGUARD_GATEWAY_ACCOUNT_TPM": "1000000000",
-            "DISTILLGUARD_GATEWAY_ORG_CONCURRENCY": "10000",
-        }
-        client = redis.Redis(port=rport)
-        from distillguard.gateway.keys import KeyAdmin, RedisKeyBackend
-        from distillguard.policy import DecisionTable, MemoryLog, RedisPublisher, make_decision
-
-        key = (
-            KeyAdmin(RedisKeyBackend(client), SECRET.encode())
-            .create("bench-acct", org_id="bench-org", actor="b")
-            .raw_key
-        )
-        table = DecisionTable(RedisPublisher(client), MemoryLog())
-        for i in range(1000):  # a populated decision table; the bench account gets "watermark"
-            table.put(
-                make_decision("account", f"other-{i}", "throttle", params={"rpm": 5}), actor="b"
-            )
-        table.put(make_decision("account", "bench-acct", "watermark", reason="bench"), actor="b")
-        gport = free_port()
-        procs.append(start(["serve", "--port", str(gport)], env, gport))
+        if args.soak:
+            soak(args.soak, args.soak_rate, tmp, procs)
+            return
+        rport, uport, gport = free_port(), free_port(), free_port()
+        procs.append(start_redis(rport))
+        procs.append(start_cli(["upstream", "--port", str(uport)], {}, uport))
+        env = bench_env(rport, uport, tmp)
+        key = seed_redis(rport, decisions=1000)
+        procs.append(start_cli(["serve", "--port", str(gport)], env, gport))
         direct = f"http://127.0.0.1:{uport}/v1/chat/completions"
         via = f"http://127.0.0.1:{gport}/v1/chat/completions"
-        for rate in rates:
-            d, de, da = asyncio.run(load(direct, key, rate, seconds))
-            g, ge, ga = asyncio.run(load(via, key, rate, seconds))
-            dp50, dp99 = np.percentile(d, [50, 99])
-            gp50, gp99 = np.percentile(g, [50, 99])
+        rows = [
+            (
+                "load",
+                "sent/s d/gw",
+                "direct p50/p99 ms (2 runs)",
+                "direct p99 spread",
+                "gateway p50/p99 ms",
+                "added p50/p99 ms",
+                "errors d/gw",
+                "loadavg",
+            )
+        ]
+        for rate in [int(r) for r in args.rates.split(",")]:
+            d1 = run_load(direct, key, rate, seconds)
+            g = run_load(via, key, rate, seconds)
+            d2 = run_load(direct, key, rate, seconds)
+            (a50, a99), (b50, b99), (g50, g99) = pct(d1), pct(d2), pct(g)
+            d50, d99 = (a50 + b50) / 2, (a99 + b99) / 2
             rows.append(
                 (
                     f"{rate} req/s",
-                    f"{da:.0f}/{ga:.0f}",
-                    f"{dp50:.2f} / {dp99:.2f}",
-                    f"{gp50:.2f} / {gp99:.2f}",
-                    f"{gp50 - dp50:.2f} / {gp99 - dp99:.2f}",
-                    f"{de}/{ge}",
+                    f"{float(d1['send_rate']):.0f}/{float(g['send_rate']):.0f}",
+                    f"{a50:.2f}/{a99:.2f}, {b50:.2f}/{b99:.2f}",
+                    f"{abs(a99 - b99):.2f}",
+                    f"{g50:.2f}/{g99:.2f}",
+                    f"{g50 - d50:.2f}/{g99 - d99:.2f}",
+                    f"{int(d1['errors']) + int(d2['errors'])}/{g['errors']}",  # type: ignore[call-overload]
+                    f"{load_average():.1f}",
                 )
             )
-        admitted, sent = enforcement(env, 100, procs, client)
+        admitted = enforcement(env, 100, procs)
         rows.append(
             (
-                "4 replicas, limit 100/min",
+                "4 replicas, account limit 100/min",
                 "-",
                 "-",
                 "-",
-                f"admitted {admitted} of {sent}",
+                "-",
+                f"admitted {admitted} of 400",
                 "exact" if admitted == 100 else "NOT EXACT",
+                f"{load_average():.1f}",
             )
         )
-        client.close()
+        table(rows)
     finally:
-        for p in reversed(procs):
-            p.terminate()
-            try:
-                p.wait(15)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_all(procs)
+        import shutil
+
         shutil.rmtree(tmp, ignore_errors=True)
-    head = (
-        "load",
-        "achieved direct/gw",
-        "direct p50 / p99 ms",
-        "gateway p50 / p99 ms",
-        "added p50 / p99 ms",
-        "errors d/g",
-    )
-    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
-    for r in [head, tuple("-" * w for w in widths), *rows]:
-        print(" | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
 
 
 if __name__ == "__main__":

@@ -44,7 +44,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rate", type=float, default=100)
     ap.add_argument("--seconds", type=float, default=10)
-    ap.add_argument("--profile", help="write a pyinstrument text profile of the gateway here")
+    ap.add_argument("--profile", help="write a cProfile of the gateway process here")
     a = ap.parse_args()
     procs: list[subprocess.Popen[bytes]] = []
     with tempfile.TemporaryDirectory(prefix="dg-cpu-") as tmp:
@@ -54,7 +54,7 @@ def main() -> None:
             procs.append(start_cli(["upstream", "--port", str(uport)], {}, uport))
             env = bench_env(rport, uport, Path(tmp))
             key = seed_redis(rport, decisions=1000)
-            prefix = ["-m", "pyinstrument", "-o", a.profile] if a.profile else None
+            prefix = ["-m", "cProfile", "-o", a.profile] if a.profile else None
             gw = start_cli(["serve", "--port", str(gport)], env, gport, prefix)
             procs.append(gw)
             pids = {"gateway": gw.pid, "upstream": procs[1].pid, "redis": procs[0].pid}

@@ -33,6 +33,9 @@ from distillguard.policy.table import DecisionTable, RedisPublisher
 
 #: longest wait for a free Redis connection of this worker's pool before it counts as a failure
 REDIS_POOL_WAIT_S = 10.0
+#: idle upstream connections kept; httpcore scans every pooled connection on each request
+#: (a readability poll per idle one), so a large pool costs CPU on every request
+UPSTREAM_KEEPALIVE = 32
 
 
 def upstream_client(
@@ -44,7 +47,7 @@ def upstream_client(
     (:class:`~distillguard.gateway.forward.UpstreamSender`).
     """
     if transport is None:
-        limits = httpx.Limits(max_connections=1000, max_keepalive_connections=200)
+        limits = httpx.Limits(max_connections=1000, max_keepalive_connections=UPSTREAM_KEEPALIVE)
         transport = httpx.AsyncHTTPTransport(limits=limits)
     return httpx.AsyncClient(
         base_url=cfg.upstream_url,
@@ -90,7 +93,7 @@ def build_gateway(cfg: GatewayConfig) -> Gateway:
     )
     source = RedisSource(arc)
     transport = httpx.AsyncHTTPTransport(
-        limits=httpx.Limits(max_connections=1000, max_keepalive_connections=200)
+        limits=httpx.Limits(max_connections=1000, max_keepalive_connections=UPSTREAM_KEEPALIVE)
     )
     upstream = upstream_client(cfg, transport)
     limiter = FailoverLimiter(
