@@ -49,9 +49,14 @@ def main() -> int:
                 [sys.executable, "-c", CHILD, str(sim.events_path), str(work / "scan")],
                 capture_output=True,
                 text=True,
-                check=True,
+                check=False,
             )
             peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+            if proc.returncode != 0:
+                # Report the failure (an OOM kill is -9) and keep measuring the other sizes.
+                tail = proc.stderr.strip().splitlines()[-3:]
+                print(f"{n} events: scan failed (exit {proc.returncode}): {tail}", file=sys.stderr)
+                continue
             out = json.loads(proc.stdout.strip().splitlines()[-1])
             rows.append((n, out, max(peak_kib, before) / 1024 / 1024))
     stages = ("ingest", "annotate", "features", "linking", "scoring", "outputs", "total")
