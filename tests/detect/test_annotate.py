@@ -213,3 +213,26 @@ def test_empty_events_table_writes_empty_tables() -> None:
     report = annotate_prompts(st.con)
     assert report.prompts == 0 and report.families == 0
     assert st.sql("SELECT count(*) AS n FROM template_families").column("n")[0].as_py() == 0
+
+
+def test_results_do_not_depend_on_threads_or_batch_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    from distillguard.detect import annotate as A
+
+    tables = []
+    for workers, batch in ((1, 1000), (3, 23)):
+        monkeypatch.setattr(A, "WORKERS", workers)
+        st = _store(_events())
+        annotate_prompts(st.con, batch_size=batch)
+        tables.append(
+            st.sql(
+                "SELECT p.*, count(*) OVER (PARTITION BY family_id) AS fam_size "
+                "FROM prompt_signals p ORDER BY prompt_digest"
+            ).to_pylist()
+        )
+    one, other = tables
+    assert len(one) == len(other)
+    for a, b in zip(one, other, strict=True):
+        assert a["prompt_digest"] == b["prompt_digest"] and a["lang"] == b["lang"]
+        assert (a["family_id"] == -1) == (b["family_id"] == -1) and a["fam_size"] == b["fam_size"]
+        for c in SIGNAL_COLUMNS:
+            assert a[c] == pytest.approx(b[c], abs=1e-6)

@@ -3,9 +3,12 @@
 
 :func:`annotate_prompts` is the entry point the scan calls. It reads the distinct
 ``prompt_digest`` of the events table (with one example of its text, its context and its
-largest tool count), streams them in batches (constant memory), tokenises each batch once,
-scores it with every registered signal, detects its language, assigns template families in a
-second pass (the first pass counts shingle document frequencies), and writes two tables:
+largest tool count) in prompt-digest order, streams them in batches, and reads each prompt's
+text exactly once: the parts of a batch are tokenised, scored with every registered signal,
+language-tagged and shingled on worker threads (the compiled kernels release the GIL).
+Per-batch results and template shingles are spilled to a temporary directory (memory stays
+bounded by a batch); once every shingle has been counted, a second pass over the spilled
+shingles (no text) assigns template families. Then it writes two tables:
 
 ``prompt_signals(prompt_digest, sig_<name>..., lang, family_id)``
     one row per distinct prompt; a signal column is NULL for a prompt without text
@@ -46,7 +49,7 @@ from distillguard.errors import DetectionError, StoreError
 __all__ = ["SIGNAL_COLUMNS", "AnnotateReport", "annotate_prompts", "family_weight_sql"]
 
 #: threads of the text pass (each scores a part of every batch)
-WORKERS = int(os.environ.get("DG_WORKERS_TEST", 0)) or max(1, min(4, os.cpu_count() or 1))
+WORKERS = max(1, min(4, os.cpu_count() or 1))
 
 _PROMPTS_SQL = (
     "SELECT prompt_digest, any_value(prompt_text) AS prompt_text, "

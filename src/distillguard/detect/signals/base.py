@@ -23,7 +23,7 @@ import numpy.typing as npt
 
 from distillguard.detect.signals import kernels
 from distillguard.detect.signals.cues import CueTable, cue_table
-from distillguard.detect.signals.model import LinearModel, cue_matches, load_model
+from distillguard.detect.signals.model import LinearModel, cue_matches, length_scale, load_model
 from distillguard.detect.signals.text import NGRAM_MUL, TokenBatch, tokenize
 
 F32 = npt.NDArray[np.float32]
@@ -182,18 +182,19 @@ def _union_cues(models: Sequence[LinearModel]) -> tuple[CueTable, npt.NDArray[np
 def score_signals(signals: Mapping[str, Signal], batch: TokenBatch) -> dict[str, F32]:
     """Score a batch with every signal, sharing work between learned signals.
 
-    Learned signals with models of the same size are scored together (one gather of a
-    stacked weight matrix); any other signal is scored on its own. Results equal
+    Learned signals with models of the same size and normalisation are scored together (one
+    pass over a stacked weight matrix); any other signal is scored on its own. Results equal
     ``signal.score_batch(batch)`` for each signal.
     """
     out: dict[str, F32] = {}
     learned = {n: s for n, s in signals.items() if isinstance(s, LearnedSignal)}
-    by_dim: dict[int, list[str]] = {}
+    by_dim: dict[tuple[int, int], list[str]] = {}
     for name, sig in learned.items():
-        by_dim.setdefault(sig.model.dim, []).append(name)
+        by_dim.setdefault((sig.model.dim, sig.model.norm_tokens), []).append(name)
     for names in by_dim.values():
         models = [learned[n].model for n in names]
         z = _stacked_hash_logits(batch, models)
+        z *= length_scale(batch, models[0].norm_tokens)[:, None]
         union, wc = _union_cues(models)
         crow, cid = cue_matches(batch, union)
         if crow.size:

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from distillguard.detect.signals import compose as K
 from distillguard.detect.signals import wrappers as W
 
 #: signal names, in registry order (kept here to avoid importing the models)
@@ -118,7 +119,11 @@ def _labels(pos: str | None = None, exclude: tuple[str, ...] = ()) -> dict[str, 
 
 #: signal -> style name -> wrapper(rng, payload, corpora) -> (text, tool_count)
 Wrapper = Callable[[random.Random, str, object], tuple[str, int]]
-STYLES: dict[str, dict[str, Wrapper]] = W.STYLES
+STYLES: dict[str, dict[str, Wrapper]] = {
+    name: {**W.STYLES[name], **K.STYLES.get(name, {})} for name in W.STYLES
+}
+#: legitimate prompts that share words with a tactic (label 0 for every signal)
+HARD_NEGATIVES: dict[str, Wrapper] = {**W.HARD_NEGATIVES, **K.HARD_NEGATIVES}
 #: the wrapper styles held out of training for evaluation, per signal
 HELD_OUT_STYLES: dict[str, tuple[str, ...]] = W.HELD_OUT
 
@@ -142,7 +147,7 @@ def examples(c: Corpora, *, seed: int = 0, per_style: int = 400) -> list[Example
     for group, payloads in c.payloads.items():
         for p in payloads[:1500]:
             out.append(Example(p, _labels(), group, "bare"))
-    for style, make in W.HARD_NEGATIVES.items():
+    for style, make in HARD_NEGATIVES.items():
         for i in range(per_style):
             group = groups[i % len(groups)]
             text, tools = make(rng, rng.choice(c.payloads[group]), c)

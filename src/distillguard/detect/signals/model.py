@@ -28,6 +28,9 @@ F32 = npt.NDArray[np.float32]
 I64 = npt.NDArray[np.int64]
 
 DEFAULT_DIM = 1 << 17
+#: hashed n-gram features of a prompt of ``t`` tokens weigh ``1/sqrt(max(t / NORM_TOKENS, 1))``
+#: so that a long payload cannot drown a short wrapper (cue features stay 0/1)
+NORM_TOKENS = 16
 ARTEFACT_PACKAGE = "distillguard.detect.signals.artefacts"
 
 
@@ -57,7 +60,23 @@ def hashed_columns(batch: TokenBatch, dim: int) -> tuple[I64, I64]:
     return rows_cols
 
 
-def featurize(batch: TokenBatch, cues: CueTable, dim: int) -> Features:
+def length_scale(batch: TokenBatch, norm_tokens: int) -> F32:
+    """Per prompt, the weight of its hashed n-gram features (1 when ``norm_tokens`` is 0)."""
+    if norm_tokens <= 0:
+        return np.ones(batch.n, dtype=np.float32)
+    key = f"scale:{norm_tokens}"
+    hit = batch.cache.get(key)
+    if hit is None:
+        t = np.bincount(batch.parent, minlength=batch.n).astype(np.float32)
+        hit = (1.0 / np.sqrt(np.maximum(t / norm_tokens, 1.0))).astype(np.float32)
+        batch.cache[key] = hit
+    out: F32 = hit  # type: ignore[assignment]
+    return out
+
+
+def featurize(
+    batch: TokenBatch, cues: CueTable, dim: int, norm_tokens: int = NORM_TOKENS
+) -> Features:
     """All features of a batch (training and inference share this)."""
     rows, cols = hashed_columns(batch, dim)
     crow, cid = cue_matches(batch, cues)
@@ -65,7 +84,9 @@ def featurize(batch: TokenBatch, cues: CueTable, dim: int) -> Features:
         batch.n,
         np.concatenate([rows, crow]),
         np.concatenate([cols, cid + dim]),
-        np.ones(rows.size + crow.size, dtype=np.float32),
+        np.concatenate(
+            [length_scale(batch, norm_tokens)[rows], np.ones(crow.size, dtype=np.float32)]
+        ),
         dim + len(cues.phrases),
     )
 
@@ -93,6 +114,8 @@ class LinearModel:
         w_cue: weight per cue phrase.
         bias: intercept.
         meta: training metadata (corpora, sizes, held-out precision and recall).
+        norm_tokens: length normalisation of the hashed features (see ``NORM_TOKENS``;
+            0 for models trained without it).
     """
 
     name: str
@@ -102,11 +125,16 @@ class LinearModel:
     w_cue: F32
     bias: float
     meta: dict[str, object]
+    norm_tokens: int = 0
 
     def logits(self, batch: TokenBatch) -> F32:
         """Raw scores (before the logistic) of a batch."""
         rows, cols = hashed_columns(batch, self.dim)
-        out = np.bincount(rows, weights=self.w_hash[cols], minlength=batch.n)
+        scale = length_scale(batch, self.norm_tokens)
+        out = np.asarray(
+            np.bincount(rows, weights=self.w_hash[cols], minlength=batch.n) * scale,
+            dtype=np.float64,
+        )
         crow, cid = cue_matches(batch, self.cues)
         if crow.size:
             out += np.bincount(crow, weights=self.w_cue[cid], minlength=batch.n)
@@ -147,6 +175,7 @@ class LinearModel:
             cues=np.array(self.cues.phrases, dtype=np.str_),
             bias=np.array([self.bias], dtype=np.float32),
             dim=np.array([self.dim], dtype=np.int64),
+            norm_tokens=np.array([self.norm_tokens], dtype=np.int64),
             meta=np.array(json.dumps(self.meta, sort_keys=True)),
         )
 
@@ -161,11 +190,12 @@ def read_model(path: Path | str, name: str) -> LinearModel:
             phrases = tuple(str(p) for p in z["cues"])
             bias = float(z["bias"][0])
             meta = json.loads(str(z["meta"]))
+            norm = int(z["norm_tokens"][0]) if "norm_tokens" in z.files else 0
     except (OSError, KeyError, ValueError) as exc:
         raise DetectionError(f"{path}: cannot load signal model {name!r}: {exc}") from exc
     if w_hash.size != dim or w_cue.size != len(phrases):
         raise DetectionError(f"{path}: signal model {name!r} has inconsistent shapes")
-    return LinearModel(name, dim, w_hash, cue_table(phrases), w_cue, bias, meta)
+    return LinearModel(name, dim, w_hash, cue_table(phrases), w_cue, bias, meta, norm)
 
 
 def artefact_path(name: str) -> Path:
