@@ -32,6 +32,7 @@ from distillguard.detect.signals import corpus  # noqa: E402
 from distillguard.detect.signals.cues import cue_table  # noqa: E402
 from distillguard.detect.signals.model import (  # noqa: E402
     DEFAULT_DIM,
+    NORM_TOKENS,
     LinearModel,
     artefact_path,
     featurize,
@@ -110,6 +111,7 @@ def train(
             cues=cue_table(phrases),
             w_cue=coef[dim:],
             bias=float(final.intercept_[0]),
+            norm_tokens=NORM_TOKENS,
             meta={
                 "signal": name,
                 "seed": seed,
