@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import resource
 import shutil
@@ -185,12 +186,14 @@ def child(kind: str, src: Path, db: Path) -> None:
     print(json.dumps({"n": n, "s": seconds, "rss": own + kids, "own": own, **extra}))
 
 
-def _run_child(kind: str, src: Path, db: Path) -> dict[str, float]:
+def _run_child(kind: str, src: Path, db: Path, pythonpath: str = "") -> dict[str, float]:
+    env = dict(os.environ, PYTHONPATH=pythonpath) if pythonpath else None
     out = subprocess.run(
         [sys.executable, __file__, "--child", kind, str(src), str(db)],
         check=True,
         capture_output=True,
         text=True,
+        env=env,
     )
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
@@ -199,12 +202,23 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--small", action="store_true")
     ap.add_argument("--full", action="store_true")
+    ap.add_argument(
+        "--sizes", type=int, nargs="+", metavar="MB", help="input sizes in MB (overrides)"
+    )
+    ap.add_argument("--no-workers", action="store_true", help="skip the workers=2 variant")
+    ap.add_argument(
+        "--baseline",
+        metavar="SRC",
+        help="also load each file with the distillguard package under SRC (e.g. an older "
+        "checkout's src/, via `git archive`), in the same run: the 'before' column",
+    )
     ap.add_argument("--child", nargs=3, metavar=("KIND", "SRC", "DB"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         child(args.child[0], Path(args.child[1]), Path(args.child[2]))
         return
     sizes = [20, 100] if args.small else ([100, 1024, 5120] if args.full else [100, 500])
+    sizes = args.sizes or sizes
     rows = []
     work = Path(tempfile.mkdtemp(prefix="dg-bench-ingest-", dir="/tmp"))
     try:
@@ -213,16 +227,39 @@ def main() -> None:
             lines = generate(src, size * MB)
             duck = _run_child("duckdb", src, work / f"duck-{size}.duckdb")
             ours = _run_child("ours", src, work / f"ours-{size}.duckdb")
+            base = (
+                _run_child("ours", src, work / f"base-{size}.duckdb", args.baseline)
+                if args.baseline
+                else {"n": ours["n"], "s": float("nan"), "rss": float("nan")}
+            )
             # The two-worker variant is skipped above 1 GB to keep the --full run short.
             ours2 = (
                 _run_child("ours-2w", src, work / f"ours2-{size}.duckdb")
-                if size <= 1024
+                if size <= 1024 and not args.no_workers
                 else {"n": ours["n"], "s": float("nan"), "rss": float("nan")}
             )
-            assert ours["read"] == lines == duck["n"] == ours["n"] == ours2["n"], (duck, ours)
+            assert ours["read"] == lines == duck["n"] == ours["n"] == ours2["n"] == base["n"], (
+                duck,
+                ours,
+            )
             d_eps, o_eps = duck["n"] / duck["s"], ours["n"] / ours["s"]
             o2_eps = ours2["n"] / ours2["s"]
-            rows.append((size, lines, d_eps, duck["rss"], o_eps, ours["rss"], o2_eps, ours2["rss"]))
+            b_eps = base["n"] / base["s"]
+            rows.append(
+                (
+                    size,
+                    lines,
+                    d_eps,
+                    duck["rss"],
+                    o_eps,
+                    ours["rss"],
+                    o2_eps,
+                    ours2["rss"],
+                    b_eps,
+                    base["rss"],
+                )
+            )
+            print(rows[-1], f"load {os.getloadavg()[0]:.1f}", file=sys.stderr, flush=True)
             for f in work.iterdir():
                 f.unlink()
     finally:
@@ -230,17 +267,19 @@ def main() -> None:
     head = (
         f"{'input':>8} {'events':>10} | {'duckdb ev/s':>11} {'RSS MB':>7} | "
         f"{'ours ev/s':>9} {'RSS MB':>7} {'ratio':>6} | {'ours 2w ev/s':>12} {'RSS MB':>7} "
-        f"{'ratio':>6}"
+        f"{'ratio':>6} | {'before ev/s':>11} {'RSS MB':>7} {'ratio':>6}"
     )
     print(head)
     print("-" * len(head))
-    for size, lines, d_eps, d_rss, o_eps, o_rss, o2_eps, o2_rss in rows:
+    for size, lines, d_eps, d_rss, o_eps, o_rss, o2_eps, o2_rss, b_eps, b_rss in rows:
         label = f"{size} MB" if size < 1024 else f"{size // 1024} GB"
         print(
             f"{label:>8} {lines:>10,} | {d_eps:>11,.0f} {d_rss:>7,.0f} | "
             f"{o_eps:>9,.0f} {o_rss:>7,.0f} {o_eps / d_eps:>6.0%} | "
-            f"{o2_eps:>12,.0f} {o2_rss:>7,.0f} {o2_eps / d_eps:>6.0%}"
+            f"{o2_eps:>12,.0f} {o2_rss:>7,.0f} {o2_eps / d_eps:>6.0%} | "
+            f"{b_eps:>11,.0f} {b_rss:>7,.0f} {b_eps / d_eps:>6.0%}"
         )
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} (2 cores)")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ fields that must be kept in ``extra``, takes the general path
 
 from __future__ import annotations
 
+import gc
 import typing
 from collections.abc import Iterator
 from pathlib import Path
@@ -199,16 +200,25 @@ def flatten_lines(
     rows: list[tuple[Any, ...]] = []
     rejects: list[RejectTuple] = []
     read = 0
-    for offset, line in enumerate(lines):
-        if not line or line.isspace():
-            continue
-        read += 1
-        try:
-            event = decode_line_fast(line, limit)
-        except RecordError as exc:
-            rejects.append((first + offset, exc.field, _explain(exc, line), preview(line)))
-            continue
-        rows.append(event_row(event, keep_text=keep_text, source=source))
+    # Decoding allocates many container objects that all stay alive until the batch is
+    # flattened, so the cyclic GC would only re-scan them: pausing it for the batch made
+    # decoding ~30% faster (docs/benchmarks.md, "Ingest"). Nothing here creates cycles.
+    gc_was_on = gc.isenabled()
+    gc.disable()
+    try:
+        for offset, line in enumerate(lines):
+            if not line or line.isspace():
+                continue
+            read += 1
+            try:
+                event = decode_line_fast(line, limit)
+            except RecordError as exc:
+                rejects.append((first + offset, exc.field, _explain(exc, line), preview(line)))
+                continue
+            rows.append(event_row(event, keep_text=keep_text, source=source))
+    finally:
+        if gc_was_on:
+            gc.enable()
     return rows_to_table(rows), rejects, read
 
 
