@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import event_obj
+from conftest import event_obj, lines_of
 from distillguard.errors import InputError
 from distillguard.ingest import ingest_paths, iter_events
 from distillguard.store import DuckDBStore, MemoryStore
@@ -125,3 +125,36 @@ def test_a_bad_first_line_does_not_hide_the_file(tmp_path: Path, store: DuckDBSt
     p.write_bytes(b"garbage first line\n" + b'{"ts": 1767225600, "account_id": "a"}\n')
     rep = ingest_paths([p], store)
     assert (rep.read, rep.accepted, rep.quarantined) == (2, 1, 1)
+
+
+def test_overlapping_files_in_small_batches_add_no_duplicates(
+    write_jsonl: Callable[..., Path], store: DuckDBStore
+) -> None:
+    """Each write probes only its own ts window; overlapping exports must still dedupe."""
+    a = write_jsonl("a.jsonl", [event_obj(i) for i in range(300)])
+    b = write_jsonl("b.jsonl", [event_obj(i) for i in range(299, -1, -1)] + [event_obj(400)])
+    c = write_jsonl("c.jsonl", [event_obj(i) for i in range(150, 450)])
+    first = ingest_paths([a], store, batch_size=40)
+    second = ingest_paths([b], store, batch_size=40)
+    third = ingest_paths([c], store, batch_size=70)
+    assert (first.accepted, second.accepted, second.duplicates) == (300, 1, 300)
+    assert (third.accepted, third.duplicates) == (149, 151)
+    rows = store.sql("SELECT count(*) AS n, count(DISTINCT event_id) AS d FROM events")
+    assert rows.to_pylist() == [{"n": 450, "d": 450}]
+
+
+def test_flattening_leaves_the_gc_as_it_found_it(write_jsonl: Callable[..., Path]) -> None:
+    import gc
+
+    from distillguard.ingest.jsonl import flatten_lines
+
+    lines = lines_of([event_obj(i) for i in range(3)]).splitlines() + [b"{bad"]
+    assert gc.isenabled()
+    table, rejects, read = flatten_lines(1, lines, "x", 1000, False)
+    assert gc.isenabled() and (table.num_rows, len(rejects), read) == (3, 1, 4)
+    gc.disable()
+    try:
+        flatten_lines(1, lines, "x", 1000, False)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
