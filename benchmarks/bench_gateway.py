@@ -169,6 +169,7 @@ def soak(minutes: float, rate: float, tmp: Path, procs: list[subprocess.Popen[by
         ", ".join(outages),
     )
     table([head, row])
+    print(f"load generator: statuses {res['statuses']}, errors {res['error_kinds']}")
 
 
 def table(rows: list[tuple[str, ...]]) -> None:

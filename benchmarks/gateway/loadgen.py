@@ -55,16 +55,25 @@ async def run(
     lat: list[float] = []
     errors = 0
     statuses: dict[int, int] = {}
+    kinds: dict[str, int] = {}
 
     async def one() -> None:
         nonlocal errors
         t = time.perf_counter()
         try:
             c = idle.pop() if idle else Conn(*await asyncio.open_connection(host, port))
+        except OSError as exc:
+            errors += 1
+            kinds["connect:" + type(exc).__name__] = (
+                kinds.get("connect:" + type(exc).__name__, 0) + 1
+            )
+            return
+        try:
             c.w.write(req)
             status, _ = await asyncio.wait_for(_read_response(c.r), timeout=30)
-        except (OSError, asyncio.IncompleteReadError, TimeoutError, ValueError):
+        except (OSError, asyncio.IncompleteReadError, TimeoutError, ValueError) as exc:
             errors += 1
+            kinds[type(exc).__name__] = kinds.get(type(exc).__name__, 0) + 1
             return
         statuses[status] = statuses.get(status, 0) + 1
         if status == 200:
@@ -77,6 +86,7 @@ async def run(
         await one()
     lat.clear()
     statuses.clear()
+    kinds.clear()
     errors = 0
     n = int(rate * seconds)
     tasks: list[asyncio.Task[None]] = []
@@ -101,6 +111,7 @@ async def run(
         "errors": errors,
         "sent": n,
         "statuses": statuses,
+        "error_kinds": kinds,
         "send_rate": n / sent_s if sent_s else 0.0,
         "late_sends": late,
     }
