@@ -15,16 +15,28 @@ mixtures where a fraction f of the answers is watermarked. Each student is audit
 rewritten by a simple paraphraser (random synonym swaps, adjacent-word swaps, 5% word drops).
 Also reports the teacher's cost: perplexity of its answers under the unwatermarked teacher.
 
+Resumable: the teacher's generations, every trained student (state dict) and every finished
+row are cached under ``--cache`` (keyed by the settings that produced them), so an
+interrupted run continues where it stopped. Students are trained one at a time on one thread.
+
+Open mode scores two text sets: ``served`` = the watermarked answers that were in the
+student's data (what our logs say we served to that account: Sander et al.'s "supervised"
+setting; for the 0 % student, all watermarked answers, none of which it saw) and ``all`` =
+every watermarked answer (mostly unseen by the low-fraction students).
+
 Usage: .venv/bin/python scripts/watermark_radioactivity.py [--prompts 400] [--paraphrase]
+       [--delta 2] [--new-tokens 64] [--cache /tmp/dg-radioactivity]
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import hashlib
 import json
 import random
 import re
+import tempfile
 import time
 from pathlib import Path
 
@@ -100,51 +112,83 @@ def finetune(
     return LocalModel(model, teacher.tokenizer, teacher.path, teacher.eos_id)
 
 
+def _tag(*parts: object) -> str:
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:12]
+
+
+def teacher_outputs(
+    teacher: LocalModel, prompts: list[str], proc: KGWLogitsProcessor, args: argparse.Namespace
+) -> dict[str, object]:
+    """The teacher's watermarked and clean answers (cached on disk) and their perplexities."""
+    path = args.cache / (
+        f"teacher-{_tag(prompts, args.new_tokens, args.delta, args.gamma, args.width)}.json"
+    )
+    if path.exists():
+        return dict(json.loads(path.read_text()))
+    p_ids = [teacher.tokenizer.encode(p) for p in prompts]
+    wm = generate(teacher, prompts, processors=[proc], max_new_tokens=args.new_tokens, seed=1)
+    clean = generate(teacher, prompts, max_new_tokens=args.new_tokens, seed=2)
+    out = {
+        "wm": wm,
+        "clean": clean,
+        "ppl_wm": perplexity(teacher, wm, prompts=p_ids),
+        "ppl_clean": perplexity(teacher, clean, prompts=p_ids),
+    }
+    path.write_text(json.dumps(out))
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--prompts", type=int, default=400)
     ap.add_argument("--probes", type=int, default=100)
     ap.add_argument("--new-tokens", type=int, default=64)
+    ap.add_argument("--prompt-tokens", type=int, default=48, help="Keep the prompt's last N.")
+    ap.add_argument("--gamma", type=float, default=0.25)
+    ap.add_argument("--delta", type=float, default=2.0)
+    ap.add_argument("--width", type=int, default=1, help="KGW context width h.")
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--fractions", default="0,0.01,0.05,0.2,1")
     ap.add_argument("--paraphrase", action="store_true")
     ap.add_argument("--only-paraphrased", action="store_true", help="Skip the plain students.")
     ap.add_argument("--controls", type=int, default=100)
+    ap.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "dg-radioactivity")
     ap.add_argument("--json", type=Path, help="Also write the rows as JSON here.")
     args = ap.parse_args()
     torch.set_num_threads(1)
+    args.cache.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     from distillguard.watermark.models import load_model
 
     teacher = load_model()
     tok = teacher.tokenizer
     master = MasterSecret(b"radioactivity-experiment-master!")
-    params = KGWParams(gamma=0.25, delta=2.0, context_width=1)
+    params = KGWParams(gamma=args.gamma, delta=args.delta, context_width=args.width)
     key = master.derive("cohort:harvester", "kgw", tokenizer_fingerprint=tok.fingerprint)
     controls = KeyRing.derive(master, [f"cohort:ctl-{i}" for i in range(args.controls)], "kgw")
     train_prompts, probe_prompts = load_prompts(args.prompts, args.probes)
+    cut = args.prompt_tokens
+    train_prompts = [tok.decode(tok.encode(p)[-cut:]) for p in train_prompts]
+    probe_prompts = [tok.decode(tok.encode(p)[-cut:]) for p in probe_prompts]
     p_ids = [tok.encode(p) for p in train_prompts]
-    wm = generate(
-        teacher,
-        train_prompts,
-        processors=[KGWLogitsProcessor(key, teacher.vocab_size, params)],
-        max_new_tokens=args.new_tokens,
-        seed=1,
-    )
-    clean = generate(teacher, train_prompts, max_new_tokens=args.new_tokens, seed=2)
-    ppl_wm = perplexity(teacher, wm, prompts=p_ids)
-    ppl_clean = perplexity(teacher, clean, prompts=p_ids)
+    proc = KGWLogitsProcessor(key, teacher.vocab_size, params)
+    gen = teacher_outputs(teacher, train_prompts, proc, args)
+    wm: list[list[int]] = gen["wm"]  # type: ignore[assignment]
+    clean: list[list[int]] = gen["clean"]  # type: ignore[assignment]
+    ppl_wm, ppl_clean = float(gen["ppl_wm"]), float(gen["ppl_clean"])  # type: ignore[arg-type]
     det = KGWDetector(key, tok, params)
     teacher_p = det.detect_corpus(wm, prompts=p_ids)
+    wm_tokens = sum(len(a) for a in wm)
     print(
-        f"# teacher: {len(wm)} answers, ppl clean {ppl_clean:.1f} vs watermarked {ppl_wm:.1f}; "
-        f"pooled teacher-output p={teacher_p.p_value:.2g} on {teacher_p.tokens_scored} tuples; "
-        f"{time.time() - t0:.0f}s",
+        f"# teacher: {len(wm)} answers ({wm_tokens} tokens), delta {args.delta}, ppl clean "
+        f"{ppl_clean:.1f} vs watermarked {ppl_wm:.1f}; pooled teacher-output "
+        f"p={teacher_p.p_value:.2g} on {teacher_p.tokens_scored} tuples, green "
+        f"{teacher_p.green_fraction:.3f}; {time.time() - t0:.0f}s",
         flush=True,
     )
-    served = [np.asarray(p + a, dtype=np.int64) for p, a in zip(p_ids, wm, strict=True)]
-    starts = [len(p) for p in p_ids]
+    served_all = [np.asarray(p + a, dtype=np.int64) for p, a in zip(p_ids, wm, strict=True)]
+    starts_all = [len(p) for p in p_ids]
     table = SynonymTable.default()
     rows = []
     variants = [(float(f), False) for f in args.fractions.split(",")]
@@ -152,21 +196,53 @@ def main() -> None:
         variants += [(f, True) for f, _ in variants if f > 0]
     if args.only_paraphrased:
         variants = [v for v in variants if v[1]]
+    base = _tag(
+        args.prompts,
+        args.new_tokens,
+        cut,
+        args.delta,
+        args.gamma,
+        args.width,
+        args.epochs,
+        args.lr,
+        args.probes,
+        args.controls,
+        2,
+    )
     for frac, para in variants:
+        row_path = args.cache / f"row-{base}-{frac}-{int(para)}.json"
+        if row_path.exists():
+            row = json.loads(row_path.read_text())
+            rows.append(row)
+            print(f"# cached f={frac} paraphrased={para}: {row}", flush=True)
+            continue
         rng = random.Random(int(frac * 1000) + 7)
-        seqs, n_wm = [], 0
+        seqs, picked, wm_train_tokens = [], [], 0
         for i in range(len(train_prompts)):
             if rng.random() < frac or frac == 1.0:
-                n_wm += 1
+                picked.append(i)
                 ans = wm[i]
                 if para:
                     ans = tok.encode(paraphrase(tok.decode(ans), rng, table))
+                wm_train_tokens += len(ans)
             else:
                 ans = clean[i]
             seqs.append(p_ids[i] + ans + [teacher.eos_id])
-        student = finetune(teacher, seqs, args.epochs, args.lr, seed=3)
-        preds = next_token_argmax(student, served)
+        student_path = args.cache / f"student-{base}-{frac}-{int(para)}.pt"
+        if student_path.exists():
+            student = copy.deepcopy(teacher)
+            student.model.load_state_dict(torch.load(student_path))
+        else:
+            student = finetune(teacher, seqs, args.epochs, args.lr, seed=3)
+            torch.save(student.model.state_dict(), student_path)
+        print(f"# trained f={frac} para={para} at {time.time() - t0:.0f}s", flush=True)
+        preds_all = next_token_argmax(student, served_all)
+        idx = picked or list(range(len(served_all)))
+        served = [served_all[i] for i in idx]
+        preds = [preds_all[i] for i in idx]
+        starts = [starts_all[i] for i in idx]
         open_d = det.detect_predictions(served, preds, starts=starts)
+        all_d = det.detect_predictions(served_all, preds_all, starts=starts_all)
         ctl = [
             KGWDetector(k, params=params).detect_predictions(served, preds, starts=starts)
             for k in controls.keys
@@ -178,25 +254,34 @@ def main() -> None:
         row = {
             "fraction": frac,
             "paraphrased": para,
-            "wm_answers": n_wm,
+            "wm_answers": len(picked),
+            "wm_train_tokens": wm_train_tokens,
             "open_p": open_d.p_value,
             "open_scored": open_d.tokens_scored,
             "open_green": round(open_d.green_fraction, 4),
+            "all_p": all_d.p_value,
+            "all_scored": all_d.tokens_scored,
+            "all_green": round(all_d.green_fraction, 4),
             "closed_p": closed_d.p_value,
             "closed_scored": closed_d.tokens_scored,
             "closed_green": round(closed_d.green_fraction, 4),
             "control_min_p": min(d.p_value for d in ctl),
             "control_ks_p": ks,
         }
+        row_path.write_text(json.dumps(row))
         rows.append(row)
         print(f"# done f={frac} paraphrased={para} at {time.time() - t0:.0f}s: {row}", flush=True)
     cols = [
         ("f", "fraction", ">5.2f"),
         ("para", "paraphrased", ">5"),
         ("#wm", "wm_answers", ">5"),
-        ("open p", "open_p", ">9.2g"),
+        ("wm tok", "wm_train_tokens", ">7"),
+        ("served p", "open_p", ">9.2g"),
         ("scored", "open_scored", ">7"),
         ("green", "open_green", ">6.3f"),
+        ("all p", "all_p", ">9.2g"),
+        ("scored", "all_scored", ">7"),
+        ("green", "all_green", ">6.3f"),
         ("closed p", "closed_p", ">9.2g"),
         ("scored", "closed_scored", ">7"),
         ("green", "closed_green", ">6.3f"),

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from distillguard.watermark.antidistill import (
     AntiDistillOptions,
@@ -79,3 +80,34 @@ def test_anti_distillation_options_keep_answer() -> None:
     assert strip_logprobs({"x": 1}) == {"x": 1}
     assert summarise_reasoning("Short.") == "Short."
     assert scramble_steps("one line", "r") == "one line"
+
+
+def test_ledger_persists_planted_canaries_without_secrets(master: MasterSecret, tmp_path) -> None:
+    from distillguard.errors import WatermarkError
+    from distillguard.watermark.canary_ledger import CanaryLedger
+
+    path = tmp_path / "ledger" / "canaries.jsonl"
+    book = CanaryBook(master, CanaryLedger(path))
+    book.plant("a", "acct_1")
+    book.plant("b", "acct_1")
+    book.plant("c", "acct_2")
+    planted = list(book.planted)
+    text = path.read_text()
+    assert all(c.secret not in text for c in planted)  # the ledger holds no secret name
+    # a restarted process continues the serials and re-derives the same canaries
+    ledger = CanaryLedger(path)
+    assert [e.serial for e in ledger.entries("acct_1", book.key_id)] == [0, 1]
+    assert ledger.canaries(CanaryBook(master)) == planted
+    assert ledger.canaries(CanaryBook(master), ["acct_2"]) == [planted[2]]
+    again = CanaryBook(master, ledger)
+    again.plant("d", "acct_1")
+    assert again.planted[0] == CanaryBook(master).make("acct_1", 2)
+    assert again.planted[0].canary_id not in {c.canary_id for c in planted}
+    # the re-derived canaries feed the audit directly
+    truth = {c.probe: c.secret for c in planted + again.planted}
+    assert audit_recall(CanaryLedger(path).canaries(book), lambda p: truth[p]).hits == 4
+    with pytest.raises(WatermarkError, match="planted under key"):
+        ledger.canaries(CanaryBook(MasterSecret(b"Z" * 32)))
+    path.write_text(text + '{"canary_id": "cn_x"}\n')
+    with pytest.raises(WatermarkError, match=r"canaries.jsonl:4: missing field 'account_id'"):
+        CanaryLedger(path)

@@ -175,3 +175,26 @@ def test_scoring_matches_a_naive_reference(ids: list[int], start: int, h: int) -
     r = det.detect(ids[start:], prompt=ids[:start])
     assert r.tokens_scored == len(seen)
     assert r.green_count == sum(seen.values())
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_open_mode_ignores_predictions_copied_from_the_visible_text(seed: int) -> None:
+    # A clean "model" that copies what followed the current token earlier in the text (an
+    # induction head) predicts green on watermarked text: those tuples were chosen green
+    # when the text was generated. They must not count as evidence against a clean model.
+    params = KGWParams(gamma=0.25, delta=3.0, context_width=1)
+    key = MASTER.derive(f"cohort:copy-{seed}", "kgw")
+    ids = sample_marked(key, params, 1500, seed, vocab=48)
+    rng = np.random.default_rng(seed)
+    follower: dict[int, int] = {}
+    preds = np.zeros(ids.size - 1, dtype=np.int64)
+    for i in range(ids.size - 1):
+        cur = int(ids[i])
+        preds[i] = follower.get(cur, int(rng.integers(0, 48)))
+        follower[cur] = int(ids[i + 1])
+    det = KGWDetector(key, params=params)
+    scores = det.score_predictions(ids, preds)
+    copied = scores.in_prompt
+    assert copied.sum() > 500 and scores.hits[copied].mean() > 0.5  # the bias is real
+    res = det.detect_predictions([ids], [preds])
+    assert res.tokens_scored > 25 and res.p_value > 1e-3

@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from distillguard.watermark import stats
+from distillguard.watermark.canary_ledger import CanaryLedger
 from distillguard.watermark.keys import MasterSecret
 
 _OBJECTS = (
@@ -119,10 +120,15 @@ class CanaryBook:
 
     Args:
         master: the provider's master secret (canaries are unpredictable without it).
+        ledger: where planted canaries are recorded (account, key id, serial; no secret) so
+            later audits and restarted processes can use them; None keeps them in memory.
     """
 
-    def __init__(self, master: MasterSecret) -> None:
-        self._key = master.derive("cohort:__canaries__", "canary").material
+    def __init__(self, master: MasterSecret, ledger: CanaryLedger | None = None) -> None:
+        key = master.derive("cohort:__canaries__", "canary")
+        self._key = key.material
+        self.key_id = key.key_id
+        self.ledger = ledger
         self.planted: list[Canary] = []
 
     def _pick(self, label: str, options: Sequence[str]) -> str:
@@ -141,9 +147,14 @@ class CanaryBook:
 
     def plant(self, text: str, account_id: str) -> str:
         """Return ``text`` with a new canary fact appended as its own paragraph."""
-        serial = sum(1 for c in self.planted if c.account_id == account_id)
+        if self.ledger is not None:
+            serial = self.ledger.next_serial(account_id, self.key_id)
+        else:
+            serial = sum(1 for c in self.planted if c.account_id == account_id)
         canary = self.make(account_id, serial)
         self.planted.append(canary)
+        if self.ledger is not None:
+            self.ledger.record(canary, self.key_id, serial)
         return f"{text.rstrip()}\n\nDid you know? {canary.sentence}".lstrip("\n")
 
 

@@ -157,7 +157,11 @@ class KGWDetector(TokenDetector):
         ``preds[i]`` is the suspect's top-1 prediction for position ``i + 1`` of ``ids``.
         Each scored tuple is (the real window before position i, the *predicted* token), so a
         model that learned our green lists predicts green tokens more often than gamma.
-        Windows inside the prompt (``start``) are marked in_prompt.
+        Windows inside the prompt (``start``) are marked in_prompt, and so are *copied*
+        predictions: a (window, predicted token) tuple that already occurred as a real tuple
+        earlier in the visible text. Those were chosen green by our watermark when the text
+        was generated, so a clean model that merely copies from its context would predict
+        green more often than gamma; excluding them keeps the null exact.
         """
         h = self.params.context_width
         words = hashing.as_words(ids)
@@ -183,7 +187,12 @@ class KGWDetector(TokenDetector):
         for back in range(1, h + 1):
             tids = hashing.mix64(tids ^ words[first - back : n - back])
         positions = np.arange(first, n, dtype=np.int64)
-        return TupleScores(tids, green.astype(np.int64), positions < start, max(n - start, 0))
+        return TupleScores(
+            tids,
+            green.astype(np.int64),
+            (positions < start) | _copied(tids, hashing.tuple_ids(words, h)[first - h :]),
+            max(n - start, 0),
+        )
 
     def detect_predictions(
         self,
@@ -207,6 +216,17 @@ class KGWDetector(TokenDetector):
         )
         n, green = select_scored(pooled)
         return self._result(n, green, pooled.tokens_seen, len(texts), partial, note)
+
+
+def _copied(pred_tids: NDArray[np.uint64], real_tids: NDArray[np.uint64]) -> NDArray[np.bool_]:
+    """True where ``pred_tids[i]`` equals some ``real_tids[j]`` with ``j < i`` (visible)."""
+    if real_tids.size == 0:
+        return np.zeros(pred_tids.size, dtype=np.bool_)
+    uniq, first_at = np.unique(real_tids, return_index=True)
+    idx = np.minimum(np.searchsorted(uniq, pred_tids), uniq.size - 1)
+    found = uniq[idx] == pred_tids
+    copied: NDArray[np.bool_] = found & (first_at[idx] < np.arange(pred_tids.size))
+    return copied
 
 
 class UnigramDetector(KGWDetector):
