@@ -371,7 +371,7 @@ class FamilyIndex:
             self._sample_words(elig, row_fam, *words)
         return fam
 
-    VOCAB_MEMBERS = 16
+    VOCAB_MEMBERS = 12
 
     def _sample_words(self, rows: I64, row_fam: I64, w: U64, wpar: I64) -> None:
         """Keep the distinct words of up to ``VOCAB_MEMBERS`` members of each family."""
@@ -390,11 +390,15 @@ class FamilyIndex:
         sel_rows = rows[take]
         sel_rows = sel_rows[sel_rows < member_fam.size]
         member_fam[sel_rows] = row_fam[np.searchsorted(rows, sel_rows)]
-        keep = member_fam[wpar] >= 0
-        key = np.unique((wpar[keep].astype(np.uint64) << np.uint64(40)) | w[keep])
-        prompt = (key >> np.uint64(40)).astype(np.int64)
+        if kernels.HAVE_NUMBA:
+            prompt, word = kernels.distinct_per_row(w, wpar, member_fam >= 0)
+        else:
+            keep = member_fam[wpar] >= 0
+            key = np.unique((wpar[keep].astype(np.uint64) << np.uint64(40)) | w[keep])
+            prompt = (key >> np.uint64(40)).astype(np.int64)
+            word = key & np.uint64((1 << 40) - 1)
         self._vocab_fam.append(member_fam[prompt])
-        self._vocab_word.append(key & np.uint64((1 << 40) - 1))
+        self._vocab_word.append(word)
 
     def _merge_paraphrases(self) -> None:
         """Join families whose wrapper vocabularies are similar (see ``TemplateConfig``)."""

@@ -429,3 +429,29 @@ def _lookup(counts: Any, h: Any, shift: np.uint64) -> Any:
 
 lookup = _jit(_lookup)
 """(counts, hashes, shift) -> the count of the bucket of every hash."""
+
+
+def _distinct_per_row(w: Any, wpar: Any, take: Any) -> tuple[Any, Any]:
+    """Distinct values of ``w`` per row (``wpar`` sorted), for the rows where ``take``."""
+    out_r = np.empty(w.size, dtype=np.int64)
+    out_w = np.empty(w.size, dtype=np.uint64)
+    at = 0
+    i = 0
+    while i < w.size:
+        r = wpar[i]
+        j = i
+        while j < w.size and wpar[j] == r:
+            j += 1
+        if r < take.size and take[r]:
+            vals = np.sort(w[i:j])
+            for k in range(vals.size):
+                if k == 0 or vals[k] != vals[k - 1]:
+                    out_r[at] = r
+                    out_w[at] = vals[k]
+                    at += 1
+        i = j
+    return out_r[:at].copy(), out_w[:at].copy()
+
+
+distinct_per_row = _jit(_distinct_per_row)
+"""(values, rows sorted, row mask) -> (row, value) pairs, distinct within each taken row."""
