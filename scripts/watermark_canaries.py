@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from watermark_radioactivity import finetune  # noqa: E402
 
 from distillguard.watermark.canary import CANDIDATES, CanaryBook, audit_ranking  # noqa: E402
+from distillguard.watermark.canary_ledger import CanaryLedger  # noqa: E402
 from distillguard.watermark.keys import MasterSecret  # noqa: E402
 from distillguard.watermark.models import continuation_logprobs, generate, load_model  # noqa: E402
 
@@ -35,6 +36,7 @@ def main() -> None:
     ap.add_argument("--planted", type=int, default=30)
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--ledger", type=Path, help="Record planted canaries in this JSONL ledger.")
     args = ap.parse_args()
     torch.set_num_threads(1)
     rows = [
@@ -44,7 +46,8 @@ def main() -> None:
     lm = load_model()
     tok = lm.tokenizer
     answers = [tok.decode(a) for a in generate(lm, prompts, max_new_tokens=48, seed=1)]
-    book = CanaryBook(MasterSecret(b"canary-experiment-master-secret!"))
+    ledger = CanaryLedger(args.ledger) if args.ledger else None
+    book = CanaryBook(MasterSecret(b"canary-experiment-master-secret!"), ledger)
     texts = list(answers)
     for i in range(args.planted):
         texts[i] = book.plant(answers[i], f"acct_{i % 5}")
