@@ -36,8 +36,10 @@ def test_epoch_milliseconds_are_recognised() -> None:
         ('{"ts": "26/11/2026 10:00", "account_id": "a"}', "ts"),
         ('{"ts": 5, "account_id": "a"}', "ts"),
         ('{"ts": 1767225600, "account_id": "  "}', "account_id"),
-        ('{"ts": 1767225600, "account_id": "a", "usage": {"input_tokens": "many"}}',
-         "usage.input_tokens"),
+        (
+            '{"ts": 1767225600, "account_id": "a", "usage": {"input_tokens": "many"}}',
+            "usage.input_tokens",
+        ),
         ('{"ts": 1767225600, "account_id": "a", "client": {"asn": "cloudflare"}}', "client.asn"),
     ],
 )
@@ -58,7 +60,9 @@ def test_not_json_is_reported() -> None:
 
 
 def test_unknown_fields_are_kept() -> None:
-    e = decode_event('{"ts": 1767225600, "account_id": "a", "tenant": "x", "client": {"pop": "fra"}}')
+    e = decode_event(
+        '{"ts": 1767225600, "account_id": "a", "tenant": "x", "client": {"pop": "fra"}}'
+    )
     assert e.extra == {"tenant": "x", "client.pop": "fra"}
     again = decode_event(encode_event(e))
     assert again.extra == e.extra
@@ -66,8 +70,9 @@ def test_unknown_fields_are_kept() -> None:
 
 def test_oversized_prompt_is_refused() -> None:
     with pytest.raises(RecordError) as info:
-        decode_event('{"ts": 1767225600, "account_id": "a", "prompt": "' + "x" * 50 + '"}',
-                     max_text_chars=10)
+        decode_event(
+            '{"ts": 1767225600, "account_id": "a", "prompt": "' + "x" * 50 + '"}', max_text_chars=10
+        )
     assert info.value.field == "prompt"
 
 

@@ -191,8 +191,6 @@ def rows_to_arrow(rows: Sequence[tuple[Any, ...]]) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=ARROW_SCHEMA)
 
 
-def events_to_arrow(
-    events: Iterable[Event], *, keep_text: bool, source: str = ""
-) -> pa.Table:
+def events_to_arrow(events: Iterable[Event], *, keep_text: bool, source: str = "") -> pa.Table:
     """Flatten events straight to an Arrow table."""
     return rows_to_arrow([event_row(e, keep_text=keep_text, source=source) for e in events])

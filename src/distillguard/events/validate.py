@@ -73,7 +73,9 @@ def normalise(event: Event) -> Event:
     if client is not None and isinstance(client.asn, str):
         m = _ASN_RE.match(client.asn.strip())
         if m is None:
-            raise RecordError(f"ASN {client.asn!r} is not a number or 'AS<number>'", field="client.asn")
+            raise RecordError(
+                f"ASN {client.asn!r} is not a number or 'AS<number>'", field="client.asn"
+            )
         client.asn = int(m.group(1))
     return event
 
@@ -128,7 +130,8 @@ def _check_text_sizes(event: Event, limit: int) -> None:
             )
     if event.response is not None and event.response.text and len(event.response.text) > limit:
         raise RecordError(
-            f"response text has {len(event.response.text):,} characters, over the limit of {limit:,}",
+            f"response text has {len(event.response.text):,} characters, "
+            f"over the limit of {limit:,}",
             field="response.text",
         )
 
