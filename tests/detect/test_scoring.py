@@ -247,3 +247,55 @@ def test_privacy_mode_finds_a_hydra_on_behaviour_alone(tmp_path: Path) -> None:
     res = run_scan([write_jsonl(tmp_path / "e.jsonl", events)], tmp_path / "out")
     assert len(res.campaigns) == 1
     assert sorted(res.campaigns[0].accounts) == [f"camp-{i:03d}" for i in range(12)]
+
+
+def test_family_crowd_forms_a_campaign_of_accounts_too_small_for_a_risk() -> None:
+    """Regression (sim slow-and-low at 5 % of its volume): 1-2 requests per account, no
+    identity edge, no pairwise family edge; the wrapper family's user set is the evidence."""
+    from distillguard.detect.allowlist import AllowEntry
+    from distillguard.detect.families import FamilyGroup
+
+    rows = [{**_row(f"s{i}", 1.0, 200.0), "n_events": 2 + i % 2} for i in range(12)]
+    rows.append({**_row("lic", 1.0, 200.0), "n_events": 2, "org_id": "licensed-org"})
+    comm = {str(r["account_id"]): (i, False) for i, r in enumerate(rows)}
+    ids = tuple(str(r["account_id"]) for r in rows)
+    group = FamilyGroup(families=(4,), accounts=ids, users=13, events=20, distill_share=1.0)
+    allow = AllowList((AllowEntry(org="licensed-org", account=None, reason="ok", expires=None),))
+    now = datetime.now(UTC)
+    cfg = DetectConfig()
+    verdicts, camps = decide(rows, comm, {}, {}, [], allow, now, cfg, family_groups=[group])
+    assert len(camps) == 1 and "lic" not in camps[0].accounts and len(camps[0].accounts) == 12
+    v = {x.account_id: x for x in verdicts}
+    assert v["s0"].verdict == "campaign" and "rare template family" in v["s0"].reasons[1]
+    assert v["lic"].verdict == "legit"
+    # Without the family evidence the same accounts stay legit (nothing links them).
+    _, none = decide(rows, comm, {}, {}, [], allow, now, cfg)
+    assert none == []
+    # Clean content keeps the community score under the threshold.
+    clean = [{**r, "distill_share": 0.0} for r in rows]
+    _, low = decide(clean, comm, {}, {}, [], allow, now, cfg, family_groups=[group])
+    assert low == []
+
+
+def test_family_crowd_extends_the_graph_campaign_holding_its_members() -> None:
+    from distillguard.detect.families import FamilyGroup
+
+    rows = [_row(f"h{i}", 0.95, 1.0) for i in range(6)]
+    rows += [{**_row(f"t{i}", 1.0, 200.0), "n_events": 1} for i in range(3)]
+    comm = {str(r["account_id"]): (0 if str(r["account_id"])[0] == "h" else 5, True) for r in rows}
+    kinds = {f"h{i}": {"signal_profile": 2} for i in range(6)}
+    group = FamilyGroup((1,), ("h0", "h1", "t0", "t1", "t2"), 5, 300, 1.0)
+    _, camps = decide(
+        rows,
+        comm,
+        kinds,
+        {0: 1.0},
+        [],
+        AllowList(),
+        datetime.now(UTC),
+        DetectConfig(),
+        family_groups=[group],
+    )
+    assert len(camps) == 1
+    assert set(camps[0].accounts) == {*(f"h{i}" for i in range(6)), "t0", "t1", "t2"}
+    assert camps[0].volume == 6 * 200 + 3

@@ -16,6 +16,7 @@ from typing import Any
 
 from distillguard.detect.allowlist import AllowList
 from distillguard.detect.config import DetectConfig
+from distillguard.detect.families import FamilyGroup
 from distillguard.detect.linking import EDGE_REASONS
 from distillguard.detect.ruleset import Rule
 from distillguard.detect.scoring import AccountScore, score_account, score_community
@@ -183,6 +184,53 @@ def _tactics(
     return tally.rows()
 
 
+def _add_family_groups(
+    pending: list[tuple[float, int, list[str], float]],
+    groups: Sequence[FamilyGroup],
+    by_id: Mapping[str, Mapping[str, Any]],
+    allowed: Mapping[str, Any],
+    scores: Mapping[str, AccountScore],
+    cfg: DetectConfig,
+) -> dict[str, str]:
+    """Fold family-crowd groups into ``pending`` campaigns (in place); return member notes.
+
+    A group whose fitting users are partly campaign members already extends the campaign
+    holding most of them; otherwise it is scored like a community over its users (behaviour
+    share 1: they are tied by the family) and becomes a campaign of its own when the score
+    reaches ``campaign_threshold`` and it is large enough.
+    """
+    notes: dict[str, str] = {}
+    assigned = {a: i for i, p in enumerate(pending) for a in p[2]}
+    for g in groups:
+        accs = [a for a in g.accounts if a in by_id and a not in allowed]
+        if len(accs) < cfg.min_campaign_accounts:
+            continue
+        note = (
+            f"uses a rare template family with {len(g.accounts) - 1} other accounts "
+            f"({g.distill_share:.0%} of its requests carry distillation content)"
+        )
+        fresh = [a for a in accs if a not in assigned]
+        hit = Counter(assigned[a] for a in accs if a in assigned)
+        if hit:
+            idx = hit.most_common(1)[0][0]
+            neg_vol, comm, members, risk = pending[idx]
+            vol = sum(int(by_id[a].get("n_events") or 0) for a in fresh)
+            pending[idx] = (neg_vol - vol, comm, sorted({*members, *fresh}), risk)
+        else:
+            volume = sum(int(by_id[a].get("n_events") or 0) for a in accs)
+            if volume < cfg.min_campaign_events:
+                continue
+            cs = score_community([by_id[a] for a in accs], [scores[a] for a in accs], 1.0, 0.0)
+            if cs.risk < cfg.campaign_threshold:
+                continue
+            idx = len(pending)
+            pending.append((-float(volume), -1 - idx, sorted(accs), cs.risk))
+        for a in fresh:
+            assigned[a] = idx
+            notes[a] = note
+    return notes
+
+
 def decide(
     rows: Sequence[Mapping[str, Any]],
     communities: Mapping[str, tuple[int, bool]],
@@ -195,6 +243,7 @@ def decide(
     sig_cols: Sequence[str] = (),
     atlas_of: Mapping[str, tuple[str, ...]] | None = None,
     scores: Mapping[str, AccountScore] | None = None,
+    family_groups: Sequence[FamilyGroup] = (),
 ) -> tuple[list[AccountVerdict], list[Campaign]]:
     """Give every account a verdict and group campaign members into campaigns.
 
@@ -210,6 +259,10 @@ def decide(
         sig_cols: the ``sig_*`` signal columns available.
         atlas_of: signal name -> ATLAS ids, from the signal registry when it has them.
         scores: account scores already computed (by ``account_id``); computed when None.
+        family_groups: template families whose users form an extraction crowd
+            (:func:`distillguard.detect.families.family_groups`): their fitting users join
+            the graph campaign that already holds most of them, or form a campaign of their
+            own when the group's community score reaches ``campaign_threshold``.
     """
     if scores is None:
         scores = {str(r["account_id"]): score_account(r, rules) for r in rows}
@@ -286,6 +339,7 @@ def decide(
         if len(members) < cfg.min_campaign_accounts or volume < cfg.min_campaign_events:
             continue
         pending.append((-float(volume), comm, members, cs.risk))
+    family_note = _add_family_groups(pending, family_groups, by_id, allowed, scores, cfg)
     rule_by_id = {r.id: r for r in rules}
     for idx, (neg_vol, comm, members, risk) in enumerate(sorted(pending), 1):
         cid = f"campaign-{idx:03d}"
@@ -352,6 +406,8 @@ def decide(
                 for k, n in sorted(own.items(), key=lambda kv: -kv[1])[:2]
             )
             why = [f"member of {cid} (risk {crisk:.2f})"] + ([f"linked: {link}"] if link else [])
+            if not link and aid in family_note:
+                why.append(family_note[aid])
             verdicts.append(
                 AccountVerdict(
                     aid,

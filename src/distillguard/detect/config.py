@@ -70,6 +70,17 @@ class DetectConfig:
             this share of its requests carries distillation content (text needed).
         min_campaign_accounts: smallest campaign (accounts).
         min_campaign_events: smallest campaign (events).
+        family_crowd_min_accounts: a template family is campaign evidence on its own (see
+            ``detect/families.py``) when at least this many of its users fit; 0 disables it.
+        family_crowd_min_orgs: ... it is used by at least this many organisations (one
+            organisation's template is an app, not a crowd);
+        family_crowd_min_share: ... a user fits when at least this share of its requests is
+            in the family, at least ``attach_min_content`` carries distillation content and
+            fewer than half repeat its earlier prompts;
+        family_crowd_min_distinct: ... at least this share of the family's requests are
+            distinct prompts (an evaluation harness repeats a fixed set);
+        family_crowd_min_fit: ... and at least this share of its users fit (established
+            accounts touching a popular template once do not).
     """
 
     seed: int = 7
@@ -98,6 +109,11 @@ class DetectConfig:
     attach_min_content: float = 0.5
     min_campaign_accounts: int = 2
     min_campaign_events: int = 20
+    family_crowd_min_accounts: int = 5
+    family_crowd_min_orgs: int = 3
+    family_crowd_min_share: float = 0.3
+    family_crowd_min_distinct: float = 0.7
+    family_crowd_min_fit: float = 0.6
 
 
 def load_detect_config(path: str | Path | None = None) -> DetectConfig:

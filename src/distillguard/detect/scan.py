@@ -23,6 +23,7 @@ from distillguard.detect.allowlist import load_allowlist
 from distillguard.detect.annotate import annotate_prompts
 from distillguard.detect.campaigns import AccountVerdict, Campaign, decide
 from distillguard.detect.config import DetectConfig
+from distillguard.detect.families import family_groups
 from distillguard.detect.features import compute_features
 from distillguard.detect.linking import build_edges, cluster
 from distillguard.detect.ruleset import load_rules
@@ -138,6 +139,8 @@ def run_scan(
     progress: bool = False,
     show_prompts: bool = False,
     now: datetime | None = None,
+    engine: str = "duckdb",
+    lake: Path | None = None,
 ) -> ScanResult:
     """Scan event logs and write accounts.csv, campaigns.json and report.html to ``out_dir``.
 
@@ -152,6 +155,8 @@ def run_scan(
         progress: show progress bars on stderr.
         show_prompts: include example prompt text in the report (redacted by default).
         now: reference time for allow-list expiry (default: the current time).
+        engine: ``duckdb`` (default) or ``spark`` (see docs/scale-out.md).
+        lake: read the events from this event lake instead of the store.
 
     Raises:
         InputError: nothing usable was read.
@@ -169,6 +174,7 @@ def run_scan(
     t0 = time.perf_counter()
     store = DuckDBStore(db_path)
     report = None
+    eng = None
     try:
         limit = str(cfg.memory_limit).replace("'", "")
         store.con.execute(f"SET memory_limit = '{limit}'").fetchall()
@@ -189,14 +195,16 @@ def run_scan(
                     f"{report.quarantined} quarantined){': ' + bad if bad else ''}"
                 )
         timings["ingest"] = time.perf_counter() - t0
-        con = store.con
+        from distillguard.engine.scan_source import open_scan_engine
+
+        eng, con, source = open_scan_engine(engine, store.con, lake)
         where = ""
         params: list[Any] = []
         if until is not None:
             u = until if until.tzinfo else until.replace(tzinfo=UTC)
             where = f" WHERE ts <= TIMESTAMPTZ '{u.astimezone(UTC).isoformat()}'"
         con.execute(
-            f"CREATE OR REPLACE TEMP VIEW ev AS SELECT * FROM events{where}", params
+            f"CREATE OR REPLACE TEMP VIEW ev AS SELECT * FROM {source}{where}", params
         ).fetchall()
         n_events = int(con.execute("SELECT count(*) FROM ev").fetchall()[0][0])
         if n_events == 0:
@@ -233,6 +241,11 @@ def run_scan(
             prior="account_prior",
         )
         n_comm = cluster(con, cfg)
+        fam_groups = (
+            family_groups(con, cfg, events="ev", sig_cols=feats.signal_columns).groups
+            if has_fam
+            else ()
+        )
         timings["linking"] = time.perf_counter() - t
         t = time.perf_counter()
         comm, kinds, share = _community_context(con)
@@ -248,6 +261,7 @@ def run_scan(
             sig_cols=feats.signal_columns,
             atlas_of=atlas_of,
             scores=scores,
+            family_groups=fam_groups,
         )
         timings["verdicts"] = time.perf_counter() - t
         t = time.perf_counter()
@@ -280,6 +294,8 @@ def run_scan(
         )
         timings["outputs"] = time.perf_counter() - t
     finally:
+        if eng is not None:
+            eng.close()
         store.close()
     timings["total"] = time.perf_counter() - t0
     return ScanResult(
