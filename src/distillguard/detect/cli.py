@@ -61,6 +61,19 @@ def _parse_until(value: str | None) -> datetime | None:
     default=None,
     help="TOML configuration file ([detect] section).",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["duckdb", "spark"]),
+    default="duckdb",
+    show_default=True,
+    help="Where the SQL stages run (spark: [spark] master, local[2] by default).",
+)
+@click.option(
+    "--lake",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    default=None,
+    help="Read events from this event lake (distillguard ingest --lake).",
+)
 @click.option("--show-prompts", is_flag=True, help="Include example prompt text in the report.")
 @click.option("--progress/--no-progress", default=None, help="Progress bars on stderr.")
 def scan(
@@ -71,6 +84,8 @@ def scan(
     allowlist: Path | None,
     rules_dirs: tuple[Path, ...],
     config_path: Path | None,
+    engine: str,
+    lake: Path | None,
     show_prompts: bool,
     progress: bool | None,
 ) -> None:
@@ -85,7 +100,7 @@ def scan(
     from distillguard.detect.config import load_detect_config
     from distillguard.detect.scan import run_scan
 
-    if not events and db is None:
+    if not events and db is None and lake is None:
         raise InputError("give event files to scan, or --db with an existing store")
     res = run_scan(
         list(events) or None,
@@ -97,6 +112,8 @@ def scan(
         rules_dirs=rules_dirs,
         progress=sys.stderr.isatty() if progress is None else progress,
         show_prompts=show_prompts,
+        engine=engine,
+        lake=lake,
     )
     if res.ingest is not None:
         r = res.ingest
