@@ -45,6 +45,7 @@ from distillguard.gateway.requtil import estimate_tokens, joined, limit_headers,
 from distillguard.gateway.sources import PolicyCache
 from distillguard.gateway.spool import SpoolWriter
 from distillguard.gateway.state import StateTable
+from distillguard.gateway.upstream import RawUpstream
 from distillguard.policy.enforce import LimitOverride, resolve
 from distillguard.policy.table import DecisionTable
 
@@ -88,10 +89,11 @@ class Gateway:
     redis_ping: Any = None
     closers: tuple[Any, ...] = ()
     upstream_transport: httpx.AsyncBaseTransport | None = None
+    upstream_raw: RawUpstream | None = None
 
     def __post_init__(self) -> None:
         self.state = StateTable()
-        self._sender = UpstreamSender(self.upstream, self.upstream_transport)
+        self._sender = UpstreamSender(self.upstream, self.upstream_transport, self.upstream_raw)
         self._tasks: set[asyncio.Task[Any]] = set()
         self.redis_up = True
         cfg = self.config
@@ -149,6 +151,8 @@ class Gateway:
             with contextlib.suppress(BaseException):
                 await t
         await self.upstream.aclose()
+        if self.upstream_raw is not None:
+            await self.upstream_raw.aclose()
         for close in self.closers:
             with contextlib.suppress(Exception):
                 res = close()

@@ -23,6 +23,7 @@ from distillguard.gateway.relay import SSEReader
 
 if TYPE_CHECKING:
     from distillguard.gateway.app import Gateway
+    from distillguard.gateway.upstream import UpstreamReply
 
 
 class Release:
@@ -58,7 +59,7 @@ class RelayResponse(Response):
     def __init__(
         self,
         gw: Gateway,
-        upstream: httpx.Response,
+        upstream: UpstreamReply,
         ex: Exchange,
         reader: SSEReader,
         release: Release,

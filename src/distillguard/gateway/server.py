@@ -29,6 +29,7 @@ from distillguard.gateway.protocol import error_response
 from distillguard.gateway.routes import build_routes
 from distillguard.gateway.sources import PolicyCache, RedisSource
 from distillguard.gateway.spool import SpoolWriter
+from distillguard.gateway.upstream import RawUpstream
 from distillguard.policy.table import DecisionTable, RedisPublisher
 
 #: longest wait for a free Redis connection of this worker's pool before it counts as a failure
@@ -109,6 +110,12 @@ def build_gateway(cfg: GatewayConfig) -> Gateway:
         spool=spool,
         upstream=upstream,
         upstream_transport=transport,
+        upstream_raw=RawUpstream(
+            cfg.upstream_url,
+            connect_timeout_s=cfg.connect_timeout_s,
+            read_timeout_s=cfg.read_timeout_s,
+            keepalive=UPSTREAM_KEEPALIVE,
+        ),
         metrics=GatewayMetrics(),
         key_admin=KeyAdmin(RedisKeyBackend(src), secret, SpoolKeyJournal(spool)),
         table=DecisionTable(RedisPublisher(src), SpoolDecisionLog(spool)),
