@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Protocol
 
+from distillguard.gateway.resp import FastScript, RespClient
+
 log = logging.getLogger("distillguard.gateway")
 
 DIMENSIONS: dict[int, str] = {1: "requests", 2: "tokens", 3: "concurrency"}
@@ -107,14 +109,23 @@ class RedisLimiter:
 
     Args:
         client: a ``redis.asyncio.Redis``.
+        fast: when given, the scripts run through this pipelined client instead of ``client``.
         lease_s: a concurrency slot left by a crashed replica frees itself after this.
     """
 
-    def __init__(self, client: Any, *, lease_s: float = 600.0) -> None:
+    def __init__(
+        self, client: Any, *, lease_s: float = 600.0, fast: RespClient | None = None
+    ) -> None:
         self.client = client
         self.lease_ms = int(lease_s * 1000)
-        self._acquire = client.register_script(_script("limits.lua"))
-        self._release = client.register_script(_script("release.lua"))
+        self._acquire: Any
+        self._release: Any
+        if fast is not None:  # pipelined, hiredis-parsed EVALSHA (see gateway/resp.py)
+            self._acquire = FastScript(fast, _script("limits.lua"))
+            self._release = FastScript(fast, _script("release.lua"))
+        else:
+            self._acquire = client.register_script(_script("limits.lua"))
+            self._release = client.register_script(_script("release.lua"))
 
     async def acquire(self, subjects: list[Subject], request_id: str, cost: int) -> LimitDecision:
         subs = [s for s in subjects if s.limits.any()]

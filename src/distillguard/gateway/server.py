@@ -26,6 +26,7 @@ from distillguard.gateway.keys import KeyAdmin, KeyResolver, RedisKeyBackend
 from distillguard.gateway.limits import FailoverLimiter, LocalLimiter, RedisLimiter
 from distillguard.gateway.metrics import GatewayMetrics
 from distillguard.gateway.protocol import error_response
+from distillguard.gateway.resp import RespClient, parse_redis_url
 from distillguard.gateway.routes import build_routes
 from distillguard.gateway.sources import PolicyCache, RedisSource
 from distillguard.gateway.spool import SpoolWriter
@@ -97,8 +98,10 @@ def build_gateway(cfg: GatewayConfig) -> Gateway:
         limits=httpx.Limits(max_connections=1000, max_keepalive_connections=UPSTREAM_KEEPALIVE)
     )
     upstream = upstream_client(cfg, transport)
+    addr = parse_redis_url(cfg.redis_url)
+    fast = RespClient(addr, timeout_s=cfg.redis_timeout_s) if addr is not None else None
     limiter = FailoverLimiter(
-        RedisLimiter(arc, lease_s=cfg.concurrency_lease_s),
+        RedisLimiter(arc, lease_s=cfg.concurrency_lease_s, fast=fast),
         LocalLimiter(divisor=cfg.local_limit_divisor),
         fail_open=cfg.redis_failure == "open",
     )
@@ -121,7 +124,7 @@ def build_gateway(cfg: GatewayConfig) -> Gateway:
         table=DecisionTable(RedisPublisher(src), SpoolDecisionLog(spool)),
         models=frozenset(cfg.models),
         redis_ping=arc.ping,
-        closers=(arc.aclose, src.close),
+        closers=(arc.aclose, src.close, *((fast.aclose,) if fast is not None else ())),
     )
 
 
