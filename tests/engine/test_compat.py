@@ -67,4 +67,6 @@ def test_catalog_queries_are_answered_by_the_engine() -> None:
     assert con.execute(q, ["t"]).fetchall() == [("a",), ("b",)]
     assert con.execute(q, ["missing"]).fetchall() == []
     assert con.execute("SELECT a + 1 FROM t").fetchall() == [(2,)]
+    tq = "SELECT table_name FROM information_schema.tables WHERE table_name IN ('t', 'nope')"
+    assert con.execute(tq).fetchall() == [("t",)]
     eng.close()

@@ -5,7 +5,7 @@ The detection stages take a DuckDB connection ``con`` and use a small part of it
 ``con.register(name, arrow)`` / ``con.unregister(name)``, ``con.cursor()``. An
 :class:`EngineConnection` offers exactly that over any engine, so the same stage code runs on
 Spark by being handed a different ``con``. DuckDB catalog reads (``SHOW TABLES``,
-``information_schema.columns``) are answered from :meth:`Engine.tables` and
+``information_schema.columns`` and ``.tables``) are answered from :meth:`Engine.tables` and
 :meth:`Engine.columns`.
 """
 
@@ -20,6 +20,8 @@ import pyarrow as pa
 from distillguard.engine.base import Engine
 
 _COLUMNS_QUERY = re.compile(r"FROM\s+information_schema\.columns", re.IGNORECASE)
+_TABLES_REF = re.compile(r"\binformation_schema\.tables\b", re.IGNORECASE)
+_CATALOG_VIEW = "_dg_catalog_tables"
 _READS = ("SELECT", "WITH", "SHOW", "FROM", "VALUES")
 
 
@@ -77,6 +79,14 @@ class EngineConnection:
             if table not in self.engine.tables():
                 return _Rows([])
             return _Rows([(c,) for c in self.engine.columns(table)])
+        if _TABLES_REF.search(text):
+            names = sorted(self.engine.tables() - {_CATALOG_VIEW})
+            self.engine.register_arrow(_CATALOG_VIEW, pa.table({"table_name": names}))
+            try:
+                rows = _tuples(self.engine.arrow(_TABLES_REF.sub(_CATALOG_VIEW, text), params))
+            finally:
+                self.engine.drop(_CATALOG_VIEW)
+            return _Rows(rows)
         if head in _READS:
             return _Rows(_tuples(self.engine.arrow(text, params)))
         self.engine.execute(text, params)
