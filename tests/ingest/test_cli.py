@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import event_obj
 from distillguard.cli import cli
 from distillguard.store import DuckDBStore
+from tests.ingest.conftest import event_obj
 
 
 @pytest.fixture()

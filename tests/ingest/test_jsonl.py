@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from conftest import event_obj, lines_of
 from distillguard.events import Event, decode_event, event_row
 from distillguard.ingest import Rejected, ingest_paths, iter_events, read_quarantine
 from distillguard.ingest.jsonl import decode_line_fast
 from distillguard.store import DuckDBStore
+from tests.ingest.conftest import event_obj, lines_of
 
 
 def test_fast_path_rows_equal_general_path_rows() -> None:

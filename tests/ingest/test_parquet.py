@@ -6,10 +6,10 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from conftest import event_obj
 from distillguard.events import Event
 from distillguard.ingest import detect_format, ingest_paths, iter_events
 from distillguard.store import DuckDBStore
+from tests.ingest.conftest import event_obj
 
 _Q = "SELECT * EXCLUDE (source) FROM events ORDER BY event_id"
 

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import event_obj, lines_of
 from distillguard.errors import InputError
 from distillguard.ingest import ingest_paths, iter_events
 from distillguard.store import DuckDBStore, MemoryStore
+from tests.ingest.conftest import event_obj, lines_of
 
 
 def test_reingest_is_idempotent(write_jsonl: Callable[..., Path], store: DuckDBStore) -> None:

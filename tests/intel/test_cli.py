@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import json
 
-from conftest import PROVIDER_A, load_events
 from distillguard.cli import main
 from distillguard.store import DuckDBStore
+from tests.intel.conftest import PROVIDER_A, load_events
 
 
 def _db(path):

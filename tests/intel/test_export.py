@@ -5,11 +5,11 @@ from collections import Counter
 
 import pytest
 
-from conftest import NOW, PROVIDER_A, validate_stix
 from distillguard.errors import ConfigError, InputError
 from distillguard.intel import stix
 from distillguard.intel.config import IntelConfig
 from distillguard.intel.export import export_bundle
+from tests.intel.conftest import NOW, PROVIDER_A, validate_stix
 
 RAW_STRINGS = [
     "203.0.113.10",

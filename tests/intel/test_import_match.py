@@ -5,13 +5,13 @@ from datetime import UTC
 
 import pytest
 
-from conftest import NOW, PROVIDER_A, load_events
 from distillguard.intel.bundle import BundleRejected, check_bundle
 from distillguard.intel.export import export_bundle
 from distillguard.intel.importer import import_bundle
 from distillguard.intel.keys import CommunityKey
 from distillguard.intel.match import match_intel
 from distillguard.store import DuckDBStore
+from tests.intel.conftest import NOW, PROVIDER_A, load_events
 
 
 @pytest.fixture()

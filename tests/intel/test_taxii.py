@@ -12,7 +12,6 @@ import uvicorn
 from taxii2client.exceptions import TAXIIServiceException
 from taxii2client.v21 import ApiRoot, Collection, Server, as_pages
 
-from conftest import NOW, PROVIDER_A
 from distillguard.intel.export import export_bundle
 from distillguard.intel.taxii.auth import (
     Collection as Col,
@@ -25,6 +24,7 @@ from distillguard.intel.taxii.auth import (
 from distillguard.intel.taxii.server import MEDIA_TYPE, TaxiiApp
 from distillguard.intel.taxii.storage import TaxiiStorage
 from distillguard.store import DuckDBStore
+from tests.intel.conftest import NOW, PROVIDER_A
 
 SHARED = "9b1e3c4d-5f6a-4b7c-8d9e-0f1a2b3c4d5e"
 RESTRICTED = "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"
@@ -76,8 +76,8 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory):
-    from conftest import load_events
     from distillguard.intel.keys import CommunityKey
+    from tests.intel.conftest import load_events
 
     store = DuckDBStore(":memory:")
     load_events(PROVIDER_A / "events.jsonl", store)
@@ -207,10 +207,10 @@ def test_bad_query_and_accept(server):
 
 
 def test_client_push_and_pull_into_store(server, bundle, key, tmp_path):
-    from conftest import load_events
     from distillguard.intel.importer import import_bundle
     from distillguard.intel.match import match_intel
     from distillguard.intel.taxii.client import pull, push
+    from tests.intel.conftest import load_events
 
     url = f"{server}/intel/collections/{PUBLIC}/"
     pushed = push(url, bundle, user="alice", password="wonderland")

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from conftest import require_binary
+from tests.conftest import require_binary
 
 pytest.importorskip("pyspark")
 
