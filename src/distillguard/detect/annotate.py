@@ -52,8 +52,9 @@ __all__ = ["SIGNAL_COLUMNS", "AnnotateReport", "annotate_prompts", "family_weigh
 WORKERS = max(1, min(4, os.cpu_count() or 1))
 
 _PROMPTS_SQL = (
-    "SELECT prompt_digest, any_value(prompt_text) AS prompt_text, "
-    "any_value(context_text) AS context_text, "
+    # min() rather than any_value(): every engine must pick the same row (DuckDB/Spark parity)
+    "SELECT prompt_digest, min(prompt_text) AS prompt_text, "
+    "min(context_text) AS context_text, "
     "coalesce(max(param_tool_count), 0) AS tool_count "
     "FROM {ev} WHERE prompt_digest IS NOT NULL GROUP BY prompt_digest ORDER BY prompt_digest"
 )
@@ -310,7 +311,7 @@ def _write_families(con: duckdb.DuckDBPyConnection, ev: str) -> None:
                 FROM {ev}),
         first AS (SELECT family_id, min(prompt_digest) AS prompt_digest FROM prompt_signals
                   WHERE family_id >= 0 GROUP BY family_id),
-        ex AS (SELECT first.family_id, left(any_value(t.prompt_text), 300) AS example
+        ex AS (SELECT first.family_id, left(min(t.prompt_text), 300) AS example
                FROM first JOIN {ev} t USING (prompt_digest)
                WHERE t.prompt_text IS NOT NULL GROUP BY first.family_id)
         SELECT agg.family_id::BIGINT AS family_id, n_prompts::BIGINT AS n_prompts,
