@@ -241,11 +241,15 @@ def test_redis_down_fails_open_with_local_limits(tmp_path: Path) -> None:
         client = redis.Redis(port=rport)
         key = KeyAdmin(RedisKeyBackend(client), SECRET.encode()).create("fo", actor="t").raw_key
         client.close()
+        # let the replica see the key version move first (refresh 0.1 s): a request cached
+        # before that would be dropped from the cache by the invalidation
+        time.sleep(0.6)
         assert _chat(gport, key).status_code == 200  # caches the key
         stop(rproc)
-        codes = [_chat(gport, key).status_code for _ in range(8)]
+        answers = [_chat(gport, key) for _ in range(8)]
+        codes = [r.status_code for r in answers]
         # the local window starts empty: 5 more per minute on this replica, then 429
-        assert codes == [200] * 5 + [429] * 3
+        assert codes == [200] * 5 + [429] * 3, [r.text[:200] for r in answers]
         metrics = httpx.get(f"http://127.0.0.1:{gport}/metrics").text
         assert 'distillguard_gateway_degraded_requests_total{dependency="redis"}' in metrics
         ready = httpx.get(f"http://127.0.0.1:{gport}/readyz").json()

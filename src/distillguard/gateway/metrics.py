@@ -11,6 +11,7 @@ worker process exports its own series; Prometheus sums them across replicas.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -23,6 +24,7 @@ class GatewayMetrics:
 
     def __init__(self) -> None:
         r = self.registry = CollectorRegistry()
+        self._children: dict[tuple[str, tuple[str, ...]], Any] = {}
         op = ["gen_ai_operation_name", "gen_ai_request_model", "http_response_status_code"]
         self.requests = Counter("distillguard_gateway_requests", "Requests handled", op, registry=r)
         self.duration = Histogram(
@@ -77,6 +79,15 @@ class GatewayMetrics:
             ["dependency"],
             registry=r,
         )
+
+    def child(self, metric: Any, *values: str) -> Any:
+        """``metric.labels(*values)``, bound once per label set (prometheus_client's
+        ``labels`` validates and hashes on every call; label sets here are bounded)."""
+        k = (metric._name, values)  # noqa: SLF001 - the metric's own name keys the cache
+        c = self._children.get(k)
+        if c is None:
+            c = self._children[k] = metric.labels(*values)
+        return c
 
     def gauge(self, name: str, doc: str, fn: Callable[[], float]) -> None:
         """Register a gauge computed at scrape time (spool depth, lost events)."""
