@@ -18,6 +18,12 @@ from distillguard.detect.allowlist import AllowList
 from distillguard.detect.config import DetectConfig
 from distillguard.detect.families import FamilyGroup
 from distillguard.detect.linking import EDGE_REASONS
+from distillguard.detect.membership import (
+    FamilyUsage,
+    attach_by_family,
+    content_gate,
+    split_by_network,
+)
 from distillguard.detect.ruleset import Rule
 from distillguard.detect.scoring import AccountScore, score_account, score_community
 
@@ -244,6 +250,8 @@ def decide(
     atlas_of: Mapping[str, tuple[str, ...]] | None = None,
     scores: Mapping[str, AccountScore] | None = None,
     family_groups: Sequence[FamilyGroup] = (),
+    networks: Mapping[str, frozenset[str]] | None = None,
+    family_usage: FamilyUsage | None = None,
 ) -> tuple[list[AccountVerdict], list[Campaign]]:
     """Give every account a verdict and group campaign members into campaigns.
 
@@ -263,6 +271,12 @@ def decide(
             (:func:`distillguard.detect.families.family_groups`): their fitting users join
             the graph campaign that already holds most of them, or form a campaign of their
             own when the group's community score reaches ``campaign_threshold``.
+        networks: account_id -> ASNs it sent from
+            (:func:`distillguard.detect.membership.account_networks`); campaigns are split by
+            network (:func:`~distillguard.detect.membership.split_by_network`) when given.
+        family_usage: who sends through which family
+            (:func:`distillguard.detect.membership.family_usage`); accounts are attached
+            through the families a campaign claims when given.
     """
     if scores is None:
         scores = {str(r["account_id"]): score_account(r, rules) for r in rows}
@@ -328,18 +342,30 @@ def decide(
             and float(by_id[a].get("distill_share") or 0.0) >= cfg.attach_min_content
             and float(by_id[a].get("dup_prompt_share") or 0.0) < 0.5
         )
+        # Own evidence: in text mode a member's content must look like the group's, however
+        # many weak edges (popular network, client, signal profile) tie it to the group.
+        cgate = content_gate(core, by_id, cfg.member_relative_content)
         members = sorted(
-            {
+            a
+            for a in {
                 *core,
                 *(a for a in cands if scores[a].risk >= max(gate, cfg.member_threshold)),
                 *attached,
             }
+            if float(by_id[a].get("distill_share") or 0.0) >= cgate
         )
         volume = sum(int(by_id[a].get("n_events") or 0) for a in members)
         if len(members) < cfg.min_campaign_accounts or volume < cfg.min_campaign_events:
             continue
         pending.append((-float(volume), comm, members, cs.risk))
     family_note = _add_family_groups(pending, family_groups, by_id, allowed, scores, cfg)
+    if networks:
+        split_by_network(pending, networks, by_id, scores, cfg)
+    if family_usage:
+        for aid in attach_by_family(pending, family_usage, by_id, allowed, cfg, networks):
+            family_note[aid] = (
+                "sends through template families used mostly by this campaign's members"
+            )
     rule_by_id = {r.id: r for r in rules}
     for idx, (neg_vol, comm, members, risk) in enumerate(sorted(pending), 1):
         cid = f"campaign-{idx:03d}"

@@ -81,6 +81,19 @@ class DetectConfig:
             distinct prompts (an evaluation harness repeats a fixed set);
         family_crowd_min_fit: ... and at least this share of its users fit (established
             accounts touching a popular template once do not).
+        member_relative_content: in text mode a campaign member needs at least this share of
+            the median ``distill_share`` of the campaign's members (its own evidence, not
+            only its neighbours'); 0 disables.
+        network_split_main: a campaign whose largest network group (members sharing ASNs,
+            transitively) holds at least this share of its members ...
+        network_split_rest: ... and whose other members (at least this share) use none of
+            that group's networks is split in two when the rest scores as a campaign.
+        family_claim_share: a template family is claimed by a campaign when at least this
+            share of its content users are the campaign's members.
+        family_attach_rounds: rounds of attaching accounts through claimed families (0
+            disables).
+        family_attach_min_requests: requests an account must send in a campaign's claimed
+            families before it is attached (one request shows no pattern).
     """
 
     seed: int = 7
@@ -114,6 +127,12 @@ class DetectConfig:
     family_crowd_min_share: float = 0.3
     family_crowd_min_distinct: float = 0.7
     family_crowd_min_fit: float = 0.6
+    member_relative_content: float = 0.8
+    network_split_main: float = 0.3
+    network_split_rest: float = 0.1
+    family_claim_share: float = 0.2
+    family_attach_rounds: int = 3
+    family_attach_min_requests: int = 2
 
 
 def load_detect_config(path: str | Path | None = None) -> DetectConfig:

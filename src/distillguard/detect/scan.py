@@ -26,6 +26,7 @@ from distillguard.detect.config import DetectConfig
 from distillguard.detect.families import family_groups
 from distillguard.detect.features import compute_features
 from distillguard.detect.linking import build_edges, cluster
+from distillguard.detect.membership import account_networks, family_usage
 from distillguard.detect.ruleset import load_rules
 from distillguard.detect.scoring import AccountScore, score_accounts, suspicion
 from distillguard.detect.signals.registry import SIGNALS
@@ -262,6 +263,8 @@ def run_scan(
             atlas_of=atlas_of,
             scores=scores,
             family_groups=fam_groups,
+            networks=account_networks(con, "ev"),
+            family_usage=(family_usage(con, cfg, "ev", feats.signal_columns) if has_fam else None),
         )
         timings["verdicts"] = time.perf_counter() - t
         t = time.perf_counter()

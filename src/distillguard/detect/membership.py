@@ -1,0 +1,237 @@
+"""Campaign membership refinements that hold at scale: own evidence, networks, wrappers.
+
+Three steps run on the candidate campaigns of :func:`distillguard.detect.campaigns.decide`
+before they are numbered:
+
+* **content gate** (:func:`content_gate`): in text mode a member must carry distillation
+  content at a rate comparable to the campaign's typical member
+  (``member_relative_content`` × the median ``distill_share`` of the members). Popular
+  networks, client libraries and signal profiles grow with the population, so at full scale a
+  developer whose prompts are 40 % reasoning requests is linked to a hydra by many weak edges;
+  its neighbours' evidence must not stand in for its own.
+* **network split** (:func:`split_by_network`): members are grouped by the networks (ASNs)
+  they send from (accounts sharing an ASN are one group, transitively). When one group holds
+  most of a campaign and the rest sit on networks that group never uses, the rest is another
+  operation tied to it only by similar content (a datacenter hydra and a residential
+  slow-and-low fleet running the same wrappers) and becomes a campaign of its own when it
+  scores as one.
+* **wrapper attach** (:func:`attach_by_family`): a template family is *claimed* by a campaign
+  when at least ``family_claim_share`` of its content users (accounts with ≥
+  ``attach_min_content`` distillation content, mostly new prompts) are the campaign's
+  members. An account outside any campaign joins when its own content passes the campaign's
+  content gate and ≥ ``family_crowd_min_share`` of its requests are in families the campaign
+  claims: a slow-and-low member with two requests has no risk and no identity edge, but it
+  speaks through the campaign's wrappers. Repeated for ``family_attach_rounds`` rounds.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from distillguard.detect.config import DetectConfig
+from distillguard.detect.scoring import AccountScore, score_community
+
+#: A candidate campaign: (-volume, community, members, risk).
+Pending = tuple[float, int, list[str], float]
+
+
+@dataclass(frozen=True, slots=True)
+class FamilyUsage:
+    """Who sends through which template family.
+
+    Attributes:
+        by_account: content users (≥ ``attach_min_content`` distillation content, mostly new
+            prompts) -> {family id: requests in it}.
+        users: family id -> every account that sent a request in it.
+    """
+
+    by_account: dict[str, dict[int, int]] = field(default_factory=dict)
+    users: dict[int, int] = field(default_factory=dict)
+
+
+def _share(row: Mapping[str, Any]) -> float:
+    return float(row.get("distill_share") or 0.0)
+
+
+def content_gate(
+    members: Sequence[str], by_id: Mapping[str, Mapping[str, Any]], rel: float
+) -> float:
+    """Smallest ``distill_share`` a member of this group must have (0.0: no text, no gate)."""
+    shares = sorted(_share(by_id[a]) for a in members)
+    if not shares or rel <= 0:
+        return 0.0
+    return rel * shares[len(shares) // 2]
+
+
+def network_groups(members: Sequence[str], asns: Mapping[str, frozenset[str]]) -> dict[str, str]:
+    """Member -> its network group's root (members sharing an ASN, transitively, one group)."""
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a in members:
+        for asn in asns.get(a, ()):
+            ra, rb = find(a), find(f"asn:{asn}")
+            if ra != rb:
+                parent[ra] = rb
+    return {a: find(a) for a in members}
+
+
+def split_by_network(
+    pending: list[Pending],
+    asns: Mapping[str, frozenset[str]],
+    by_id: Mapping[str, Mapping[str, Any]],
+    scores: Mapping[str, AccountScore],
+    cfg: DetectConfig,
+) -> int:
+    """Split off members that sit on networks the campaign's main group never uses (in place).
+
+    Returns the number of campaigns split off.
+    """
+    split = 0
+    for idx in range(len(pending)):
+        neg_vol, comm, members, risk = pending[idx]
+        root = network_groups(members, asns)
+        comp = Counter(root.values())
+        if not comp:
+            continue
+        main, size = comp.most_common(1)[0]
+        rest = [a for a in members if root[a] != main and asns.get(a)]
+        if size < cfg.network_split_main * len(members) or len(rest) < max(
+            cfg.min_campaign_accounts, cfg.network_split_rest * len(members)
+        ):
+            continue
+        cs = score_community([by_id[a] for a in rest], [scores[a] for a in rest], 1.0, 0.0)
+        vol = sum(int(by_id[a].get("n_events") or 0) for a in rest)
+        if cs.risk < cfg.campaign_threshold or vol < cfg.min_campaign_events:
+            continue
+        keep = sorted(set(members) - set(rest))
+        pending[idx] = (neg_vol + vol, comm, keep, risk)
+        pending.append((-float(vol), -1000 - len(pending), sorted(rest), cs.risk))
+        split += 1
+    return split
+
+
+def attach_by_family(
+    pending: list[Pending],
+    usage: FamilyUsage,
+    by_id: Mapping[str, Mapping[str, Any]],
+    excluded: Mapping[str, Any],
+    cfg: DetectConfig,
+    networks: Mapping[str, frozenset[str]] | None = None,
+) -> dict[str, int]:
+    """Add accounts that speak through a campaign's claimed wrapper families (in place).
+
+    Args:
+        pending: candidate campaigns, extended in place.
+        usage: content users per family and every family's user count; a family is claimed
+            when the campaign's members are ≥ ``family_claim_share`` of ALL its users (a
+            popular template used by thousands is nobody's wrapper).
+        by_id: account_features rows by account.
+        excluded: accounts never attached (allow-listed).
+        cfg: thresholds.
+        networks: account -> ASNs; an account joins the claiming campaign that shares a
+            network with it when there is one (same wrappers, different operators).
+
+    Returns:
+        attached account -> index into ``pending`` of the campaign it joined.
+    """
+    attached: dict[str, int] = {}
+    rounds = max(int(cfg.family_attach_rounds), 0)
+    if not usage.by_account or rounds == 0 or not pending:
+        return attached
+    claim = float(cfg.family_claim_share)
+    nets = networks or {}
+    for _ in range(rounds):
+        owner = {a: i for i, p in enumerate(pending) for a in p[2]}
+        users: dict[int, Counter[int]] = defaultdict(Counter)
+        for a, fams in usage.by_account.items():
+            if a in owner:
+                for f in fams:
+                    users[f][owner[a]] += 1
+        claimed: dict[int, set[int]] = defaultdict(set)
+        for f, cnt in users.items():
+            total = max(usage.users.get(f, 0), sum(cnt.values()))
+            for idx, n in cnt.items():
+                if n >= 2 and n >= claim * total:
+                    claimed[f].add(idx)
+        camp_nets = [frozenset().union(*(nets.get(a, frozenset()) for a in p[2])) for p in pending]
+        gates = [content_gate(p[2], by_id, cfg.member_relative_content) for p in pending]
+        added: dict[int, list[str]] = defaultdict(list)
+        for a, fams in usage.by_account.items():
+            if a in owner or a in excluded or a not in by_id:
+                continue
+            n = int(by_id[a].get("n_events") or 0)
+            per: Counter[int] = Counter()
+            for f, k in fams.items():
+                for idx in claimed.get(f, ()):
+                    per[idx] += k
+            need = max(cfg.family_crowd_min_share * n, float(cfg.family_attach_min_requests))
+            ok = [i for i, k in per.items() if k >= need and _share(by_id[a]) >= gates[i]]
+            if not ok:
+                continue
+            mine = nets.get(a, frozenset())
+            idx = max(ok, key=lambda i: (bool(mine & camp_nets[i]), per[i], -i))
+            added[idx].append(a)
+        if not added:
+            break
+        for idx, accs in added.items():
+            neg_vol, comm, members, risk = pending[idx]
+            vol = sum(int(by_id[a].get("n_events") or 0) for a in accs)
+            pending[idx] = (neg_vol - vol, comm, sorted({*members, *accs}), risk)
+            for a in accs:
+                attached[a] = idx
+    return attached
+
+
+def account_networks(con: Any, events: str = "ev") -> dict[str, frozenset[str]]:
+    """account_id -> the ASNs it sent from (accounts without an ASN are left out)."""
+    rows = con.execute(
+        f"SELECT account_id, list(DISTINCT CAST(client_asn AS VARCHAR)) FROM {events} "  # noqa: S608
+        "WHERE client_asn IS NOT NULL GROUP BY 1"
+    ).fetchall()
+    return {str(a): frozenset(str(x) for x in xs) for a, xs in rows}
+
+
+def family_usage(
+    con: Any, cfg: DetectConfig, events: str = "ev", sig_cols: Sequence[str] = ()
+) -> FamilyUsage:
+    """Content users -> {template family: requests} (accounts with ≥ ``attach_min_content``
+    distillation content and fewer than half repeated prompts), and every family's number of
+    users. Empty without text."""
+    if not sig_cols:
+        return FamilyUsage()
+    have = {
+        str(r[0])
+        for r in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_name IN "
+            "('prompt_signals', 'account_features')"
+        ).fetchall()
+    }
+    if len(have) < 2:
+        return FamilyUsage()
+    rows = con.execute(
+        f"""SELECT e.account_id, p.family_id, count(*) FROM {events} e
+        JOIN prompt_signals p ON p.prompt_digest = e.prompt_digest
+        JOIN account_features a ON a.account_id = e.account_id
+        WHERE p.family_id >= 0 AND coalesce(a.distill_share, 0) >= {float(cfg.attach_min_content)}
+          AND coalesce(a.dup_prompt_share, 0) < 0.5
+        GROUP BY 1, 2"""  # noqa: S608
+    ).fetchall()
+    out: dict[str, dict[int, int]] = defaultdict(dict)
+    for a, f, n in rows:
+        out[str(a)][int(f)] = int(n)
+    users = con.execute(
+        f"SELECT p.family_id, count(DISTINCT e.account_id) FROM {events} e "  # noqa: S608
+        "JOIN prompt_signals p ON p.prompt_digest = e.prompt_digest "
+        "WHERE p.family_id >= 0 GROUP BY 1"
+    ).fetchall()
+    return FamilyUsage(dict(out), {int(f): int(n) for f, n in users})

@@ -1,0 +1,74 @@
+"""Regression tests of campaign membership at scale (detect/membership.py via decide)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from distillguard.detect.allowlist import AllowList
+from distillguard.detect.campaigns import decide
+from distillguard.detect.config import DetectConfig
+from distillguard.detect.membership import FamilyUsage, content_gate, network_groups
+
+
+def _row(aid: str, distill: float, n: int = 200, age: float = 1.0) -> dict[str, object]:
+    return {
+        "account_id": aid,
+        "org_id": f"org-{aid}",
+        "n_events": n,
+        "distill_share": distill,
+        "dup_prompt_share": 0.0,
+        "account_age_days": age,
+        "verified": 0,
+        "max_tokens_cap_share": 1.0,
+        "first_seen": datetime(2025, 3, 3, tzinfo=UTC),
+        "last_seen": datetime(2025, 3, 4, tzinfo=UTC),
+    }
+
+
+def _decide(rows: list[dict[str, object]], **kw: object) -> list[tuple[str, ...]]:
+    comm = {str(r["account_id"]): (0, True) for r in rows}
+    kinds = {str(r["account_id"]): {"signal_profile": 2} for r in rows}
+    _, camps = decide(
+        rows, comm, kinds, {0: 1.0}, [], AllowList(), datetime.now(UTC), DetectConfig(), **kw
+    )  # type: ignore[arg-type]
+    return [c.accounts for c in camps]
+
+
+def test_member_needs_its_own_content_not_only_its_neighbours() -> None:
+    """Regression (demo-week, scale 1): 36 developers with 35-54 % reasoning prompts, linked
+    to a capability sweep by popular ASN+UA and signal-profile edges, became members."""
+    rows = [_row(f"h{i}", 1.0) for i in range(8)] + [_row("dev", 0.45, age=2.0)]
+    (accounts,) = _decide(rows)
+    assert "dev" not in accounts and len(accounts) == 8
+    assert content_gate(["a", "b", "c"], {"a": {}, "b": {}, "c": {}}, 0.8) == 0.0  # no text
+
+
+def test_campaigns_on_disjoint_networks_are_split() -> None:
+    """Regression (demo-week, scale 1): a residential slow-and-low fleet running the same
+    reasoning wrappers was folded into the datacenter hydra; 'found' failed for it."""
+    hydra = [_row(f"h{i}", 1.0) for i in range(10)]
+    quiet = [_row(f"q{i}", 1.0, n=15, age=120.0) for i in range(5)]
+    nets = {f"h{i}": frozenset({"100", "101"}) for i in range(10)}
+    nets |= {f"q{i}": frozenset({str(200 + i % 3)}) for i in range(5)}
+    camps = sorted(_decide(hydra + quiet, networks=nets))
+    assert camps == [tuple(f"h{i}" for i in range(10)), tuple(f"q{i}" for i in range(5))]
+    # Shared networks: one operation, not split.
+    same = {a: frozenset({"100"}) for a in nets}
+    assert len(_decide(hydra + quiet, networks=same)) == 1
+    groups = network_groups(["a", "b", "c"], {"a": frozenset({"1"}), "b": frozenset({"1", "2"})})
+    assert groups["a"] == groups["b"] != groups["c"]
+
+
+def test_small_accounts_join_through_the_campaigns_wrapper_families() -> None:
+    """Regression (demo-week, scale 1): 210 slow-and-low accounts with 2-10 requests had no
+    risk and no identity edge; they speak through the campaign's wrapper families."""
+    camp = [_row(f"h{i}", 1.0) for i in range(6)]
+    small = [_row("s1", 1.0, n=3, age=120.0), _row("s2", 1.0, n=4, age=120.0)]
+    lone = _row("one", 1.0, n=1, age=120.0)  # a single request shows no pattern
+    mixed = _row("dev", 0.5, n=4, age=300.0)  # content unlike the campaign's
+    popular = _row("pop", 1.0, n=3, age=300.0)  # a template thousands use is nobody's wrapper
+    by_acc: dict[str, dict[int, int]] = {f"h{i}": {7: 20} for i in range(6)}
+    by_acc |= {"s1": {7: 3}, "s2": {7: 2, 9: 2}, "one": {7: 1}, "dev": {7: 4}, "pop": {9: 3}}
+    usage = FamilyUsage(by_acc, {7: 20, 9: 5000})
+    (accounts,) = _decide(camp + small + [lone, mixed, popular], family_usage=usage)
+    assert set(accounts) == {*(f"h{i}" for i in range(6)), "s1", "s2"}
