@@ -72,3 +72,22 @@ def test_small_accounts_join_through_the_campaigns_wrapper_families() -> None:
     usage = FamilyUsage(by_acc, {7: 20, 9: 5000})
     (accounts,) = _decide(camp + small + [lone, mixed, popular], family_usage=usage)
     assert set(accounts) == {*(f"h{i}" for i in range(6)), "s1", "s2"}
+
+
+def test_member_with_another_operations_content_mix_is_not_a_member() -> None:
+    """Regression (demo-week, scale 1): slow-and-low reasoning harvesters sharing a popular
+    ASN+UA with a capability sweep were counted as the sweep's members."""
+    sweep = [{**_row(f"c{i}", 1.0), "sig_capability_sweep_share": 1.0} for i in range(8)]
+    other = {**_row("r", 1.0), "sig_reasoning_trace_share": 1.0}
+    (accounts,) = _decide([*sweep, other])
+    assert "r" not in accounts and len(accounts) == 8
+
+
+def test_small_account_on_a_network_the_campaign_dominates_joins_with_its_content_mix() -> None:
+    camp = [{**_row(f"q{i}", 1.0), "sig_reasoning_trace_share": 1.0} for i in range(6)]
+    twin = {**_row("t", 1.0, n=3, age=120.0), "sig_reasoning_trace_share": 1.0}
+    unlike = {**_row("u", 1.0, n=3, age=120.0), "sig_capability_sweep_share": 1.0}
+    nets = {str(r["account_id"]): frozenset({"9506"}) for r in [*camp, twin, unlike]}
+    usage = FamilyUsage({a: {-1: 3} for a in nets}, {})
+    (accounts,) = _decide([*camp, twin, unlike], networks=nets, family_usage=usage)
+    assert "t" in accounts and "u" not in accounts

@@ -22,6 +22,7 @@ from distillguard.detect.membership import (
     FamilyUsage,
     attach_by_family,
     content_gate,
+    profile_gate,
     split_by_network,
 )
 from distillguard.detect.ruleset import Rule
@@ -354,6 +355,7 @@ def decide(
             }
             if float(by_id[a].get("distill_share") or 0.0) >= cgate
         )
+        members = profile_gate(members, core, by_id, cfg.member_min_profile_similarity)
         volume = sum(int(by_id[a].get("n_events") or 0) for a in members)
         if len(members) < cfg.min_campaign_accounts or volume < cfg.min_campaign_events:
             continue

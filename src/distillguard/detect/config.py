@@ -94,6 +94,15 @@ class DetectConfig:
             disables).
         family_attach_min_requests: requests an account must send in a campaign's claimed
             families before it is attached (one request shows no pattern).
+        network_claim_share: an ASN is claimed by a campaign when its members are at least
+            this share of the accounts on it that send distillation content ...
+        profile_min_similarity: ... and an account on a claimed ASN whose content passes the
+            campaign's gate joins when the cosine similarity of its signal mix to the
+            campaign's reaches this (1.0 disables).
+        member_min_profile_similarity: a graph member whose mix of distillation content has
+            a cosine similarity below this to the campaign core's mix is another operation
+            (reasoning harvesting linked to a capability sweep by a shared network); 0
+            disables.
     """
 
     seed: int = 7
@@ -133,6 +142,9 @@ class DetectConfig:
     family_claim_share: float = 0.2
     family_attach_rounds: int = 3
     family_attach_min_requests: int = 2
+    network_claim_share: float = 0.3
+    profile_min_similarity: float = 0.9
+    member_min_profile_similarity: float = 0.3
 
 
 def load_detect_config(path: str | Path | None = None) -> DetectConfig:

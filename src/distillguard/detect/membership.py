@@ -66,6 +66,43 @@ def content_gate(
     return rel * shares[len(shares) // 2]
 
 
+def _profile(members: Sequence[str], by_id: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
+    """Event-weighted mean of the members' ``sig_*_share`` columns (their content mix)."""
+    out: dict[str, float] = defaultdict(float)
+    for a in members:
+        row = by_id[a]
+        n = float(row.get("n_events") or 0)
+        for k, v in row.items():
+            if k.startswith("sig_") and k.endswith("_share") and v:
+                out[k] += n * float(v)
+    return dict(out)
+
+
+def profile_gate(
+    members: Sequence[str],
+    core: Sequence[str],
+    by_id: Mapping[str, Mapping[str, Any]],
+    min_similarity: float,
+) -> list[str]:
+    """Members whose content mix is like the core's (all of them without text)."""
+    ref = _profile(core, by_id)
+    if not ref or min_similarity <= 0:
+        return list(members)
+    out = []
+    for a in members:
+        mine = _profile([a], by_id)
+        if not mine or _cosine(mine, ref) >= min_similarity:
+            out.append(a)
+    return out
+
+
+def _cosine(x: Mapping[str, float], y: Mapping[str, float]) -> float:
+    dot = sum(v * y.get(k, 0.0) for k, v in x.items())
+    nx = sum(v * v for v in x.values()) ** 0.5
+    ny = sum(v * v for v in y.values()) ** 0.5
+    return dot / (nx * ny) if nx > 0 and ny > 0 else 0.0
+
+
 def network_groups(members: Sequence[str], asns: Mapping[str, frozenset[str]]) -> dict[str, str]:
     """Member -> its network group's root (members sharing an ASN, transitively, one group)."""
     parent: dict[str, str] = {}
@@ -156,7 +193,8 @@ def attach_by_family(
         for a, fams in usage.by_account.items():
             if a in owner:
                 for f in fams:
-                    users[f][owner[a]] += 1
+                    if f >= 0:
+                        users[f][owner[a]] += 1
         claimed: dict[int, set[int]] = defaultdict(set)
         for f, cnt in users.items():
             total = max(usage.users.get(f, 0), sum(cnt.values()))
@@ -165,6 +203,21 @@ def attach_by_family(
                     claimed[f].add(idx)
         camp_nets = [frozenset().union(*(nets.get(a, frozenset()) for a in p[2])) for p in pending]
         gates = [content_gate(p[2], by_id, cfg.member_relative_content) for p in pending]
+        # Networks a campaign dominates among the accounts sending distillation content.
+        on_net: dict[str, Counter[int]] = defaultdict(Counter)
+        net_users: Counter[str] = Counter()
+        for a in usage.by_account:
+            for asn in nets.get(a, ()):
+                net_users[asn] += 1
+                if a in owner:
+                    on_net[asn][owner[a]] += 1
+        net_claim = {
+            (asn, idx)
+            for asn, cnt in on_net.items()
+            for idx, n in cnt.items()
+            if n >= 2 and n >= cfg.network_claim_share * net_users[asn]
+        }
+        profiles = [_profile(p[2], by_id) for p in pending]
         added: dict[int, list[str]] = defaultdict(list)
         for a, fams in usage.by_account.items():
             if a in owner or a in excluded or a not in by_id:
@@ -176,6 +229,16 @@ def attach_by_family(
                     per[idx] += k
             need = max(cfg.family_crowd_min_share * n, float(cfg.family_attach_min_requests))
             ok = [i for i, k in per.items() if k >= need and _share(by_id[a]) >= gates[i]]
+            if not ok and n >= cfg.family_attach_min_requests and cfg.profile_min_similarity < 1:
+                # Same network the campaign dominates, same mix of distillation content.
+                mine_p = _profile([a], by_id)
+                ok = [
+                    i
+                    for i in range(len(pending))
+                    if any((asn, i) in net_claim for asn in nets.get(a, ()))
+                    and _share(by_id[a]) >= gates[i]
+                    and _cosine(mine_p, profiles[i]) >= cfg.profile_min_similarity
+                ]
             if not ok:
                 continue
             mine = nets.get(a, frozenset())
@@ -222,7 +285,7 @@ def family_usage(
         f"""SELECT e.account_id, p.family_id, count(*) FROM {events} e
         JOIN prompt_signals p ON p.prompt_digest = e.prompt_digest
         JOIN account_features a ON a.account_id = e.account_id
-        WHERE p.family_id >= 0 AND coalesce(a.distill_share, 0) >= {float(cfg.attach_min_content)}
+        WHERE coalesce(a.distill_share, 0) >= {float(cfg.attach_min_content)}
           AND coalesce(a.dup_prompt_share, 0) < 0.5
         GROUP BY 1, 2"""  # noqa: S608
     ).fetchall()
