@@ -97,10 +97,10 @@ class DetectConfig:
         network_claim_share: an ASN is claimed by a campaign when its members are at least
             this share of the accounts on it that send distillation content ...
         profile_min_similarity: ... and an account on a claimed ASN whose content passes the
-            campaign's gate joins when the cosine similarity of its signal mix to the
-            campaign's reaches this (1.0 disables).
-        member_min_profile_similarity: a graph member whose mix of distillation content has
-            a cosine similarity below this to the campaign core's mix is another operation
+            campaign's gate joins when at least this share of its distillation signals are
+            the campaign's own tactics (signals ≥ 5 % of its mix; 1.0 disables).
+        member_min_profile_similarity: a graph member with less than this share of its
+            distillation signals among the campaign core's tactics is another operation
             (reasoning harvesting linked to a capability sweep by a shared network); 0
             disables.
     """

@@ -84,23 +84,28 @@ def profile_gate(
     by_id: Mapping[str, Mapping[str, Any]],
     min_similarity: float,
 ) -> list[str]:
-    """Members whose content mix is like the core's (all of them without text)."""
+    """Members whose distillation content is mostly the core's own tactics (all without text)."""
     ref = _profile(core, by_id)
     if not ref or min_similarity <= 0:
         return list(members)
     out = []
     for a in members:
         mine = _profile([a], by_id)
-        if not mine or _cosine(mine, ref) >= min_similarity:
+        if not mine or _coverage(mine, ref) >= min_similarity:
             out.append(a)
     return out
 
 
-def _cosine(x: Mapping[str, float], y: Mapping[str, float]) -> float:
-    dot = sum(v * y.get(k, 0.0) for k, v in x.items())
-    nx = sum(v * v for v in x.values()) ** 0.5
-    ny = sum(v * v for v in y.values()) ** 0.5
-    return dot / (nx * ny) if nx > 0 and ny > 0 else 0.0
+def _coverage(mine: Mapping[str, float], ref: Mapping[str, float]) -> float:
+    """Share of an account's distillation signals that are among the group's own tactics
+    (signals making up ≥ 5 % of the group's mix). Robust for accounts with a handful of
+    requests, whose mix of the group's tactics is noisy but whose tactics are not."""
+    total_ref = sum(ref.values())
+    total = sum(mine.values())
+    if total <= 0 or total_ref <= 0:
+        return 0.0
+    used = {k for k, v in ref.items() if v >= 0.05 * total_ref}
+    return sum(v for k, v in mine.items() if k in used) / total
 
 
 def network_groups(members: Sequence[str], asns: Mapping[str, frozenset[str]]) -> dict[str, str]:
@@ -218,6 +223,8 @@ def attach_by_family(
             if n >= 2 and n >= cfg.network_claim_share * net_users[asn]
         }
         profiles = [_profile(p[2], by_id) for p in pending]
+        # A network is a weaker tie than a wrapper: own content as strong as the median member's.
+        medians = [content_gate(p[2], by_id, 1.0) for p in pending]
         added: dict[int, list[str]] = defaultdict(list)
         for a, fams in usage.by_account.items():
             if a in owner or a in excluded or a not in by_id:
@@ -236,8 +243,8 @@ def attach_by_family(
                     i
                     for i in range(len(pending))
                     if any((asn, i) in net_claim for asn in nets.get(a, ()))
-                    and _share(by_id[a]) >= gates[i]
-                    and _cosine(mine_p, profiles[i]) >= cfg.profile_min_similarity
+                    and _share(by_id[a]) >= medians[i]
+                    and _coverage(mine_p, profiles[i]) >= cfg.profile_min_similarity
                 ]
             if not ok:
                 continue
