@@ -42,7 +42,8 @@ def start_cli(
     args: list[str], env: dict[str, str], port: int, prefix: list[str] | None = None
 ) -> subprocess.Popen[bytes]:
     """``python [PREFIX] -m distillguard.cli ARGS`` with ``env``; waits for ``port``."""
-    full = {**os.environ, **env, "PYTHONPATH": str(ROOT / "src")}
+    # DG_BENCH_SRC: run another checkout's sources (before/after comparisons)
+    full = {**os.environ, **env, "PYTHONPATH": os.environ.get("DG_BENCH_SRC", str(ROOT / "src"))}
     p = subprocess.Popen(
         [sys.executable, *(prefix or []), "-m", "distillguard.cli", *args],
         env=full,
