@@ -85,7 +85,7 @@ def profile_gate(
     min_similarity: float,
 ) -> list[str]:
     """Members whose distillation content is mostly the core's own tactics (all without text)."""
-    ref = _profile(core, by_id)
+    ref = _tactics(core, by_id)
     if not ref or min_similarity <= 0:
         return list(members)
     out = []
@@ -96,16 +96,24 @@ def profile_gate(
     return out
 
 
-def _coverage(mine: Mapping[str, float], ref: Mapping[str, float]) -> float:
-    """Share of an account's distillation signals that are among the group's own tactics
-    (signals making up ≥ 5 % of the group's mix). Robust for accounts with a handful of
-    requests, whose mix of the group's tactics is noisy but whose tactics are not."""
-    total_ref = sum(ref.values())
+def _tactics(members: Sequence[str], by_id: Mapping[str, Mapping[str, Any]]) -> set[str]:
+    """The group's own tactics: signals making up ≥ 10 % of the mix of ≥ 20 % of members
+    (a handful of outsiders pulled in by weak edges do not make their content the group's)."""
+    count: Counter[str] = Counter()
+    for a in members:
+        mine = _profile([a], by_id)
+        total = sum(mine.values())
+        count.update(k for k, v in mine.items() if total > 0 and v >= 0.1 * total)
+    return {k for k, n in count.items() if n >= 0.2 * len(members)}
+
+
+def _coverage(mine: Mapping[str, float], tactics: set[str]) -> float:
+    """Share of an account's distillation signals that are among the group's tactics. Robust
+    for accounts with a handful of requests, whose mix is noisy but whose tactics are not."""
     total = sum(mine.values())
-    if total <= 0 or total_ref <= 0:
+    if total <= 0:
         return 0.0
-    used = {k for k, v in ref.items() if v >= 0.05 * total_ref}
-    return sum(v for k, v in mine.items() if k in used) / total
+    return sum(v for k, v in mine.items() if k in tactics) / total
 
 
 def network_groups(members: Sequence[str], asns: Mapping[str, frozenset[str]]) -> dict[str, str]:
@@ -222,7 +230,7 @@ def attach_by_family(
             for idx, n in cnt.items()
             if n >= 2 and n >= cfg.network_claim_share * net_users[asn]
         }
-        profiles = [_profile(p[2], by_id) for p in pending]
+        profiles = [_tactics(p[2], by_id) for p in pending]
         # A network is a weaker tie than a wrapper: own content as strong as the median member's.
         medians = [content_gate(p[2], by_id, 1.0) for p in pending]
         added: dict[int, list[str]] = defaultdict(list)
