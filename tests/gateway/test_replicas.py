@@ -147,6 +147,20 @@ def test_decision_from_admin_api_applies_everywhere(cluster: dict[str, Any]) -> 
     assert codes == [403] * len(ports)
 
 
+def test_streamed_and_whole_answers_over_the_pooled_upstream(cluster: dict[str, Any]) -> None:
+    # real processes: the gateway's own HTTP/1.1 client (keep-alive pool, chunked SSE)
+    port = cluster["ports"][1]
+    key = cluster["admin"].create("stream-acct", actor="t").raw_key
+    whole = [_chat(port, key, max_tokens=4) for _ in range(3)]  # reuses pooled connections
+    assert [r.status_code for r in whole] == [200, 200, 200]
+    assert all(r.json()["choices"][0]["message"]["content"] for r in whole)
+    r = _chat(port, key, stream=True, max_tokens=4)
+    assert r.status_code == 200
+    events = [ln for ln in r.text.split("\n") if ln.startswith("data: ")]
+    assert events[-1] == "data: [DONE]" and len(events) >= 3
+    assert _chat(port, key, max_tokens=4).status_code == 200  # the pool is still healthy
+
+
 def test_client_disconnect_mid_stream_cancels_upstream(cluster: dict[str, Any]) -> None:
     port, up = cluster["ports"][2], cluster["upstream"]
     key = cluster["admin"].create("abort-acct", actor="t").raw_key
