@@ -216,23 +216,32 @@ def attach_by_family(
                     claimed[f].add(idx)
         camp_nets = [frozenset().union(*(nets.get(a, frozenset()) for a in p[2])) for p in pending]
         gates = [content_gate(p[2], by_id, cfg.member_relative_content) for p in pending]
-        # Networks a campaign dominates among the accounts sending distillation content.
-        on_net: dict[str, Counter[int]] = defaultdict(Counter)
-        net_users: Counter[str] = Counter()
-        for a in usage.by_account:
-            for asn in nets.get(a, ()):
-                net_users[asn] += 1
-                if a in owner:
-                    on_net[asn][owner[a]] += 1
-        net_claim = {
-            (asn, idx)
-            for asn, cnt in on_net.items()
-            for idx, n in cnt.items()
-            if n >= 2 and n >= cfg.network_claim_share * net_users[asn]
-        }
         profiles = [_tactics(p[2], by_id) for p in pending]
         # A network is a weaker tie than a wrapper: own content as strong as the median member's.
         medians = [content_gate(p[2], by_id, 1.0) for p in pending]
+
+        def looks_like(
+            a: str, i: int, medians: list[float] = medians, profiles: list[set[str]] = profiles
+        ) -> bool:
+            return _share(by_id[a]) >= medians[i] and (
+                _coverage(_profile([a], by_id), profiles[i]) >= cfg.profile_min_similarity
+            )
+
+        # Networks a campaign dominates among the accounts whose content looks like its
+        # members' (a ratio that does not grow with the population, unlike raw counts).
+        on_net: dict[tuple[str, int], list[int]] = defaultdict(lambda: [0, 0])
+        for a in usage.by_account:
+            if a not in by_id or a in excluded:
+                continue
+            for i in range(len(pending)):
+                if owner.get(a) == i or looks_like(a, i):
+                    for asn in nets.get(a, ()):
+                        on_net[(asn, i)][0 if owner.get(a) == i else 1] += 1
+        net_claim = {
+            key
+            for key, (m, other) in on_net.items()
+            if m >= 2 and m >= cfg.network_claim_share * (m + other)
+        }
         added: dict[int, list[str]] = defaultdict(list)
         for a, fams in usage.by_account.items():
             if a in owner or a in excluded or a not in by_id:
@@ -246,13 +255,10 @@ def attach_by_family(
             ok = [i for i, k in per.items() if k >= need and _share(by_id[a]) >= gates[i]]
             if not ok and n >= cfg.family_attach_min_requests and cfg.profile_min_similarity < 1:
                 # Same network the campaign dominates, same mix of distillation content.
-                mine_p = _profile([a], by_id)
                 ok = [
                     i
                     for i in range(len(pending))
-                    if any((asn, i) in net_claim for asn in nets.get(a, ()))
-                    and _share(by_id[a]) >= medians[i]
-                    and _coverage(mine_p, profiles[i]) >= cfg.profile_min_similarity
+                    if any((asn, i) in net_claim for asn in nets.get(a, ())) and looks_like(a, i)
                 ]
             if not ok:
                 continue
