@@ -30,6 +30,7 @@ from distillguard.gateway.resp import RespClient, parse_redis_url
 from distillguard.gateway.routes import build_routes
 from distillguard.gateway.sources import PolicyCache, RedisSource
 from distillguard.gateway.spool import SpoolWriter
+from distillguard.gateway.transforms import register_transform
 from distillguard.gateway.upstream import RawUpstream
 from distillguard.policy.table import DecisionTable, RedisPublisher
 
@@ -64,6 +65,38 @@ def upstream_client(
     )
 
 
+def install_response_transforms() -> tuple[str, ...]:
+    """Register the watermark and canary response transforms when ``[watermark]`` is enabled.
+
+    The policy actions ``watermark`` and ``canary`` use them; without them those actions fall
+    back to the no-op transform and the event records ``transforms_missing``.
+
+    Returns:
+        The names registered (empty when the watermark is not enabled).
+
+    Raises:
+        WatermarkError: enabled but the master secret file is missing or unreadable.
+    """
+    from distillguard.watermark.config import load_config
+
+    wcfg = load_config()
+    if not wcfg.enabled:
+        return ()
+    from distillguard.watermark.canary import CanaryBook
+    from distillguard.watermark.canary_ledger import CanaryLedger
+    from distillguard.watermark.gateway_plugin import (
+        CanaryResponseTransform,
+        WatermarkResponseTransform,
+    )
+    from distillguard.watermark.transform import WatermarkTransform
+
+    marker = WatermarkTransform.from_config(wcfg)
+    ledger = CanaryLedger(wcfg.canary_ledger) if wcfg.canary_ledger is not None else None
+    register_transform(WatermarkResponseTransform(marker))
+    register_transform(CanaryResponseTransform(CanaryBook(marker.master, ledger)))
+    return ("watermark", "canary")
+
+
 def build_gateway(cfg: GatewayConfig) -> Gateway:
     """A gateway with Redis, the spool and a pooled upstream client, as configured.
 
@@ -75,6 +108,7 @@ def build_gateway(cfg: GatewayConfig) -> Gateway:
     import redis.asyncio as aredis
 
     secret = cfg.require_secret()
+    install_response_transforms()
     # A blocking pool waits for a free connection instead of failing under bursts: waiting
     # for our own pool is load, not an outage, and must not switch to local limits.
     pool = aredis.BlockingConnectionPool.from_url(

@@ -23,6 +23,8 @@ class WatermarkConfig:
         context_width: KGW window ``h``.
         seeding: ``left`` or ``self``.
         alpha: family-wise level for detection across keys.
+        canary_ledger: append-only JSONL file recording planted canaries (no secrets), so
+            audits can rebuild them after a restart; unset keeps them in memory only.
     """
 
     enabled: bool = False
@@ -33,6 +35,7 @@ class WatermarkConfig:
     context_width: int = 1
     seeding: str = "left"
     alpha: float = 1e-3
+    canary_ledger: Path | None = None
 
     def __post_init__(self) -> None:
         if self.enabled and self.master_secret_file is None:

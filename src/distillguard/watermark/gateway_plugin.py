@@ -26,10 +26,15 @@ from distillguard.watermark.transform import WatermarkTransform
 
 
 class _Ctx(Protocol):
-    request_id: str
-    account_id: str
-    choice: int
-    params: dict[str, Any]
+    # read-only members, so the gateway's frozen TransformContext satisfies this protocol
+    @property
+    def request_id(self) -> str: ...
+    @property
+    def account_id(self) -> str: ...
+    @property
+    def choice(self) -> int: ...
+    @property
+    def params(self) -> dict[str, Any]: ...
 
 
 class WatermarkResponseTransform:
