@@ -364,10 +364,7 @@ def decide(
     if networks:
         split_by_network(pending, networks, by_id, scores, cfg)
     if family_usage:
-        for aid in attach_by_family(pending, family_usage, by_id, allowed, cfg, networks):
-            family_note[aid] = (
-                "sends through template families used mostly by this campaign's members"
-            )
+        family_note.update(attach_by_family(pending, family_usage, by_id, allowed, cfg, networks))
     rule_by_id = {r.id: r for r in rules}
     for idx, (neg_vol, comm, members, risk) in enumerate(sorted(pending), 1):
         cid = f"campaign-{idx:03d}"
@@ -431,7 +428,7 @@ def decide(
             own = edge_kinds_by_account.get(aid, {})
             link = ", ".join(
                 f"{EDGE_REASONS.get(k, k)} ({n})"
-                for k, n in sorted(own.items(), key=lambda kv: -kv[1])[:2]
+                for k, n in sorted(own.items(), key=lambda kv: (-kv[1], kv[0]))[:2]
             )
             why = [f"member of {cid} (risk {crisk:.2f})"] + ([f"linked: {link}"] if link else [])
             if not link and aid in family_note:

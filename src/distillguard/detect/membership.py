@@ -177,7 +177,7 @@ def attach_by_family(
     excluded: Mapping[str, Any],
     cfg: DetectConfig,
     networks: Mapping[str, frozenset[str]] | None = None,
-) -> dict[str, int]:
+) -> dict[str, str]:
     """Add accounts that speak through a campaign's claimed wrapper families (in place).
 
     Args:
@@ -192,9 +192,13 @@ def attach_by_family(
             network with it when there is one (same wrappers, different operators).
 
     Returns:
-        attached account -> index into ``pending`` of the campaign it joined.
+        attached account -> why it joined, in words (for its reasons).
     """
-    attached: dict[str, int] = {}
+    attached: dict[str, str] = {}
+    by_family = "sends through template families used mostly by this campaign's members"
+    by_network = (
+        "sends this campaign's kind of distillation content from a network its members dominate"
+    )
     rounds = max(int(cfg.family_attach_rounds), 0)
     if not usage.by_account or rounds == 0 or not pending:
         return attached
@@ -243,6 +247,7 @@ def attach_by_family(
             if m >= 2 and m >= cfg.network_claim_share * (m + other)
         }
         added: dict[int, list[str]] = defaultdict(list)
+        how: dict[str, str] = {}
         for a, fams in usage.by_account.items():
             if a in owner or a in excluded or a not in by_id:
                 continue
@@ -253,6 +258,7 @@ def attach_by_family(
                     per[idx] += k
             need = max(cfg.family_crowd_min_share * n, float(cfg.family_attach_min_requests))
             ok = [i for i, k in per.items() if k >= need and _share(by_id[a]) >= gates[i]]
+            how[a] = by_family
             if not ok and n >= cfg.family_attach_min_requests and cfg.profile_min_similarity < 1:
                 # Same network the campaign dominates, same mix of distillation content.
                 ok = [
@@ -260,6 +266,7 @@ def attach_by_family(
                     for i in range(len(pending))
                     if any((asn, i) in net_claim for asn in nets.get(a, ())) and looks_like(a, i)
                 ]
+                how[a] = by_network
             if not ok:
                 continue
             mine = nets.get(a, frozenset())
@@ -272,7 +279,7 @@ def attach_by_family(
             vol = sum(int(by_id[a].get("n_events") or 0) for a in accs)
             pending[idx] = (neg_vol - vol, comm, sorted({*members, *accs}), risk)
             for a in accs:
-                attached[a] = idx
+                attached[a] = how[a]
     return attached
 
 
