@@ -296,10 +296,14 @@ def cluster(con: Any, cfg: DetectConfig) -> int:
         "CREATE OR REPLACE TEMP TABLE _c_idx AS SELECT account_id, "
         "CAST(row_number() OVER (ORDER BY account_id) - 1 AS BIGINT) AS i FROM account_features"
     ).fetchall()
+    # A fixed edge order and weights rounded below float-summation noise: Leiden's result
+    # depends on both, and parallel aggregation must not change campaigns between runs.
     tbl = con.sql(
-        "SELECT x.i AS u, y.i AS v, g.weight, g.behaviour + g.identity AS behaviour "
+        "SELECT x.i AS u, y.i AS v, round(g.weight, 9) AS weight, "
+        "round(g.behaviour + g.identity, 9) AS behaviour "
         "FROM account_graph g "
-        "JOIN _c_idx x ON x.account_id = g.a JOIN _c_idx y ON y.account_id = g.b"
+        "JOIN _c_idx x ON x.account_id = g.a JOIN _c_idx y ON y.account_id = g.b "
+        "ORDER BY u, v"
     ).to_arrow_table()
     src = tbl.column("u").to_numpy().astype(np.int64)
     dst = tbl.column("v").to_numpy().astype(np.int64)
