@@ -91,3 +91,18 @@ def test_small_account_on_a_network_the_campaign_dominates_joins_with_its_conten
     usage = FamilyUsage({a: {-1: 3} for a in nets}, {})
     (accounts,) = _decide([*camp, twin, unlike], networks=nets, family_usage=usage)
     assert "t" in accounts and "u" not in accounts
+
+
+def test_popular_template_a_large_campaign_dominates_does_not_pull_in_other_networks() -> None:
+    """Regression (hydra-release, scale 0.05): a developer with 2 coding prompts in the
+    catch-all coding family, 28 % of whose users were the hydra, was attached to it."""
+    camp = [_row(f"h{i}", 1.0) for i in range(6)]
+    dev = _row("dev", 1.0, n=4, age=75.0)
+    nets = {f"h{i}": frozenset({"16276"}) for i in range(6)} | {"dev": frozenset({"9318"})}
+    usage = FamilyUsage({**{f"h{i}": {0: 20} for i in range(6)}, "dev": {0: 2}}, {0: 20})
+    (accounts,) = _decide([*camp, dev], networks=nets, family_usage=usage)
+    assert "dev" not in accounts
+    (same,) = _decide(
+        [*camp, dev], networks=nets | {"dev": frozenset({"16276"})}, family_usage=usage
+    )
+    assert "dev" in same

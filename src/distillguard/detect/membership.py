@@ -257,7 +257,16 @@ def attach_by_family(
                 for idx in claimed.get(f, ()):
                     per[idx] += k
             need = max(cfg.family_crowd_min_share * n, float(cfg.family_attach_min_requests))
-            ok = [i for i, k in per.items() if k >= need and _share(by_id[a]) >= gates[i]]
+            mine = nets.get(a, frozenset())
+            # Wrapper and network: a popular template a large campaign happens to dominate
+            # does not pull in accounts on networks the campaign never uses.
+            ok = [
+                i
+                for i, k in per.items()
+                if k >= need
+                and _share(by_id[a]) >= gates[i]
+                and (not mine or not camp_nets[i] or bool(mine & camp_nets[i]))
+            ]
             how[a] = by_family
             if not ok and n >= cfg.family_attach_min_requests and cfg.profile_min_similarity < 1:
                 # Same network the campaign dominates, same mix of distillation content.
@@ -269,7 +278,6 @@ def attach_by_family(
                 how[a] = by_network
             if not ok:
                 continue
-            mine = nets.get(a, frozenset())
             idx = max(ok, key=lambda i: (bool(mine & camp_nets[i]), per[i], -i))
             added[idx].append(a)
         if not added:
