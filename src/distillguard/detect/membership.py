@@ -213,11 +213,14 @@ def attach_by_family(
                     if f >= 0:
                         users[f][owner[a]] += 1
         claimed: dict[int, set[int]] = defaultdict(set)
+        owned: dict[int, set[int]] = defaultdict(set)  # most of its users are the campaign's
         for f, cnt in users.items():
             total = max(usage.users.get(f, 0), sum(cnt.values()))
             for idx, n in cnt.items():
                 if n >= 2 and n >= claim * total:
                     claimed[f].add(idx)
+                if n >= 2 and n > 0.5 * total:
+                    owned[f].add(idx)
         camp_nets = [frozenset().union(*(nets.get(a, frozenset()) for a in p[2])) for p in pending]
         gates = [content_gate(p[2], by_id, cfg.member_relative_content) for p in pending]
         profiles = [_tactics(p[2], by_id) for p in pending]
@@ -253,19 +256,22 @@ def attach_by_family(
                 continue
             n = int(by_id[a].get("n_events") or 0)
             per: Counter[int] = Counter()
+            own: Counter[int] = Counter()
             for f, k in fams.items():
                 for idx in claimed.get(f, ()):
                     per[idx] += k
+                for idx in owned.get(f, ()):
+                    own[idx] += k
             need = max(cfg.family_crowd_min_share * n, float(cfg.family_attach_min_requests))
             mine = nets.get(a, frozenset())
-            # Wrapper and network: a popular template a large campaign happens to dominate
-            # does not pull in accounts on networks the campaign never uses.
+            # A family mostly the campaign's is its wrapper; one it merely claims (a popular
+            # template a large campaign happens to be a fifth of) also needs a shared network.
             ok = [
                 i
                 for i, k in per.items()
                 if k >= need
                 and _share(by_id[a]) >= gates[i]
-                and (not mine or not camp_nets[i] or bool(mine & camp_nets[i]))
+                and (own[i] >= need or not mine or not camp_nets[i] or bool(mine & camp_nets[i]))
             ]
             how[a] = by_family
             if not ok and n >= cfg.family_attach_min_requests and cfg.profile_min_similarity < 1:
