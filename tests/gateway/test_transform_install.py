@@ -11,6 +11,7 @@ from distillguard.gateway import transforms
 from distillguard.gateway.server import install_response_transforms
 from distillguard.gateway.transforms import TransformContext, get_transform
 from distillguard.watermark.keys import MasterSecret
+from distillguard.watermark.transform import WatermarkTransform
 
 
 @pytest.fixture()
@@ -34,7 +35,8 @@ def test_enabled_watermark_marks_text_and_plants_canaries(
     clean_registry: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     secret = tmp_path / "master.key"
-    MasterSecret.generate().save(secret)
+    master = MasterSecret(bytes(range(32)))  # fixed, so the marked text is deterministic
+    master.save(secret)
     ledger = tmp_path / "canaries.jsonl"
     cfg = tmp_path / "dg.toml"
     cfg.write_text(
@@ -56,11 +58,15 @@ def test_enabled_watermark_marks_text_and_plants_canaries(
         params={},
     )
     text = (
-        "The quick answer is that we can start with a large number of small steps, "
-        "and then we will show the result in a clear and simple way for every user."
+        "It is important to help people understand the big problem quickly. We often use "
+        "simple methods to begin, and we also show many good examples that make the answer "
+        "easy to see. However, the main idea is to start small, then build a large and "
+        "strong result."
     )
     stream = wm.open(ctx)
     marked = stream.feed(text) + stream.close()
+    # the installed transform marks with the configured secret, exactly as the library does
+    assert marked == WatermarkTransform(master, cohorts=64).transform(text, "acct-1")
     assert marked != text
     canary, found = get_transform("canary")
     assert found
