@@ -36,6 +36,7 @@ def main() -> int:
         int(float(s))
         for s in (args.sizes or ("1e5,3e5" if args.small else "1e6,3e6,1e7")).split(",")
     ]
+    from distillguard.detect.evaluate import evaluate
     from distillguard.sim import load_scenario, simulate
 
     base = load_scenario("scale-10m")
@@ -58,18 +59,21 @@ def main() -> int:
                 print(f"{n} events: scan failed (exit {proc.returncode}): {tail}", file=sys.stderr)
                 continue
             out = json.loads(proc.stdout.strip().splitlines()[-1])
+            ev = evaluate(work / "scan", sim.labels_path)
+            out["quality"] = (ev.precision, ev.recall, ev.fpr, ev.bcubed_f1, ev.all_found)
             rows.append((n, out, max(peak_kib, before) / 1024 / 1024))
     stages = ("ingest", "annotate", "features", "linking", "scoring", "outputs", "total")
     print(
         f"{'events':>9} {'accounts':>8} "
         + " ".join(f"{s:>9}" for s in stages)
-        + f" {'peakGiB':>8} {'cmp':>4}"
+        + f" {'peakGiB':>8} {'cmp':>4} {'prec':>6} {'recall':>6} {'fpr':>8} {'B3F1':>6} {'all':>4}"
     )
     for _n, out, gib in rows:
         print(
             f"{out['events']:>9} {out['accounts']:>8} "
             + " ".join(f"{out['timings'].get(s, 0):>8.1f}s" for s in stages)
             + f" {gib:>8.2f} {out['campaigns']:>4}"
+            + " {:>6.3f} {:>6.3f} {:>8.5f} {:>6.3f} {:>4}".format(*out["quality"])
         )
     return 0
 
