@@ -17,6 +17,7 @@ from typing import Any
 from distillguard.detect.allowlist import AllowList
 from distillguard.detect.config import DetectConfig
 from distillguard.detect.families import FamilyGroup
+from distillguard.detect.intel_signal import INTEL_EDGE_REASONS, IntelSignals, fold_peer_groups
 from distillguard.detect.linking import EDGE_REASONS
 from distillguard.detect.membership import (
     FamilyUsage,
@@ -253,6 +254,8 @@ def decide(
     family_groups: Sequence[FamilyGroup] = (),
     networks: Mapping[str, frozenset[str]] | None = None,
     family_usage: FamilyUsage | None = None,
+    intel: IntelSignals | None = None,
+    intel_min_accounts: int = 2,
 ) -> tuple[list[AccountVerdict], list[Campaign]]:
     """Give every account a verdict and group campaign members into campaigns.
 
@@ -278,6 +281,12 @@ def decide(
         family_usage: who sends through which family
             (:func:`distillguard.detect.membership.family_usage`); accounts are attached
             through the families a campaign claims when given.
+        intel: peers' indicators matched locally
+            (:func:`distillguard.detect.intel_signal.load_intel_signals`): accounts with
+            strong intel evidence join the local campaign holding most of their peer group,
+            or form a campaign of ``intel_min_accounts`` or more; every hit account's reasons
+            and its campaign's evidence name the producer and indicator kinds.
+        intel_min_accounts: smallest peer group that is a campaign of its own.
     """
     if scores is None:
         scores = {str(r["account_id"]): score_account(r, rules) for r in rows}
@@ -365,6 +374,10 @@ def decide(
         split_by_network(pending, networks, by_id, scores, cfg)
     if family_usage:
         family_note.update(attach_by_family(pending, family_usage, by_id, allowed, cfg, networks))
+    intel_note: dict[str, str] = {}
+    if intel is not None:
+        n_events = {a: int(r.get("n_events") or 0) for a, r in by_id.items()}
+        intel_note = fold_peer_groups(pending, intel, n_events, allowed, intel_min_accounts)
     rule_by_id = {r.id: r for r in rules}
     for idx, (neg_vol, comm, members, risk) in enumerate(sorted(pending), 1):
         cid = f"campaign-{idx:03d}"
@@ -373,9 +386,12 @@ def decide(
         for a in members:
             kinds.update(edge_kinds_by_account.get(a, {}))
         fired: Counter[str] = Counter(r.id for a in members for r in scores[a].rules)
+        edges = {k: v // 2 for k, v in kinds.most_common()}
+        if intel is not None:
+            edges.update(intel.pair_counts(members))
         evidence = {
-            "edges": {k: v // 2 for k, v in kinds.most_common()},
-            "edge_reasons": {k: EDGE_REASONS.get(k, k) for k in kinds},
+            "edges": edges,
+            "edge_reasons": {k: EDGE_REASONS.get(k) or INTEL_EDGE_REASONS.get(k, k) for k in edges},
             "rules_fired": dict(fired.most_common()),
             "distill_share": round(
                 sum(float(r.get("distill_share") or 0) * int(r.get("n_events") or 0) for r in mrows)
@@ -385,6 +401,13 @@ def decide(
             "distinct_orgs": len({r.get("org_id") for r in mrows if r.get("org_id")}),
             "community": comm,
         }
+        peer = (
+            intel.campaign_evidence(members, sum(1 for a in members if a in intel_note))
+            if intel is not None
+            else None
+        )
+        if peer is not None:
+            evidence["intel"] = peer
         campaigns.append(
             Campaign(
                 campaign_id=cid,
@@ -408,6 +431,8 @@ def decide(
     for aid in sorted(by_id):
         s = scores[aid]
         reasons = s.reasons()
+        if intel is not None and aid in intel.accounts:
+            reasons = [intel.accounts[aid].reason(), *reasons]
         rule_ids = tuple(r.id for r in s.rules)
         if aid in allowed:
             e = allowed[aid]
@@ -433,6 +458,8 @@ def decide(
             why = [f"member of {cid} (risk {crisk:.2f})"] + ([f"linked: {link}"] if link else [])
             if not link and aid in family_note:
                 why.append(family_note[aid])
+            if aid in intel_note:
+                why.append(intel_note[aid])
             verdicts.append(
                 AccountVerdict(
                     aid,

@@ -13,12 +13,15 @@ import jinja2
 from markupsafe import Markup
 
 from distillguard.detect.campaigns import AccountVerdict, Campaign
+from distillguard.detect.intel_signal import INTEL_EDGE_REASONS, IntelSignals
 from distillguard.detect.linking import EDGE_REASONS
 from distillguard.detect.ruleset import Rule
 from distillguard.detect.svg import bar_chart, hbar_chart
 
 _TEMPLATE = Path(__file__).with_name("report.html.j2")
+_INTEL_TEMPLATE = Path(__file__).with_name("report_intel.html.j2")
 MAX_PROMPT_CHARS = 400
+MAX_INTEL_ROWS = 50
 
 
 def _svg(markup: str) -> Markup:
@@ -59,6 +62,29 @@ def _examples(con: Any, show: bool, k: int = 5) -> list[dict[str, Any]]:
     return out
 
 
+def _intel_section(
+    env: jinja2.Environment,
+    intel: IntelSignals | None,
+    notes: Sequence[str],
+    verdicts: Sequence[AccountVerdict],
+    campaigns: Sequence[Campaign],
+) -> Markup:
+    """The peer-intel section (empty when the store holds no intel hits)."""
+    if intel is None:
+        return Markup("")
+    by_id = {v.account_id: v for v in verdicts}
+    ranked = sorted(intel.accounts.values(), key=lambda a: (-a.score, a.account_id))
+    html = env.from_string(_INTEL_TEMPLATE.read_text(encoding="utf-8")).render(
+        notes=list(notes),
+        campaign_rows=[
+            (c.campaign_id, c.evidence["intel"]) for c in campaigns if "intel" in c.evidence
+        ],
+        accounts=[(a, by_id.get(a.account_id)) for a in ranked[:MAX_INTEL_ROWS]],
+        more=max(len(ranked) - MAX_INTEL_ROWS, 0),
+    )
+    return Markup(html)  # noqa: S704 - rendered by an autoescaping environment
+
+
 def render_report(
     con: Any,
     path: Path,
@@ -73,14 +99,20 @@ def render_report(
     show_prompts: bool = False,
     until: datetime | None = None,
     communities: int = 0,
+    intel: IntelSignals | None = None,
+    notes: Sequence[str] = (),
 ) -> None:
-    """Render report.html from the scan's tables (view ``ev``) and results."""
+    """Render report.html from the scan's tables (view ``ev``) and results.
+
+    ``intel`` (peers' indicators matched locally) and ``notes`` add the peer-intel section.
+    """
     span = con.execute("SELECT min(ts), max(ts) FROM ev").fetchall()[0]
     unit = (
         "hour"
         if span[0] is not None and (span[1] - span[0]).total_seconds() <= 3 * 86400
         else "day"
     )
+    reasons = {**EDGE_REASONS, **INTEL_EDGE_REASONS}
     camps = []
     for c in campaigns[:50]:
         labels, volume, active = _series(con, c.accounts, unit)
@@ -100,7 +132,7 @@ def render_report(
                     )
                 ),
                 "examples": _examples(con, show_prompts),
-                "edges": [(k, EDGE_REASONS.get(k, k), n) for k, n in c.evidence["edges"].items()],
+                "edges": [(k, reasons.get(k, k), n) for k, n in c.evidence["edges"].items()],
                 "sample_edges": con.execute(
                     """SELECT a, b, kind, round(weight, 3), evidence FROM account_edges
                    WHERE a IN (SELECT account_id FROM _r_m) AND b IN (SELECT account_id FROM _r_m)
@@ -115,6 +147,7 @@ def render_report(
     rule_rows = [(r, fired.get(r.id, 0)) for r in rules]
     suspects = sorted((v for v in verdicts if v.verdict == "suspect"), key=lambda v: -v.risk)
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    intel_html = _intel_section(env, intel, notes, verdicts, campaigns)
     html = env.from_string(_TEMPLATE.read_text(encoding="utf-8")).render(
         campaigns=camps,
         counts=counts,
@@ -124,7 +157,8 @@ def render_report(
         rules=rule_rows,
         suspects=suspects[:50],
         edges_by_kind=sorted(edges_by_kind.items(), key=lambda kv: -kv[1]),
-        edge_reasons=EDGE_REASONS,
+        edge_reasons=reasons,
+        intel_html=intel_html,
         span=span,
         until=until,
         show_prompts=show_prompts,

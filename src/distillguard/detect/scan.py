@@ -25,12 +25,14 @@ from distillguard.detect.campaigns import AccountVerdict, Campaign, decide
 from distillguard.detect.config import DetectConfig
 from distillguard.detect.families import family_groups
 from distillguard.detect.features import compute_features
+from distillguard.detect.intel_signal import IntelSignals, has_intel, load_intel_signals
 from distillguard.detect.linking import build_edges, cluster
 from distillguard.detect.membership import account_networks, family_usage
 from distillguard.detect.ruleset import load_rules
 from distillguard.detect.scoring import AccountScore, score_accounts, suspicion
 from distillguard.detect.signals.registry import SIGNALS
 from distillguard.errors import DetectionError, InputError
+from distillguard.intel.config import IntelConfig, load_intel_config
 
 ACCOUNTS_HEADER = ("account_id", "risk", "verdict", "campaign_id", "top_reasons")
 
@@ -55,6 +57,7 @@ class ScanResult:
     until: datetime | None = None
     rules_loaded: int = 0
     notes: tuple[str, ...] = field(default=())
+    intel: IntelSignals | None = None
 
 
 def _annotate(con: Any, progress: bool) -> tuple[list[str], dict[str, tuple[str, ...]]]:
@@ -117,6 +120,17 @@ def _write_prior(con: Any, scores: Mapping[str, AccountScore]) -> None:
         con.unregister("_prior_arrow")
 
 
+def _intel_note(intel: IntelSignals) -> str:
+    """How many peer-intel hits the scan used (listed among the scan's notes)."""
+    when = f", matched {intel.matched_at.isoformat()}" if intel.matched_at else ""
+    strong = sum(1 for a in intel.accounts.values() if a.identity or a.template)
+    return (
+        f"peer intel: {intel.hits} hit(s) on {len(intel.accounts)} account(s), {strong} with "
+        f"template or identity evidence, {len(intel.groups)} peer campaign group(s){when} "
+        "(run `intel match` again after ingesting new traffic)"
+    )
+
+
 def write_accounts_csv(path: Path, verdicts: Sequence[AccountVerdict]) -> None:
     """Write accounts.csv in the contract's column order."""
     with path.open("w", newline="", encoding="utf-8") as fh:
@@ -142,6 +156,7 @@ def run_scan(
     now: datetime | None = None,
     engine: str = "duckdb",
     lake: Path | None = None,
+    intel_config: IntelConfig | None = None,
 ) -> ScanResult:
     """Scan event logs and write accounts.csv, campaigns.json and report.html to ``out_dir``.
 
@@ -158,6 +173,8 @@ def run_scan(
         now: reference time for allow-list expiry (default: the current time).
         engine: ``duckdb`` (default) or ``spark`` (see docs/scale-out.md).
         lake: read the events from this event lake instead of the store.
+        intel_config: ``[intel]`` weighing of peers' indicators when the store holds
+            ``intel_hits`` (default: loaded from the configuration file and environment).
 
     Raises:
         InputError: nothing usable was read.
@@ -227,6 +244,16 @@ def run_scan(
         timings["features"] = time.perf_counter() - t
         t = time.perf_counter()
         feat_table = con.sql("SELECT * FROM account_features").to_arrow_table()
+        icfg = None
+        intel = None
+        scan_notes: list[str] = []
+        if has_intel(store.con):
+            # Intel lives in the DuckDB store (intel import / match), whatever the engine.
+            icfg = intel_config or load_intel_config()
+            intel = load_intel_signals(store.con, icfg, until=until)
+        if intel is not None:
+            feat_table = intel.join(feat_table)
+            scan_notes.append(_intel_note(intel))
         scores = score_accounts(feat_table, rules)
         rows = feat_table.to_pylist()
         _write_prior(con, scores)
@@ -265,6 +292,8 @@ def run_scan(
             family_groups=fam_groups,
             networks=account_networks(con, "ev"),
             family_usage=(family_usage(con, cfg, "ev", feats.signal_columns) if has_fam else None),
+            intel=intel,
+            intel_min_accounts=icfg.group_min_accounts if icfg is not None else 2,
         )
         timings["verdicts"] = time.perf_counter() - t
         t = time.perf_counter()
@@ -294,6 +323,8 @@ def run_scan(
             show_prompts=show_prompts,
             until=until,
             communities=n_comm,
+            intel=intel,
+            notes=scan_notes,
         )
         timings["outputs"] = time.perf_counter() - t
     finally:
@@ -317,4 +348,6 @@ def run_scan(
         ingest=report,
         until=until,
         rules_loaded=len(rules),
+        notes=tuple(scan_notes),
+        intel=intel,
     )

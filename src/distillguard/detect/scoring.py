@@ -33,7 +33,10 @@ from distillguard.detect.ruleset import Rule
 #: do; since ``distill`` counts new prompts only, its fitted weight is ~0). ``high_effort``
 #: is left out of the fit (only simulated campaigns ask for high
 #: reasoning effort: a generator artefact), and fired rules add a fixed ``rules`` x level
-#: weight on top (they restate features, so they are not fitted).
+#: weight on top (they restate features, so they are not fitted). ``intel`` (peers' shared
+#: indicators, :mod:`distillguard.detect.intel_signal`) is set by hand: the simulator's
+#: traffic carries no intel to fit it on; it is 0 for every account when the store holds
+#: no ``intel_hits``.
 ACCOUNT_WEIGHTS: dict[str, float] = {
     "bias": -5.64,
     "distill": 10.38,
@@ -54,6 +57,7 @@ ACCOUNT_WEIGHTS: dict[str, float] = {
     "length_stop": 0.0,
     "long_answers": 0.0,
     "rules": 0.25,
+    "intel": 3.0,
 }
 
 #: Log-odds weights of the community score.
@@ -90,6 +94,10 @@ _REASON_TEXT: dict[str, str] = {
     "repeats": "{p:.0%} of requests repeat earlier prompts",
     "long_answers": "asks for answers much longer than its prompts",
 }
+
+#: Terms whose reason the verdict states in its own, more detailed words (peer intel names
+#: the producer and the indicator kinds).
+_DETAILED_TERMS = frozenset({"intel"})
 
 
 def sigmoid(z: float) -> float:
@@ -156,6 +164,7 @@ def account_terms(row: Mapping[str, Any]) -> dict[str, float]:
         "long_answers": (
             min(max(math.log10(max(_f(row, "out_in_ratio"), 1e-3)), 0.0) / 2.0, 1.0) * shrink
         ),
+        "intel": _f(row, "intel_score"),
     }
 
 
@@ -173,7 +182,7 @@ class AccountScore:
             (
                 (ACCOUNT_WEIGHTS.get(t, 0.0) * v, t, v)
                 for t, v in self.terms.items()
-                if v > 0.05 and ACCOUNT_WEIGHTS.get(t, 0.0) > 0
+                if v > 0.05 and ACCOUNT_WEIGHTS.get(t, 0.0) > 0 and t not in _DETAILED_TERMS
             ),
             reverse=True,
         )
@@ -253,6 +262,7 @@ def account_term_columns(cols: Mapping[str, Any], n: int) -> dict[str, np.ndarra
         "ip_churn": churn,
         "repeats": _col(cols, "dup_prompt_share", n) * shrink,
         "long_answers": long_ans,
+        "intel": _col(cols, "intel_score", n),
     }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -132,13 +133,19 @@ def export_cmd(
     )
 
 
-def _match_and_rules(store: object, key: CommunityKey | None, rules_file: Path | None) -> None:
+def _match_and_rules(
+    store: object,
+    key: CommunityKey | None,
+    rules_file: Path | None,
+    cfg: IntelConfig,
+    until: datetime | None = None,
+) -> None:
     from distillguard.intel.match import match_intel
     from distillguard.intel.rules import apply_rules, load_rules
     from distillguard.store import DuckDBStore
 
     assert isinstance(store, DuckDBStore)
-    m = match_intel(store, key)
+    m = match_intel(store, key, until=until, min_template_prompts=cfg.min_template_prompts)
     kinds = ", ".join(f"{k} {v}" for k, v in sorted(m.by_kind.items()))
     click.echo(f"matched: {m.hits} hit(s) on {m.accounts} account(s) ({kinds or 'none'})")
     if m.other_key:
@@ -200,7 +207,7 @@ def import_cmd(
                 )
             problems += res.rejected > 0
         if not no_match:
-            _match_and_rules(store, key, rules_file or cfg.rules_file)
+            _match_and_rules(store, key, rules_file or cfg.rules_file, cfg)
     if problems:
         raise click.exceptions.Exit(1)
 
@@ -209,17 +216,33 @@ def import_cmd(
 @_DB_OPT
 @_KEY_OPT
 @click.option("--rules", "rules_file", type=click.Path(path_type=Path, exists=True), default=None)
+@click.option(
+    "--until", default=None, help="Match only events at or before this time (RFC 3339, replay)."
+)
 @click.option("--config", "config_path", type=click.Path(path_type=Path), default=None)
 def match_cmd(
-    db: Path, community_key_file: Path | None, rules_file: Path | None, config_path: Path | None
+    db: Path,
+    community_key_file: Path | None,
+    rules_file: Path | None,
+    until: str | None,
+    config_path: Path | None,
 ) -> None:
     """Re-match every imported indicator against the events (after new traffic)."""
     from distillguard.store import DuckDBStore
 
     cfg = _cfg(config_path)
     key = _key(community_key_file, cfg, required=False)
+    when = None
+    if until is not None:
+        try:
+            when = datetime.fromisoformat(until.replace("Z", "+00:00"))
+        except ValueError:
+            raise click.BadParameter(
+                f"{until!r} is not an RFC 3339 time", param_hint="--until"
+            ) from None
+        when = when if when.tzinfo else when.replace(tzinfo=UTC)
     with DuckDBStore(db) as store:
-        _match_and_rules(store, key, rules_file or cfg.rules_file)
+        _match_and_rules(store, key, rules_file or cfg.rules_file, cfg, when)
 
 
 @intel.command("serve")
@@ -303,7 +326,7 @@ def pull_cmd(
             f"{imp.values} matchable values"
         )
         if not no_match:
-            _match_and_rules(store, key, cfg.rules_file)
+            _match_and_rules(store, key, cfg.rules_file, cfg)
 
 
 @intel.command("push")

@@ -40,6 +40,14 @@ class IntelConfig:
         max_depth: JSON nesting deeper than this is refused.
         rules_file: YAML file of rules that turn intel hits into policy decisions; empty =
             hits are detection signals only (never an automatic action).
+        min_template_prompts: matching: an account needs this many prompts matching a peer's
+            template fingerprint for a template hit.
+        infra_cap: scan: the combined weight of infrastructure hits (IP, /24, ASN, user
+            agent, e-mail domain) is capped at this (shared exits make them weak evidence).
+        member_min_score: scan: accounts whose intel evidence reaches this join the peer
+            campaign's group (infrastructure alone never does while below ``infra_cap``).
+        group_min_accounts: scan: a peer group outside every local campaign becomes a
+            campaign of its own from this many accounts.
     """
 
     producer_name: str = "distillguard user"
@@ -54,10 +62,20 @@ class IntelConfig:
     max_objects: int = 100_000
     max_depth: int = 32
     rules_file: Path | None = None
+    min_template_prompts: int = 1
+    infra_cap: float = 0.4
+    member_min_score: float = 0.6
+    group_min_accounts: int = 2
 
     def __post_init__(self) -> None:
         if self.tlp.lower() not in TLP_LEVELS:
             raise ConfigError(f"[intel] tlp: {self.tlp!r} is not one of {', '.join(TLP_LEVELS)}")
+        for name in ("infra_cap", "member_min_score"):
+            v = getattr(self, name)
+            if not 0.0 <= v <= 1.0:
+                raise ConfigError(f"[intel] {name}: {v} is not in [0, 1]")
+        if self.min_template_prompts < 1 or self.group_min_accounts < 1:
+            raise ConfigError("[intel] min_template_prompts and group_min_accounts must be >= 1")
         bad = [f for f in self.include_raw if f not in RAW_FIELDS]
         if bad:
             raise ConfigError(

@@ -168,7 +168,7 @@ def match_intel(
     *,
     now: datetime | None = None,
     until: datetime | None = None,
-    min_template_prompts: int = 2,
+    min_template_prompts: int = 1,
 ) -> MatchResult:
     """Recompute ``intel_hits`` from every active indicator against the ``events`` table.
 
