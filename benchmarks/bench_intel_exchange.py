@@ -5,12 +5,15 @@ The simulator runs the same actor's campaign (same campaign id and seed: same pr
 subnets, ASNs, user agents, e-mail domains and prompt wrappers) against two providers with
 different legitimate users, B's window starting ``--shift`` days after A's. Account ids and
 payment fingerprints are provider-specific, so B's copies are renamed: only infrastructure
-and templates can carry over. A scans its traffic and exports a STIX bundle; B imports it.
-B then replays its traffic at growing shares of the campaign's volume and, at each cutoff,
-runs the scan alone and the scan plus intel hits (account flagged when the intel score
-reaches ``--intel-score``). If A's scan finds no campaign covering the actor, A's export is
-built from the simulator's labels instead (written in the scan's contract form) and the table
-says so.
+and templates can carry over (``--fresh-infra`` also gives the actor new IP addresses at B,
+so only templates, ASNs and user agents can). A scans its traffic and exports a STIX bundle
+(``intel export``). B ingests its traffic into two identical stores; into one it imports A's
+bundle (``intel import``). B then replays its traffic at growing shares of the campaign's
+volume and, at each cutoff, runs the real pipeline on both stores: ``scan --until`` on the
+plain store, and ``intel match --until`` then ``scan --until`` on the store with the bundle.
+An account counts as flagged when the scan's verdict is ``campaign`` or ``suspect``. If A's
+scan finds no campaign covering the actor, A's export is built from the simulator's labels
+instead (written in the scan's contract form) and the table says so.
 
     .venv/bin/python benchmarks/bench_intel_exchange.py [--small]
 """
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 import shutil
 import tempfile
@@ -71,7 +75,7 @@ CAREFUL = {
 }
 ACTORS = {"careless": CARELESS, "careful": CAREFUL}
 ACTOR = CAREFUL
-CUTOFFS = (0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
+CUTOFFS = (0.0025, 0.005, 0.01, 0.02, 0.05, 0.2, 1.0)
 
 
 def scenario(org: str, start_day: float, window: float, legit_events: int) -> dict[str, object]:
@@ -90,11 +94,20 @@ def scenario(org: str, start_day: float, window: float, legit_events: int) -> di
     }
 
 
-def rename_b(src: Path, dst: Path) -> None:
-    """B's account ids and payment fingerprints are B's own: rename them."""
+def _fresh_ip(ip: str) -> str:
+    """A deterministic address in 198.18.0.0/15 (benchmarking range) for ``ip``."""
+    h = hashlib.sha256(ip.encode()).digest()
+    return f"198.{18 + h[0] % 2}.{h[1]}.{h[2]}"
+
+
+def rename_b(src: Path, dst: Path, actor: set[str], fresh_infra: bool) -> None:
+    """B's account ids and payment fingerprints are B's own: rename them; with
+    ``fresh_infra`` the actor's accounts (original ids in ``actor``) get new IP addresses."""
     with src.open() as fin, dst.open("w") as fout:
         for line in fin:
             e = json.loads(line)
+            if fresh_infra and e["account_id"] in actor and (e.get("client") or {}).get("ip"):
+                e["client"]["ip"] = _fresh_ip(e["client"]["ip"])
             e["account_id"] = "B:" + e["account_id"]
             acct = e.get("account") or {}
             if acct.get("payment_fingerprint"):
@@ -136,7 +149,9 @@ def oracle_results(out: Path, truth: dict[str, str], store: DuckDBStore) -> None
 
 def flagged(out: Path) -> set[str]:
     with (out / "accounts.csv").open() as fh:
-        return {r["account_id"] for r in csv.DictReader(fh) if r["verdict"] == "campaign"}
+        return {
+            r["account_id"] for r in csv.DictReader(fh) if r["verdict"] in ("campaign", "suspect")
+        }
 
 
 def main() -> None:
@@ -144,13 +159,22 @@ def main() -> None:
     ap.add_argument("--small", action="store_true", help="quarter scale")
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--shift", type=float, default=2.0, help="days B's window starts after A's")
-    ap.add_argument("--intel-score", type=float, default=0.5)
     ap.add_argument("--actor", choices=sorted(ACTORS), default="careful")
-    ap.add_argument("--min-campaign-accounts", type=int, default=2)
-    ap.add_argument("--min-template-prompts", type=int, default=2)
+    ap.add_argument("--fresh-infra", action="store_true", help="new IPs for the actor at B")
+    d = IntelConfig()
+    ap.add_argument("--min-campaign-accounts", type=int, default=d.min_campaign_accounts)
+    ap.add_argument("--min-template-prompts", type=int, default=d.min_template_prompts)
+    ap.add_argument("--infra-cap", type=float, default=d.infra_cap)
+    ap.add_argument("--member-min-score", type=float, default=d.member_min_score)
     args = ap.parse_args()
     global ACTOR
     ACTOR = ACTORS[args.actor]
+    cfg = IntelConfig(
+        min_campaign_accounts=args.min_campaign_accounts,
+        min_template_prompts=args.min_template_prompts,
+        infra_cap=args.infra_cap,
+        member_min_score=args.member_min_score,
+    )
     scale = 0.25 if args.small else 0.5
     key = CommunityKey(b"bench-community-key-0123456789abcdef")
     work = Path(tempfile.mkdtemp(prefix="dg-intel-bench-"))
@@ -159,10 +183,16 @@ def main() -> None:
     sb = scenario_from_dict(scenario("b", args.shift, 4.0, 40000), "provider-b")
     ra = simulate(sa, work / "sim-a", seed=args.seed, scale=scale)
     rb = simulate(sb, work / "sim-b", seed=args.seed, scale=scale)
-    rename_b(rb.events_path, work / "b-events.jsonl")
+    raw_b = labels(rb.labels_path)
+    rename_b(
+        rb.events_path,
+        work / "b-events.jsonl",
+        {a for a, c in raw_b.items() if c == ACTOR["id"]},
+        args.fresh_infra,
+    )
     truth_a = labels(ra.labels_path)
     truth_b = labels(rb.labels_path, "B:")
-    # provider A: scan, export
+    # provider A: scan, intel export
     scan_a = work / "scan-a"
     run_scan([ra.events_path], scan_a)
     a_flag = flagged(scan_a)
@@ -174,16 +204,17 @@ def main() -> None:
         a_mode = f"labels (scan flagged {len(a_flag & actor_a)}/{len(actor_a)})"
         results_a = work / "oracle-a"
         oracle_results(results_a, truth_a, store_a)
-    cfg = IntelConfig(min_campaign_accounts=args.min_campaign_accounts)
     exp = export_bundle(results_a, store_a, key, cfg, now=datetime.now(UTC))
     store_a.close()
     bundle = json.dumps(exp.bundle).encode()
-    # provider B: ingest once, import A's bundle, replay cutoffs
+    # provider B: ingest once into two identical stores; intel import into one of them
     scan_b = work / "scan-b"
     run_scan([work / "b-events.jsonl"], scan_b / "full")
-    db_b = scan_b / "full" / "scan.duckdb"
-    store_b = DuckDBStore(db_b)
-    import_bundle(store_b, bundle, source="provider-a")
+    db_plain = scan_b / "full" / "scan.duckdb"
+    db_intel = scan_b / "intel.duckdb"
+    shutil.copyfile(db_plain, db_intel)
+    store_b = DuckDBStore(db_intel)
+    import_bundle(store_b, bundle, source="provider-a", cfg=cfg)
     actor_b = sorted(a for a, c in truth_b.items() if c == ACTOR["id"])
     legit_b = {a for a, c in truth_b.items() if not c}
     ts = [
@@ -198,18 +229,9 @@ def main() -> None:
     for q in CUTOFFS:
         k = max(1, round(q * len(ts)))
         until = ts[k - 1]
-        out = scan_b / f"q{q}"
-        run_scan(None, out, db=db_b, until=until)
-        scan_flag = flagged(out)
-        store_b = DuckDBStore(db_b)
-        m = match_intel(store_b, key, until=until, min_template_prompts=args.min_template_prompts)
-        kinds_at.setdefault(q, m.by_kind)
-        intel = {
-            r["account_id"]
-            for r in store_b.sql(
-                "SELECT account_id FROM intel_account_signals WHERE score >= ?", [args.intel_score]
-            ).to_pylist()
-        }
+        run_scan(None, scan_b / f"plain-{q}", db=db_plain, until=until)
+        store_b = DuckDBStore(db_intel)
+        m = match_intel(store_b, key, until=until, min_template_prompts=cfg.min_template_prompts)
         active = {
             r["account_id"]
             for r in store_b.sql(
@@ -217,17 +239,19 @@ def main() -> None:
             ).to_pylist()
         }
         store_b.close()
+        kinds_at[q] = m.by_kind
+        run_scan(None, scan_b / f"intel-{q}", db=db_intel, until=until, intel_config=cfg)
+        alone, both = flagged(scan_b / f"plain-{q}"), flagged(scan_b / f"intel-{q}")
         act_c = active & set(actor_b)
         act_l = active & legit_b
-        both = scan_flag | intel
         rows.append(
             (
                 q,
                 k,
                 len(act_c),
-                len(scan_flag & act_c) / max(len(act_c), 1),
+                len(alone & act_c) / max(len(act_c), 1),
                 len(both & act_c) / max(len(act_c), 1),
-                len(scan_flag & act_l),
+                len(alone & act_l),
                 len(both & act_l),
                 len(act_l),
             )
@@ -236,19 +260,20 @@ def main() -> None:
 
     def first(col: int) -> str:
         hit = next((r for r in rows if r[col] >= 0.5), None)
-        return f"{hit[1]:,} events ({hit[0]:.0%})" if hit else "not within B's window"
+        return f"{hit[1]:,} events ({hit[0]:.2%})" if hit else "not within B's window"
 
     print(
-        f"actor {args.actor}, min campaign accounts {args.min_campaign_accounts}, min template "
-        f"prompts {args.min_template_prompts}, intel score >= {args.intel_score}; "
-        f"A: {ra.events:,} events, detection by {a_mode}; bundle {len(exp.bundle['objects'])} "
-        f"objects, indicator values {exp.indicators}; B: {rb.events:,} events, "
-        f"{len(actor_b)} actor accounts, {len(legit_b)} legit; {total:.0f} s"
+        f"actor {args.actor}{' (fresh IPs at B)' if args.fresh_infra else ''}, export "
+        f"min_campaign_accounts {cfg.min_campaign_accounts}, match min_template_prompts "
+        f"{cfg.min_template_prompts}, infra_cap {cfg.infra_cap}, member_min_score "
+        f"{cfg.member_min_score}; A: {ra.events:,} events, detection by {a_mode}; bundle "
+        f"{len(exp.bundle['objects'])} objects, indicator values {exp.indicators}; B: "
+        f"{rb.events:,} events, {len(actor_b)} actor accounts, {len(legit_b)} legit; {total:.0f} s"
     )
     print(f"intel hits by kind (account, indicator) at {CUTOFFS[2]:.0%}: {kinds_at[CUTOFFS[2]]}")
     print(
-        "| B campaign volume | events | actor accts active | recall scan | recall scan+intel "
-        "| legit FP scan | legit FP scan+intel | legit active |"
+        "| B campaign volume | events | actor accts active | recall scan | recall intel+scan "
+        "| legit FP scan | legit FP intel+scan | legit active |"
     )
     print("|---|---|---|---|---|---|---|---|")
     for q, k, na, r1, r2, f1, f2, nl in rows:

@@ -126,3 +126,28 @@ def test_export_without_key_is_a_clear_error(tmp_path, capsys, monkeypatch):
         == 2
     )
     assert "no community key" in capsys.readouterr().err
+
+
+def test_match_until_replays_a_prefix(tmp_path, capsys):
+    keyf = tmp_path / "k"
+    keyf.write_text("ab" * 32)
+    db_a, db_b = _db(tmp_path / "a.duckdb"), _db(tmp_path / "b.duckdb")
+    out = tmp_path / "bundle.json"
+    export = ["intel", "export", str(PROVIDER_A), "--db", str(db_a), "--out", str(out)]
+    assert main([*export, "--community-key-file", str(keyf)]) == 0
+    common = ["--db", str(db_b), "--community-key-file", str(keyf)]
+    assert main(["intel", "import", str(out), *common, "--no-match"]) == 0
+
+    def hits() -> int:
+        store = DuckDBStore(db_b)
+        try:
+            return int(store.sql("SELECT count(*) n FROM intel_hits").to_pylist()[0]["n"])
+        finally:
+            store.close()
+
+    assert main(["intel", "match", *common, "--until", "2000-01-01T00:00:00Z"]) == 0
+    assert hits() == 0
+    assert main(["intel", "match", *common]) == 0
+    assert hits() > 0
+    assert main(["intel", "match", *common, "--until", "yesterday"]) == 2
+    assert "RFC 3339" in capsys.readouterr().err
