@@ -11,8 +11,12 @@ mixtures where a fraction f of the answers is watermarked. Each student is audit
 * closed mode: its own answers to fresh probe prompts;
 * control: 100 never-used keys per student (KS test of their randomised p-values).
 
-``--paraphrase`` repeats the watermarked fractions with the students' watermarked data
-rewritten by a simple paraphraser (random synonym swaps, adjacent-word swaps, 5% word drops).
+``--transforms`` adds students whose watermarked answers were altered before training:
+``paraphrase`` = a simple word-level paraphraser (synonym swaps for ~90 % of the words in the
+synonym table, 10 % adjacent-word swaps, 5 % word drops); ``rewrite`` = partial rewriting: the
+second half of each watermarked answer replaced by the clean teacher's answer to the same
+prompt from that point on (half of the text rewritten by an unwatermarked model). Open mode
+still scores the text *we served* (the original watermarked answers).
 Also reports the teacher's cost: perplexity of its answers under the unwatermarked teacher.
 
 Resumable: the teacher's generations, every trained student (state dict) and every finished
@@ -24,7 +28,8 @@ student's data (what our logs say we served to that account: Sander et al.'s "su
 setting; for the 0 % student, all watermarked answers, none of which it saw) and ``all`` =
 every watermarked answer (mostly unseen by the low-fraction students).
 
-Usage: .venv/bin/python scripts/watermark_radioactivity.py [--prompts 400] [--paraphrase]
+Usage: .venv/bin/python scripts/watermark_radioactivity.py [--prompts 400]
+       [--transforms none,paraphrase,rewrite] [--min-new-tokens 64]
        [--delta 2] [--new-tokens 64] [--cache /tmp/dg-radioactivity]
 """
 
@@ -34,6 +39,7 @@ import argparse
 import copy
 import hashlib
 import json
+import os
 import random
 import re
 import tempfile
@@ -50,21 +56,35 @@ from distillguard.watermark.lexical import SynonymTable
 from distillguard.watermark.models import LocalModel, generate, next_token_argmax, perplexity
 from distillguard.watermark.processors import KGWLogitsProcessor
 
+TRANSFORMS = ("none", "paraphrase", "rewrite")
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 
 
+def _jsonl(name: str) -> list[dict[str, object]]:
+    return [json.loads(x) for x in (DATA / name).read_text().splitlines() if x.strip()]
+
+
 def load_prompts(n: int, probes: int) -> tuple[list[str], list[str]]:
-    rows = [
-        json.loads(x) for x in (DATA / "payloads" / "gsm8k_train.jsonl").read_text().splitlines()
+    """``n`` training prompts and ``probes`` probe prompts, disjoint.
+
+    GSM8K questions held out of the tiny LM's training (minus the last ``probes``, which are
+    the closed-mode probes) interleaved with human instructions (Self-Instruct user-oriented
+    and seed tasks, Vicuna's 80 questions); GSM8K fills the rest.
+    """
+    rows = _jsonl("payloads/gsm8k_train.jsonl")
+    held = [f"Question: {str(r['question']).strip()}\nAnswer:" for r in rows[-1500:]]
+    pool, probe = held[:-probes], held[-probes:]
+    inst = [str(r["instruction"]) + "\n" for r in _jsonl("legit/user_oriented_instructions.jsonl")]
+    inst += [
+        str(r["instruction"]) + "\n" for r in _jsonl("payloads/self_instruct_seed_tasks.jsonl")
     ]
-    held = [f"Question: {r['question'].strip()}\nAnswer:" for r in rows[-1500:]]
-    inst = [
-        json.loads(x)["instruction"] + "\n"
-        for x in (DATA / "legit" / "user_oriented_instructions.jsonl").read_text().splitlines()
-    ]
-    train = [p for pair in zip(held[: n // 2], inst, strict=False) for p in pair]
-    train += held[len(train) // 2 : n - len(train) + len(train) // 2][: n - len(train)]
-    return train[:n], held[-probes:]
+    inst += [str(r["text"]) + "\n" for r in _jsonl("legit/vicuna_question_80.jsonl")]
+    train: list[str] = []
+    for i in range(max(len(pool), len(inst))):
+        train += [x[i] for x in (pool, inst) if i < len(x)]
+    if n > len(train):
+        raise SystemExit(f"--prompts {n}: only {len(train)} prompts available")
+    return train[:n], probe
 
 
 def paraphrase(text: str, rng: random.Random, table: SynonymTable) -> str:
@@ -82,6 +102,26 @@ def paraphrase(text: str, rng: random.Random, table: SynonymTable) -> str:
         if rng.random() < 0.1:
             out[i], out[i + 1] = out[i + 1], out[i]
     return " ".join(out)
+
+
+def rewrite_second_half(
+    teacher: LocalModel,
+    prompts: list[str],
+    wm: list[list[int]],
+    picked: list[int],
+    args: argparse.Namespace,
+) -> dict[int, list[int]]:
+    """Keep the first half of each picked watermarked answer; the unwatermarked teacher
+    writes the rest (sampled, same length budget): half the text rewritten by another model."""
+    heads = {i: wm[i][: len(wm[i]) // 2] for i in picked}
+    tails = generate(
+        teacher,
+        [prompts[i] + teacher.tokenizer.decode(heads[i]) for i in picked],
+        max_new_tokens=args.new_tokens - args.new_tokens // 2,
+        min_new_tokens=args.min_new_tokens // 2,
+        seed=4,
+    )
+    return {i: heads[i] + t for i, t in zip(picked, tails, strict=True)}
 
 
 def finetune(
@@ -120,14 +160,14 @@ def teacher_outputs(
     teacher: LocalModel, prompts: list[str], proc: KGWLogitsProcessor, args: argparse.Namespace
 ) -> dict[str, object]:
     """The teacher's watermarked and clean answers (cached on disk) and their perplexities."""
-    path = args.cache / (
-        f"teacher-{_tag(prompts, args.new_tokens, args.delta, args.gamma, args.width)}.json"
-    )
+    tag = _tag(prompts, args.new_tokens, args.min_new_tokens, args.delta, args.gamma, args.width)
+    path = args.cache / f"teacher-{tag}.json"
     if path.exists():
         return dict(json.loads(path.read_text()))
     p_ids = [teacher.tokenizer.encode(p) for p in prompts]
-    wm = generate(teacher, prompts, processors=[proc], max_new_tokens=args.new_tokens, seed=1)
-    clean = generate(teacher, prompts, max_new_tokens=args.new_tokens, seed=2)
+    kw = {"max_new_tokens": args.new_tokens, "min_new_tokens": args.min_new_tokens}
+    wm = generate(teacher, prompts, processors=[proc], seed=1, **kw)
+    clean = generate(teacher, prompts, seed=2, **kw)
     out = {
         "wm": wm,
         "clean": clean,
@@ -143,6 +183,9 @@ def main() -> None:
     ap.add_argument("--prompts", type=int, default=400)
     ap.add_argument("--probes", type=int, default=100)
     ap.add_argument("--new-tokens", type=int, default=64)
+    ap.add_argument(
+        "--min-new-tokens", type=int, default=0, help="Suppress EOS before this many tokens."
+    )
     ap.add_argument("--prompt-tokens", type=int, default=48, help="Keep the prompt's last N.")
     ap.add_argument("--gamma", type=float, default=0.25)
     ap.add_argument("--delta", type=float, default=2.0)
@@ -150,8 +193,11 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--fractions", default="0,0.01,0.05,0.2,1")
-    ap.add_argument("--paraphrase", action="store_true")
-    ap.add_argument("--only-paraphrased", action="store_true", help="Skip the plain students.")
+    ap.add_argument(
+        "--transforms",
+        default="none",
+        help="Comma list of none, paraphrase, rewrite (altered rows use fractions > 0).",
+    )
     ap.add_argument("--controls", type=int, default=100)
     ap.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "dg-radioactivity")
     ap.add_argument("--json", type=Path, help="Also write the rows as JSON here.")
@@ -191,11 +237,12 @@ def main() -> None:
     starts_all = [len(p) for p in p_ids]
     table = SynonymTable.default()
     rows = []
-    variants = [(float(f), False) for f in args.fractions.split(",")]
-    if args.paraphrase or args.only_paraphrased:
-        variants += [(f, True) for f, _ in variants if f > 0]
-    if args.only_paraphrased:
-        variants = [v for v in variants if v[1]]
+    modes = args.transforms.split(",")
+    if not set(modes) <= set(TRANSFORMS):
+        raise SystemExit(f"--transforms {args.transforms}: expected a subset of {TRANSFORMS}")
+    variants = [
+        (float(f), m) for m in modes for f in args.fractions.split(",") if m == "none" or float(f)
+    ]
     base = _tag(
         args.prompts,
         args.new_tokens,
@@ -207,35 +254,43 @@ def main() -> None:
         args.lr,
         args.probes,
         args.controls,
-        2,
+        args.min_new_tokens,
+        3,
     )
-    for frac, para in variants:
-        row_path = args.cache / f"row-{base}-{frac}-{int(para)}.json"
+    for frac, mode in variants:
+        row_path = args.cache / f"row-{base}-{frac}-{TRANSFORMS.index(mode)}.json"
         if row_path.exists():
             row = json.loads(row_path.read_text())
             rows.append(row)
-            print(f"# cached f={frac} paraphrased={para}: {row}", flush=True)
+            print(f"# cached f={frac} {mode}: {row}", flush=True)
             continue
         rng = random.Random(int(frac * 1000) + 7)
-        seqs, picked, wm_train_tokens = [], [], 0
-        for i in range(len(train_prompts)):
-            if rng.random() < frac or frac == 1.0:
-                picked.append(i)
-                ans = wm[i]
-                if para:
-                    ans = tok.encode(paraphrase(tok.decode(ans), rng, table))
-                wm_train_tokens += len(ans)
-            else:
-                ans = clean[i]
-            seqs.append(p_ids[i] + ans + [teacher.eos_id])
-        student_path = args.cache / f"student-{base}-{frac}-{int(para)}.pt"
+        prng = random.Random(int(frac * 1000) + 11)  # paraphraser: own stream, same picks
+        picked = [i for i in range(len(train_prompts)) if rng.random() < frac or frac == 1.0]
+        answers = {i: wm[i] for i in picked}
+        if mode == "paraphrase":
+            answers = {i: tok.encode(paraphrase(tok.decode(wm[i]), prng, table)) for i in picked}
+        elif mode == "rewrite":
+            answers = rewrite_second_half(teacher, train_prompts, wm, picked, args)
+        wm_train_tokens = sum(
+            len(wm[i]) // 2 if mode == "rewrite" else len(answers[i]) for i in picked
+        )
+        seqs = [
+            p_ids[i] + answers.get(i, clean[i]) + [teacher.eos_id]
+            for i in range(len(train_prompts))
+        ]
+        student_path = args.cache / f"student-{base}-{frac}-{TRANSFORMS.index(mode)}.pt"
+        train_s = float("nan")
+        t_row = time.time()
         if student_path.exists():
             student = copy.deepcopy(teacher)
             student.model.load_state_dict(torch.load(student_path))
         else:
+            t_train = time.time()
             student = finetune(teacher, seqs, args.epochs, args.lr, seed=3)
             torch.save(student.model.state_dict(), student_path)
-        print(f"# trained f={frac} para={para} at {time.time() - t0:.0f}s", flush=True)
+            train_s = time.time() - t_train
+        print(f"# trained f={frac} {mode} at {time.time() - t0:.0f}s", flush=True)
         preds_all = next_token_argmax(student, served_all)
         idx = picked or list(range(len(served_all)))
         served = [served_all[i] for i in idx]
@@ -249,11 +304,17 @@ def main() -> None:
         ]
         u = np.random.default_rng(0).random(len(ctl))
         ks = stats.ks_uniform([d.randomized_p(float(x)) for d, x in zip(ctl, u, strict=True)])
-        outs = generate(student, probe_prompts, max_new_tokens=args.new_tokens, seed=5)
+        outs = generate(
+            student,
+            probe_prompts,
+            max_new_tokens=args.new_tokens,
+            min_new_tokens=args.min_new_tokens,
+            seed=5,
+        )
         closed_d = det.detect_corpus(outs, prompts=probe_prompts)
         row = {
             "fraction": frac,
-            "paraphrased": para,
+            "transform": mode,
             "wm_answers": len(picked),
             "wm_train_tokens": wm_train_tokens,
             "open_p": open_d.p_value,
@@ -267,13 +328,17 @@ def main() -> None:
             "closed_green": round(closed_d.green_fraction, 4),
             "control_min_p": min(d.p_value for d in ctl),
             "control_ks_p": ks,
+            "train_tokens": sum(len(q) for q in seqs) * args.epochs,
+            "train_s": round(train_s, 1),
+            "row_s": round(time.time() - t_row, 1),
+            "loadavg": [round(x, 1) for x in os.getloadavg()],
         }
         row_path.write_text(json.dumps(row))
         rows.append(row)
-        print(f"# done f={frac} paraphrased={para} at {time.time() - t0:.0f}s: {row}", flush=True)
+        print(f"# done f={frac} {mode} at {time.time() - t0:.0f}s: {row}", flush=True)
     cols = [
         ("f", "fraction", ">5.2f"),
-        ("para", "paraphrased", ">5"),
+        ("data", "transform", ">10"),
         ("#wm", "wm_answers", ">5"),
         ("wm tok", "wm_train_tokens", ">7"),
         ("served p", "open_p", ">9.2g"),
@@ -290,7 +355,7 @@ def main() -> None:
     ]
     print(" ".join(f"{h:>{f[1:].split('.')[0]}}" for h, _, f in cols))
     for r in rows:
-        vals = {**r, "paraphrased": "yes" if r["paraphrased"] else "no"}
+        vals = r
         print(" ".join(format(vals[k], f) for _, k, f in cols))
     if args.json:
         args.json.write_text(

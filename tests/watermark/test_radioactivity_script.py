@@ -1,0 +1,63 @@
+"""The radioactivity experiment's data handling (scripts/watermark_radioactivity.py).
+
+The experiment itself trains students for minutes and is not run here; these tests check the
+parts that decide what a row means: probe prompts never leak into training, and the partial
+rewrite keeps exactly the first half of each watermarked answer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import random
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from distillguard.watermark.lexical import SynonymTable
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "watermark_radioactivity.py"
+
+
+@pytest.fixture(scope="module")
+def script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("watermark_radioactivity", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_prompts_are_disjoint_from_probes_and_mix_sources(
+    script: ModuleType, shared_data: Path
+) -> None:
+    train, probes = script.load_prompts(1200, 60)
+    assert len(train) == 1200 and len(probes) == 60
+    assert not set(train) & set(probes)
+    gsm = sum(p.startswith("Question:") for p in train)
+    assert 500 < gsm < 1200  # instructions interleaved, GSM8K fills the rest
+    with pytest.raises(SystemExit, match="only"):
+        script.load_prompts(10**6, 60)
+
+
+def test_rewrite_keeps_first_half_of_each_marked_answer(script: ModuleType, tiny_lm) -> None:
+    prompts = ["Question: What is 2 plus 3?\nAnswer:", "Write a haiku about rain.\n"]
+    wm = [list(range(100, 112)), list(range(200, 209))]
+    args = argparse.Namespace(new_tokens=8, min_new_tokens=8)
+    out = script.rewrite_second_half(tiny_lm, prompts, wm, [0, 1], args)
+    for i in (0, 1):
+        half = len(wm[i]) // 2
+        assert out[i][:half] == wm[i][:half]
+        assert len(out[i]) == half + 4  # new_tokens - new_tokens // 2, EOS suppressed
+
+
+def test_paraphrase_changes_words_but_is_seeded(script: ModuleType) -> None:
+    text = "The big dog said that the answer is quick and simple to find today"
+    table = SynonymTable.default()
+    a = script.paraphrase(text, random.Random(3), table)
+    b = script.paraphrase(text, random.Random(3), table)
+    assert a == b
+    assert a != text
