@@ -146,7 +146,7 @@ def compute_features(con: Any, cfg: DetectConfig, *, events: str = "ev") -> Feat
                input_tokens, output_tokens
         FROM {events} LEFT JOIN _f_cap mc ON mc.cap_model = model""",
         f"""CREATE OR REPLACE TEMP TABLE _f_base AS
-        SELECT account_id, any_value(org_id) AS org_id, count(*) AS n_events,
+        SELECT account_id, min(org_id) AS org_id, count(*) AS n_events,
           sum(coalesce(input_tokens, 0)) AS input_tokens,
           sum(coalesce(output_tokens, 0)) AS output_tokens,
           min(ts) AS first_seen, max(ts) AS last_seen,
@@ -167,7 +167,7 @@ def compute_features(con: Any, cfg: DetectConfig, *, events: str = "ev") -> Feat
               AS dup_prompt_share,
           count(DISTINCT model) AS n_models,
           min({EPOCH.format("account_created_at")}) AS created_t,
-          any_value(tier) AS tier,
+          min(tier) AS tier,
           max(CASE WHEN account_verified THEN 1 ELSE 0 END) AS verified,
           count(DISTINCT client_ip) AS n_ips,
           count(DISTINCT regexp_extract(client_ip, '^(\\d+\\.\\d+\\.\\d+)\\.', 1)) AS n_slash24,

@@ -130,13 +130,14 @@ def build_edges(
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE _l_keys AS {_keys_sql(cfg, events, has_fam, list(sig_cols))}"
     ).fetchall()
+    # md5, not hash(): the fan-out order must be the same on every engine (Spark parity).
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _l_rank AS
         SELECT k.account_id, k.kind, k.key, count(*) OVER (PARTITION BY k.kind, k.key) AS n,
-          row_number() OVER (PARTITION BY k.kind, k.key ORDER BY hash(k.account_id || '{seed}a'))
-              AS r1,
-          row_number() OVER (PARTITION BY k.kind, k.key ORDER BY hash(k.account_id || '{seed}b'))
-              AS r2,
+          row_number() OVER (PARTITION BY k.kind, k.key
+              ORDER BY md5(k.account_id || '{seed}a'), k.account_id) AS r1,
+          row_number() OVER (PARTITION BY k.kind, k.key
+              ORDER BY md5(k.account_id || '{seed}b'), k.account_id) AS r2,
           CASE WHEN k.kind = 'family' THEN {fam_strength} ELSE 1.0 END AS base
         FROM _l_keys k {fam_w}"""
     ).fetchall()
