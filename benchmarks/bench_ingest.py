@@ -5,16 +5,19 @@ prompts, answers, client and account facts, parameters, usage) under /tmp, then,
 input size and in a fresh child process each, loads it
 
 * with DuckDB's ``read_json`` (auto-detected columns) into a table in a DuckDB file, and
-* with ``ingest_paths`` (full validation, normalisation, flattening, idempotent insert),
+* with ``ingest_paths`` (full validation, normalisation, flattening, idempotent insert) on
+  the block fast path ("ours", the default), and
+* with ``ingest_paths(..., fast_path=False)``, the per-line path ("per-line"),
 
-and prints one table: events/s of DuckDB, of ours in one process and of ours with two
-decoding worker processes (``workers=2``), our share of DuckDB's speed ("ratio", target >=
+and prints one table: events/s of each, our share of DuckDB's speed ("ratio", target >=
 50%) and the peak resident memory of each child (its own plus its largest worker's). Memory
-must not grow with the input size. Files are deleted afterwards.
+must not grow with the input size. ``--memory-limit`` sets the store's DuckDB
+``memory_limit`` (``[store] memory_limit``) in our children. Files are deleted afterwards.
 
     .venv/bin/python benchmarks/bench_ingest.py --small    # 20 MB and 100 MB
     .venv/bin/python benchmarks/bench_ingest.py            # 100 MB and 500 MB
     .venv/bin/python benchmarks/bench_ingest.py --full     # 100 MB, 1 GB and 5 GB
+    .venv/bin/python benchmarks/bench_ingest.py --sizes 1024 --memory-limit 1GB
 """
 
 from __future__ import annotations
@@ -159,7 +162,7 @@ def _peak_rss_mb() -> tuple[float, float]:
     return own, kids
 
 
-def child(kind: str, src: Path, db: Path) -> None:
+def child(kind: str, src: Path, db: Path, memory_limit: str = "") -> None:
     """Load ``src`` into ``db`` one way and print a JSON result line."""
     start = time.perf_counter()
     if kind == "duckdb":
@@ -177,19 +180,24 @@ def child(kind: str, src: Path, db: Path) -> None:
         from distillguard.store import DuckDBStore
 
         workers = 2 if kind == "ours-2w" else 1
-        with DuckDBStore(db) as store:
-            rep = ingest_paths([src], store, workers=workers)
+        with DuckDBStore(db, memory_limit=memory_limit) as store:
+            rep = ingest_paths([src], store, workers=workers, fast_path=kind != "per-line")
         n = rep.accepted
         extra = {"read": rep.read, "quarantined": rep.quarantined}
     seconds = time.perf_counter() - start
     own, kids = _peak_rss_mb()
-    print(json.dumps({"n": n, "s": seconds, "rss": own + kids, "own": own, **extra}))
+    ru_self = resource.getrusage(resource.RUSAGE_SELF)
+    ru_kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = ru_self.ru_utime + ru_self.ru_stime + ru_kids.ru_utime + ru_kids.ru_stime
+    print(json.dumps({"n": n, "s": seconds, "cpu": cpu, "rss": own + kids, "own": own, **extra}))
 
 
-def _run_child(kind: str, src: Path, db: Path, pythonpath: str = "") -> dict[str, float]:
+def _run_child(
+    kind: str, src: Path, db: Path, pythonpath: str = "", memory_limit: str = ""
+) -> dict[str, float]:
     env = dict(os.environ, PYTHONPATH=pythonpath) if pythonpath else None
     out = subprocess.run(
-        [sys.executable, __file__, "--child", kind, str(src), str(db)],
+        [sys.executable, __file__, "--child", kind, str(src), str(db), memory_limit],
         check=True,
         capture_output=True,
         text=True,
@@ -205,80 +213,70 @@ def main() -> None:
     ap.add_argument(
         "--sizes", type=int, nargs="+", metavar="MB", help="input sizes in MB (overrides)"
     )
-    ap.add_argument("--no-workers", action="store_true", help="skip the workers=2 variant")
+    ap.add_argument("--workers", action="store_true", help="add the workers=2 variant")
+    ap.add_argument("--no-per-line", action="store_true", help="skip the per-line column")
+    ap.add_argument("--memory-limit", default="", help="[store] memory_limit for our children")
     ap.add_argument(
         "--baseline",
         metavar="SRC",
         help="also load each file with the distillguard package under SRC (e.g. an older "
         "checkout's src/, via `git archive`), in the same run: the 'before' column",
     )
-    ap.add_argument("--child", nargs=3, metavar=("KIND", "SRC", "DB"), help=argparse.SUPPRESS)
+    ap.add_argument(
+        "--child", nargs=4, metavar=("KIND", "SRC", "DB", "MEM"), help=argparse.SUPPRESS
+    )
     args = ap.parse_args()
     if args.child:
-        child(args.child[0], Path(args.child[1]), Path(args.child[2]))
+        child(args.child[0], Path(args.child[1]), Path(args.child[2]), args.child[3])
         return
+    mem = args.memory_limit
     sizes = [20, 100] if args.small else ([100, 1024, 5120] if args.full else [100, 500])
     sizes = args.sizes or sizes
-    rows = []
+    # (column label, child kind, PYTHONPATH); DuckDB's own read_json comes first.
+    variants = [("duckdb", "duckdb", ""), ("ours", "ours", "")]
+    if not args.no_per_line:
+        variants.append(("per-line", "per-line", ""))
+    if args.workers:
+        variants.append(("ours 2w", "ours-2w", ""))
+    if args.baseline:
+        variants.append(("before", "ours", args.baseline))
+    rows: list[tuple[int, int, list[dict[str, float]]]] = []
     work = Path(tempfile.mkdtemp(prefix="dg-bench-ingest-", dir="/tmp"))
     try:
         for size in sizes:
             src = work / f"events-{size}mb.jsonl"
             lines = generate(src, size * MB)
-            duck = _run_child("duckdb", src, work / f"duck-{size}.duckdb")
-            ours = _run_child("ours", src, work / f"ours-{size}.duckdb")
-            base = (
-                _run_child("ours", src, work / f"base-{size}.duckdb", args.baseline)
-                if args.baseline
-                else {"n": ours["n"], "s": float("nan"), "rss": float("nan")}
-            )
-            # The two-worker variant is skipped above 1 GB to keep the --full run short.
-            ours2 = (
-                _run_child("ours-2w", src, work / f"ours2-{size}.duckdb")
-                if size <= 1024 and not args.no_workers
-                else {"n": ours["n"], "s": float("nan"), "rss": float("nan")}
-            )
-            assert ours["read"] == lines == duck["n"] == ours["n"] == ours2["n"] == base["n"], (
-                duck,
-                ours,
-            )
-            d_eps, o_eps = duck["n"] / duck["s"], ours["n"] / ours["s"]
-            o2_eps = ours2["n"] / ours2["s"]
-            b_eps = base["n"] / base["s"]
-            rows.append(
-                (
-                    size,
-                    lines,
-                    d_eps,
-                    duck["rss"],
-                    o_eps,
-                    ours["rss"],
-                    o2_eps,
-                    ours2["rss"],
-                    b_eps,
-                    base["rss"],
-                )
-            )
-            print(rows[-1], f"load {os.getloadavg()[0]:.1f}", file=sys.stderr, flush=True)
-            for f in work.iterdir():
-                f.unlink()
+            results = []
+            for i, (_label, kind, path) in enumerate(variants):
+                limit = mem if kind != "duckdb" else ""
+                res = _run_child(kind, src, work / f"v{i}-{size}.duckdb", path, limit)
+                assert res["n"] == lines, (kind, res, lines)
+                results.append(res)
+                for f in work.glob("*.duckdb*"):
+                    f.unlink()
+            rows.append((size, lines, results))
+            print(size, results, f"load {os.getloadavg()[0]:.1f}", file=sys.stderr, flush=True)
+            src.unlink()
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    head = (
-        f"{'input':>8} {'events':>10} | {'duckdb ev/s':>11} {'RSS MB':>7} | "
-        f"{'ours ev/s':>9} {'RSS MB':>7} {'ratio':>6} | {'ours 2w ev/s':>12} {'RSS MB':>7} "
-        f"{'ratio':>6} | {'before ev/s':>11} {'RSS MB':>7} {'ratio':>6}"
-    )
+    head = f"{'input':>8} {'events':>10}"
+    for label, _kind, _path in variants:
+        ratio = "" if label == "duckdb" else f" {'ratio':>6}"
+        head += f" | {label + ' ev/s':>13} {'CPU us/ev':>9} {'RSS MB':>7}{ratio}"
     print(head)
     print("-" * len(head))
-    for size, lines, d_eps, d_rss, o_eps, o_rss, o2_eps, o2_rss, b_eps, b_rss in rows:
+    for size, lines, results in rows:
         label = f"{size} MB" if size < 1024 else f"{size // 1024} GB"
-        print(
-            f"{label:>8} {lines:>10,} | {d_eps:>11,.0f} {d_rss:>7,.0f} | "
-            f"{o_eps:>9,.0f} {o_rss:>7,.0f} {o_eps / d_eps:>6.0%} | "
-            f"{o2_eps:>12,.0f} {o2_rss:>7,.0f} {o2_eps / d_eps:>6.0%} | "
-            f"{b_eps:>11,.0f} {b_rss:>7,.0f} {b_eps / d_eps:>6.0%}"
-        )
+        line = f"{label:>8} {lines:>10,}"
+        d_eps = results[0]["n"] / results[0]["s"]
+        for i, res in enumerate(results):
+            eps = res["n"] / res["s"]
+            line += f" | {eps:>13,.0f} {res['cpu'] / res['n'] * 1e6:>9,.1f} {res['rss']:>7,.0f}"
+            if i:
+                line += f" {eps / d_eps:>6.0%}"
+        print(line)
+    if mem:
+        print(f"our children ran with [store] memory_limit = {mem}")
     print(f"load average at the end: {os.getloadavg()[0]:.1f} (2 cores)")
 
 

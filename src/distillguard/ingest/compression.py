@@ -17,7 +17,9 @@ import zstandard
 
 from distillguard.errors import InputError
 
-GZIP_MAGIC = b"\x1f\x8b"
+#: gzip's two magic bytes plus CM = 8 (deflate, the only method RFC 1952 defines): a plain
+#: text file whose first line happens to start with 1f 8b is not mistaken for gzip.
+GZIP_MAGIC = b"\x1f\x8b\x08"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 #: Bytes read from the (decompressed) stream at a time.
 BLOCK_SIZE = 4 * 1024 * 1024

@@ -131,18 +131,23 @@ class JsonlReader:
         With the format option ``workers`` > 1 (or 0: one per CPU for files over 64 MiB),
         lines are decoded by worker processes; the order of rows and rejections is kept.
         """
+        from distillguard.ingest.fastpath import flatten_block, pipelined
         from distillguard.ingest.parallel import parallel_flatten, worker_count
 
         source = options.source_name or str(path)
         limit = options.max_text_chars
         keep_text = options.keep_text
+        fast = bool(options.option("fast_path", True))
         damage: list[Rejected] = []
         batches = _line_batches(path, options, source, damage)
         workers = worker_count(path, options)
+        flatten = flatten_block if fast else flatten_lines
         if workers > 1:
-            results = parallel_flatten(batches, workers, source, limit, keep_text)
+            results = parallel_flatten(batches, workers, source, limit, keep_text, fast=fast)
+        elif fast:
+            results = pipelined(flatten_block(f, ls, source, limit, keep_text) for f, ls in batches)
         else:
-            results = (flatten_lines(f, lines, source, limit, keep_text) for f, lines in batches)
+            results = (flatten(f, lines, source, limit, keep_text) for f, lines in batches)
         tables: list[pa.Table] = []
         rejected: list[Rejected] = []
         read = 0

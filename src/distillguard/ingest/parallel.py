@@ -18,6 +18,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from distillguard.ingest.base import ReadOptions
+from distillguard.ingest.fastpath import flatten_block
 from distillguard.ingest.jsonl import RejectTuple, flatten_lines
 
 #: Files smaller than this (on disk) are decoded in-process: starting workers costs ~1 s.
@@ -53,14 +54,20 @@ def parallel_flatten(
     source: str,
     limit: int,
     keep_text: bool,
+    *,
+    fast: bool = False,
 ) -> Iterator[Result]:
-    """Yield :func:`flatten_lines` results for ``batches``, in order, using worker processes."""
+    """Yield :func:`flatten_lines` results for ``batches``, in order, using worker processes.
+
+    With ``fast``, workers use the block fast path (:func:`flatten_block`) instead.
+    """
+    flatten = flatten_block if fast else flatten_lines
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
         pending: deque[Future[Result]] = deque()
         try:
             for first, lines in batches:
-                pending.append(pool.submit(flatten_lines, first, lines, source, limit, keep_text))
+                pending.append(pool.submit(flatten, first, lines, source, limit, keep_text))
                 if len(pending) >= 2 * workers:
                     yield pending.popleft().result()
             while pending:
