@@ -218,7 +218,7 @@ def _scan(lines: list[bytes], limit: int, keep_text: bool, out: _Fields) -> byte
     return kinds
 
 
-def _runs(kinds: bytearray) -> list[tuple[bool, int, int]]:
+def _runs(kinds: bytearray, min_rows: int) -> list[tuple[bool, int, int]]:
     """Split line indices into (fast, start, end) runs; short clean runs join the slow ones."""
     runs: list[tuple[bool, int, int]] = []
     start = 0
@@ -232,7 +232,7 @@ def _runs(kinds: bytearray) -> list[tuple[bool, int, int]]:
         start = end
     merged: list[tuple[bool, int, int]] = []
     for fast, s, e in runs:
-        if fast and kinds.count(_FAST, s, e) < MIN_FAST_ROWS:
+        if fast and kinds.count(_FAST, s, e) < min_rows:
             fast = False
         if merged and merged[-1][0] == fast:
             merged[-1] = (fast, merged[-1][1], e)
@@ -318,8 +318,11 @@ def flatten_block(
     limit: int,
     keep_text: bool,
     parser: BlockParser | None = None,
+    min_fast_rows: int = MIN_FAST_ROWS,
 ) -> tuple[pa.Table, list[RejectTuple], int]:
     """Validate and flatten lines numbered from ``first``: same result as ``flatten_lines``.
+
+    ``min_fast_rows`` is the shortest run of clean lines worth a DuckDB query (tests use 1).
 
     Returns:
         (table in ARROW_SCHEMA, rejections, records read); blank lines are not records.
@@ -337,7 +340,7 @@ def flatten_block(
     rejects: list[RejectTuple] = []
     read = 0
     row = 0
-    for fast, s, e in _runs(kinds):
+    for fast, s, e in _runs(kinds, min_fast_rows):
         if fast:
             clean = [lines[i] for i in range(s, e) if kinds[i] == _FAST]
             part = py.slice(row, row + len(clean))

@@ -1,0 +1,237 @@
+"""The block fast path stores exactly what the per-line path stores (differential tests)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from distillguard.events import ARROW_SCHEMA
+from distillguard.ingest import ingest_paths, read_quarantine
+from distillguard.ingest.fastpath import (
+    _FAST,
+    _SLOW,
+    _Fields,
+    _scan,
+    default_parser,
+    flatten_block,
+)
+from distillguard.ingest.jsonl import flatten_lines
+from distillguard.sim.engine import simulate
+from distillguard.sim.scenario import load_scenario
+from distillguard.store import DuckDBStore
+
+LIMIT = 1_000_000
+
+
+def _same(lines: list[bytes], keep_text: bool, limit: int = LIMIT, first: int = 1) -> None:
+    """flatten_block and flatten_lines agree on rows, types, rejections and counts."""
+    slow = flatten_lines(first, lines, "f.jsonl", limit, keep_text)
+    fast = flatten_block(first, lines, "f.jsonl", limit, keep_text, min_fast_rows=1)
+    assert fast[0].schema == ARROW_SCHEMA
+    assert fast[0].schema == slow[0].schema
+    assert fast[0].to_pylist() == slow[0].to_pylist()
+    assert fast[0].equals(slow[0])
+    assert fast[1] == slow[1]
+    assert fast[2] == slow[2]
+
+
+@pytest.fixture(scope="module")
+def sim_lines(tmp_path_factory: pytest.TempPathFactory) -> list[bytes]:
+    out = tmp_path_factory.mktemp("sim")
+    res = simulate(load_scenario("demo-week"), out, seed=3, scale=0.01)
+    return res.events_path.read_bytes().split(b"\n")
+
+
+@pytest.mark.parametrize("keep_text", [False, True])
+def test_simulator_output_identical(sim_lines: list[bytes], keep_text: bool) -> None:
+    _same(sim_lines, keep_text)
+
+
+def test_simulator_output_takes_the_fast_path(sim_lines: list[bytes]) -> None:
+    kinds = _scan(sim_lines, LIMIT, False, _Fields())
+    assert kinds.count(_SLOW) == 0
+    clean = [line for line in sim_lines if line.strip()]
+    assert kinds.count(_FAST) == len(clean)
+    assert default_parser().parse(b"\n".join(clean), False).num_rows == len(clean)
+
+
+def test_bad_and_odd_lines_go_per_line_with_exact_locations(sim_lines: list[bytes]) -> None:
+    lines = list(sim_lines[:400])
+    lines[5] = b'{"ts": "yesterday", "account_id": "a"}'
+    lines[6] = b"not json"
+    lines[150] = lines[150][:-1] + b', "tenant": "t1"}'  # unknown field: kept in extra
+    lines[151] = b""
+    lines[152] = b'{"ts": 1767225600, "account_id": "  padded  ", "client": {"asn": " as7 "}}'
+    lines[300] = b'{"ts": 1767225600, "account_id": "a", "messages": [{"role": "user", '
+    lines[300] += b'"content": [{"type": "text", "text": "hi"}]}]}'
+    kinds = _scan(lines, LIMIT, False, _Fields())
+    assert [i for i, k in enumerate(kinds) if k == _SLOW] == [5, 6, 150, 300]
+    _same(lines, keep_text=False, first=1001)
+    table, rejects, read = flatten_block(1001, lines, "f.jsonl", LIMIT, False)
+    assert [(r[0], r[1]) for r in rejects] == [(1006, "ts"), (1007, "")]
+    assert read == sum(1 for line in lines if line.strip())
+
+
+def test_whole_file_identical_stores_and_quarantine(sim_lines: list[bytes], tmp_path: Path) -> None:
+    lines = list(sim_lines)
+    for i in range(7, len(lines) - 1, 97):
+        lines[i] = b'{"ts": "2026-13-01T00:00:00Z", "account_id": "x"}'
+    src = tmp_path / "mixed.jsonl"
+    src.write_bytes(b"\n".join(lines))
+    got = {}
+    for fast in (True, False):
+        q = tmp_path / f"q-{fast}.jsonl"
+        with DuckDBStore(":memory:") as store:
+            rep = ingest_paths([src], store, quarantine=q, fast_path=fast, keep_text=True)
+            table = store.sql("SELECT * FROM events ORDER BY event_id, ts")
+        quarantined = [(r.source, r.line, r.field, r.reason, r.raw) for r in read_quarantine(q)]
+        got[fast] = ((rep.read, rep.accepted, rep.duplicates, rep.quarantined), table, quarantined)
+    assert got[True][0] == got[False][0]
+    assert got[True][0][3] == len(range(7, len(lines) - 1, 97))
+    assert got[True][1].schema == got[False][1].schema
+    assert got[True][1].equals(got[False][1])
+    assert got[True][2] == got[False][2]
+
+
+def test_text_over_the_limit_is_rejected_the_same_way(sim_lines: list[bytes]) -> None:
+    _same(sim_lines[:300], keep_text=True, limit=120)
+
+
+# --- hypothesis: records with every field shape, valid and not, mixed with garbage ----------
+
+_text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=30)
+_ident = st.text(alphabet="abcdefghij0123456789-_ ", min_size=0, max_size=8)
+_int64 = st.integers(-(2**63), 2**63 - 1)
+_float = st.floats(allow_nan=False, allow_infinity=False)
+_tz = st.sampled_from(
+    [None, UTC, timezone(timedelta(hours=2)), timezone(timedelta(hours=-5, minutes=-30))]
+)
+
+
+@st.composite
+def _timestamp(draw: st.DrawFn) -> Any:
+    kind = draw(st.integers(0, 5))
+    if kind == 0:
+        return draw(st.integers(631152000, 7258118400))
+    if kind == 1:
+        return draw(st.integers(631152000000, 7258118400000))
+    if kind == 2:
+        return draw(st.floats(631152000.0, 7258118400.0))
+    if kind == 3:
+        return draw(st.floats(1e11, 7e12))
+    if kind == 4:
+        return draw(st.integers(0, 10**13))  # often out of range: rejected
+    dt = draw(st.datetimes(datetime(1991, 1, 1), datetime(2199, 1, 1), timezones=_tz))
+    text = dt.isoformat(timespec=draw(st.sampled_from(["seconds", "milliseconds", "auto"])))
+    return text.replace("+00:00", "Z") if draw(st.booleans()) else text
+
+
+def _maybe(draw: st.DrawFn, obj: dict[str, Any], key: str, strategy: Any) -> None:
+    if draw(st.booleans()):
+        obj[key] = draw(strategy)
+
+
+@st.composite
+def _record(draw: st.DrawFn) -> dict[str, Any]:
+    obj: dict[str, Any] = {"ts": draw(_timestamp()), "account_id": draw(_ident)}
+    for key in ("request_id", "org_id", "api_key_id", "endpoint", "model"):
+        _maybe(draw, obj, key, st.one_of(st.none(), _ident))
+    shape = draw(st.integers(0, 3))
+    if shape == 1:
+        obj["prompt"] = draw(_text)
+    elif shape >= 2:
+        content = st.one_of(
+            st.none(),
+            _text,
+            st.just([{"type": "text", "text": "part"}]),
+        )
+        roles = st.sampled_from(["user", "system", "assistant"])
+        obj["messages"] = [
+            {"role": r, "content": c}
+            for r, c in draw(st.lists(st.tuples(roles, content), max_size=4))
+        ]
+    if draw(st.booleans()):
+        obj["client"] = {}
+        _maybe(draw, obj["client"], "ip", _ident)
+        _maybe(draw, obj["client"], "asn", st.one_of(st.integers(0, 2**31), st.just("AS13335")))
+        _maybe(draw, obj["client"], "asn", st.sampled_from([" as7 ", "ASX", "12"]))
+        _maybe(draw, obj["client"], "country", st.one_of(st.none(), _ident))
+    if draw(st.booleans()):
+        obj["account"] = {}
+        _maybe(draw, obj["account"], "created_at", _timestamp())
+        _maybe(draw, obj["account"], "verified", st.booleans())
+        _maybe(draw, obj["account"], "tier", _ident)
+    if draw(st.booleans()):
+        obj["params"] = {}
+        _maybe(draw, obj["params"], "temperature", st.one_of(_float, st.integers(0, 3)))
+        _maybe(draw, obj["params"], "max_tokens", _int64)
+        _maybe(draw, obj["params"], "stream", st.booleans())
+        tool = st.one_of(
+            st.builds(lambda n: {"type": "function", "function": {"name": n}}, _ident),
+            st.builds(lambda n: {"name": n, "x": [1, {"y": None}]}, _ident),
+            st.just({"function": "odd"}),
+            st.just(7),
+        )
+        _maybe(draw, obj["params"], "tools", st.lists(tool, max_size=3))
+    if draw(st.booleans()):
+        obj["response"] = {"text": draw(st.one_of(st.none(), _text)), "finish_reason": "stop"}
+    if draw(st.booleans()):
+        obj["usage"] = {"input_tokens": draw(st.integers(0, 10**6))}
+    _maybe(draw, obj, "status", st.one_of(st.integers(100, 599), st.just("200")))
+    _maybe(draw, obj, "latency_ms", _float)
+    odd = draw(st.integers(0, 12))
+    if odd == 0:
+        obj["x_custom"] = draw(st.one_of(_text, st.integers()))
+    elif odd == 1:
+        obj["decision"] = {"action": "allow", "score": 0.5}
+    elif odd == 2:
+        obj["extra"] = {"k": "v"}
+    elif odd == 3:
+        obj["params"] = {"temperature": "hot"}
+    return obj
+
+
+_garbage = st.sampled_from(
+    [b"[1,2]", b"{", b"null", b'{"account_id": "no-ts"}', b"  ", b"", b"\xff\xfe{}"]
+)
+
+
+def _encode(obj: dict[str, Any], spaced: bool) -> bytes:
+    if spaced:
+        return json.dumps(obj, ensure_ascii=False).encode()
+    return msgspec.json.encode(obj)
+
+
+_settings = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@_settings
+@given(
+    st.lists(st.one_of(st.tuples(_record(), st.booleans()), _garbage), min_size=1, max_size=30),
+    st.booleans(),
+)
+def test_random_records_identical(items: list[Any], keep_text: bool) -> None:
+    lines = [x if isinstance(x, bytes) else _encode(x[0], x[1]) for x in items]
+    _same(lines, keep_text)
+
+
+@_settings
+@given(st.lists(st.tuples(_record(), st.booleans()), min_size=1, max_size=30))
+def test_random_records_identical_small_limit(items: list[Any]) -> None:
+    _same([_encode(o, s) for o, s in items], keep_text=True, limit=12)
+
+
+def test_empty_and_blank_blocks() -> None:
+    _same([], keep_text=False)
+    _same([b"", b"   ", b""], keep_text=False)
+    table, rejects, read = flatten_block(1, [b""], "f", LIMIT, False)
+    assert (table.num_rows, rejects, read) == (0, [], 0)
+    assert isinstance(table, pa.Table)
