@@ -148,28 +148,34 @@ def soak(minutes: float, rate: float, tmp: Path, procs: list[subprocess.Popen[by
         "SELECT count(DISTINCT request_id), count(*) FROM events WHERE account_id = 'bench-acct'"
     ).fetchall()[0]
     con.close()
-    sent = int(res["sent"]) + 20  # + the load generator's warm-up requests
+    sent = int(res["sent"]) + int(res["warmup_sent"])  # type: ignore[call-overload]
+    answered = int(res["answered"]) + int(res["warmup_answered"])  # type: ignore[call-overload]
     p50, p99 = pct(res)
     head = (
         "soak",
         "sent",
+        "answered (200)",
         "events landed (rows)",
-        "lost",
-        "answered 200",
+        "sent - landed",
+        "retried (keep-alive race)",
         "p50/p99 ms",
         "loader killed at",
     )
     row = (
-        f"{minutes:g} min @ {rate:g} req/s (send rate {float(res['send_rate']):.0f})",
+        f"{minutes:g} min @ {rate:g} req/s (send rate {float(res['send_rate']):.0f})",  # type: ignore[arg-type]
         str(sent),
+        f"{answered} ({len(res['lat_ms'])})",  # type: ignore[arg-type]
         f"{landed} ({rows})",
         str(sent - landed),
-        str(len(res["lat_ms"])),  # type: ignore[arg-type]
+        str(res["retried"]),
         f"{p50:.1f}/{p99:.1f}",
         ", ".join(outages),
     )
     table([head, row])
-    print(f"load generator: statuses {res['statuses']}, errors {res['error_kinds']}")
+    print(
+        f"load generator: statuses {res['statuses']}, errors {res['error_kinds']}, "
+        f"stale pooled connections dropped {res['stale_dropped']}, late sends {res['late_sends']}"
+    )
 
 
 def table(rows: list[tuple[str, ...]]) -> None:

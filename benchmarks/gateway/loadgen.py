@@ -2,7 +2,12 @@
 
 Sends ``rate`` POSTs per second for ``seconds`` at fixed intervals, never waiting for answers
 (an idle keep-alive connection is reused, else a new one opened), and prints one JSON line:
-latencies in ms of the 200 answers, errors, achieved rate, sent count, request ids.
+latencies in ms of the 200 answers, statuses, errors by kind, achieved rate, sent count.
+
+Like common HTTP clients, it drops a pooled connection the server has already closed, and a
+request on a reused connection that the server closed before sending any byte of an answer
+is retried once on a new connection (counted in ``retried``): then "unanswered" means lost,
+not the keep-alive race of an idle connection closed by the server as it was reused.
 
     python benchmarks/gateway/loadgen.py URL KEY RATE SECONDS [--max-tokens N]
 """
@@ -56,24 +61,57 @@ async def run(
     errors = 0
     statuses: dict[int, int] = {}
     kinds: dict[str, int] = {}
+    counts = {"retried": 0, "stale_dropped": 0}
+
+    def kind(name: str) -> None:
+        kinds[name] = kinds.get(name, 0) + 1
+
+    def take_idle() -> Conn | None:
+        # like urllib3/httpcore: a pooled connection the server has closed (EOF already
+        # seen) is dropped instead of reused
+        while idle:
+            c = idle.pop()
+            if c.r.at_eof() or c.w.is_closing():
+                c.w.close()
+                counts["stale_dropped"] += 1
+                continue
+            return c
+        return None
+
+    async def exchange(c: Conn) -> int:
+        c.w.write(req)
+        status, _ = await asyncio.wait_for(_read_response(c.r), timeout=30)
+        return status
 
     async def one() -> None:
         nonlocal errors
         t = time.perf_counter()
+        c = take_idle()
+        reused = c is not None
         try:
-            c = idle.pop() if idle else Conn(*await asyncio.open_connection(host, port))
+            if c is None:
+                c = Conn(*await asyncio.open_connection(host, port))
         except OSError as exc:
             errors += 1
-            kinds["connect:" + type(exc).__name__] = (
-                kinds.get("connect:" + type(exc).__name__, 0) + 1
-            )
+            kind("connect:" + type(exc).__name__)
             return
         try:
-            c.w.write(req)
-            status, _ = await asyncio.wait_for(_read_response(c.r), timeout=30)
+            try:
+                status = await exchange(c)
+            except (asyncio.IncompleteReadError, ConnectionResetError, BrokenPipeError) as exc:
+                closed_unread = not isinstance(exc, asyncio.IncompleteReadError) or not exc.partial
+                if not (reused and closed_unread):
+                    raise
+                # the server closed this reused connection before answering anything (the
+                # keep-alive race): retry once on a new connection, as real clients do
+                c.w.close()
+                counts["retried"] += 1
+                c = Conn(*await asyncio.open_connection(host, port))
+                status = await exchange(c)
         except (OSError, asyncio.IncompleteReadError, TimeoutError, ValueError) as exc:
             errors += 1
-            kinds[type(exc).__name__] = kinds.get(type(exc).__name__, 0) + 1
+            kind(type(exc).__name__)
+            c.w.close()
             return
         statuses[status] = statuses.get(status, 0) + 1
         if status == 200:
@@ -85,8 +123,10 @@ async def run(
     for _ in range(20):  # warm a few connections and both servers
         await one()
     lat.clear()
+    warm_answered = sum(statuses.values())
     statuses.clear()
     kinds.clear()
+    counts.update(retried=0, stale_dropped=0)
     errors = 0
     n = int(rate * seconds)
     tasks: list[asyncio.Task[None]] = []
@@ -104,6 +144,8 @@ async def run(
     for t in pending:
         t.cancel()
     errors += len(pending)
+    if pending:
+        kinds["no_answer_in_time"] = len(pending)
     for c in idle:
         c.w.close()
     return {
@@ -114,6 +156,10 @@ async def run(
         "error_kinds": kinds,
         "send_rate": n / sent_s if sent_s else 0.0,
         "late_sends": late,
+        "answered": sum(statuses.values()),
+        "warmup_sent": 20,
+        "warmup_answered": warm_answered,
+        **counts,
     }
 
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import httpx
 import msgspec
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from distillguard.events.model import Params
@@ -52,6 +52,7 @@ from distillguard.policy.table import DecisionTable
 
 if TYPE_CHECKING:
     from distillguard.detect.signals import Signal
+    from distillguard.gateway.asgi import Incoming
 
 log = logging.getLogger("distillguard.gateway")
 
@@ -187,17 +188,18 @@ class Gateway:
         task.add_done_callback(self._tasks.discard)
 
     # ----- the exchange ------------------------------------------------------------------
-    def _new_exchange(self, request: Request, operation: str) -> Exchange:
+    def _new_exchange(self, request: Incoming, operation: str) -> Exchange:
+        ua = request.user_agent
         ex = Exchange(
             request_id="req_" + secrets.token_hex(12),
             ts=time.time(),
             t0=time.perf_counter(),
-            endpoint=request.scope["path"],
+            endpoint=request.path,
             operation=operation,
-            client_ip=request.client.host if request.client else None,
-            user_agent=(request.headers.get("user-agent") or "")[:512] or None,
+            client_ip=request.client_host,
+            user_agent=ua[:512] if ua else None,
         )
-        given = request.headers.get("x-request-id")
+        given = request.request_id
         if given is not None:
             ex.extra["client_request_id"] = given if _SAFE_ID.match(given) else "<invalid>"
         return ex
@@ -242,21 +244,34 @@ class Gateway:
         ex.error_code = code
         return error_response(status, message, code, ex.request_id, param=param, headers=headers)
 
-    async def _read_body(self, request: Request) -> bytes:
+    async def _read_body(self, request: Incoming) -> bytes:
         cap = self.config.body_max_bytes
-        declared = request.headers.get("content-length")
+        declared = request.content_length
         if declared is not None and declared.isdigit() and int(declared) > cap:
             raise _BodyTooLarge
-        body = bytearray()
         async with asyncio.timeout(self.config.body_timeout_s):
-            async for chunk in request.stream():
+            message = await request.receive()  # usually the whole body in one message
+            if message["type"] == "http.request" and not message.get("more_body", False):
+                first = message.get("body", b"")
+                if len(first) > cap:
+                    raise _BodyTooLarge
+                return bytes(first)
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnect
+            body = bytearray(message.get("body", b""))
+            async for chunk in request.chunks():
                 body += chunk
                 if len(body) > cap:
                     raise _BodyTooLarge
         return bytes(body)
 
-    async def handle(self, request: Request, operation: str) -> Response:
-        """Handle one ``/v1`` request (the event is written when it ends)."""
+    async def handle(self, request: Incoming, operation: str) -> Response:
+        """Handle one ``/v1`` request (the event is written when it ends).
+
+        Args:
+            request: the request's path, headers and ASGI ``receive``.
+            operation: ``chat``, ``text_completion`` or ``embeddings``.
+        """
         ex = self._new_exchange(request, operation)
         streaming = False
         try:
@@ -279,8 +294,8 @@ class Gateway:
             if not streaming:
                 self.finish(ex)
 
-    async def _authenticate(self, request: Request, ex: Exchange) -> Response | None:
-        auth = request.headers.get("authorization", "")
+    async def _authenticate(self, request: Incoming, ex: Exchange) -> Response | None:
+        auth = request.authorization or ""
         raw = auth[7:].strip() if auth[:7].lower() == "bearer " else None
         res = await self.keys.authenticate(raw)
         if res.status == "ok" and res.record is not None:
@@ -398,7 +413,7 @@ class Gateway:
                 out.append(Subject(scope, sid, lim))
         return out
 
-    async def _handle(self, request: Request, ex: Exchange) -> Response:
+    async def _handle(self, request: Incoming, ex: Exchange) -> Response:
         try:
             body = await self._read_body(request)
         except _BodyTooLarge:
@@ -475,7 +490,7 @@ class Gateway:
         if self._signals:
             ex.decision["signals"] = run_signals(self._signals, prompt, context)
 
-    async def models_route(self, request: Request) -> Response:
+    async def models_route(self, request: Incoming) -> Response:
         """``GET /v1/models``: the models this gateway serves."""
         ex = self._new_exchange(request, "models")
         try:

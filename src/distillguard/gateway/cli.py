@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import os
 import socket
@@ -101,6 +102,7 @@ def serve(
             http="httptools",
             log_level="warning",
             access_log=False,
+            timeout_keep_alive=math.ceil(cfg.keep_alive_s),
             timeout_graceful_shutdown=10,
         )
     finally:

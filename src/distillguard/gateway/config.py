@@ -22,6 +22,10 @@ class GatewayConfig:
         host: address to listen on.
         port: port to listen on.
         workers: worker processes started by ``distillguard serve``.
+        keep_alive_s: how long the server keeps an idle client connection open. Longer than
+            the idle timeout of client pools and load balancers (60 s on common ones), so the
+            server is never the side that closes a connection a client is about to reuse (a
+            request written into that close is lost to a client that does not retry).
         upstream_url: base URL of the OpenAI-compatible upstream (without ``/v1``).
         upstream_api_key: bearer sent to the upstream (never logged).
         models: models served; empty = ask the upstream's ``/v1/models`` at start.
@@ -63,6 +67,7 @@ class GatewayConfig:
     host: str = "127.0.0.1"
     port: int = 8080
     workers: int = 1
+    keep_alive_s: float = 75.0
     upstream_url: str = "http://127.0.0.1:8081"
     upstream_api_key: str = ""
     models: tuple[str, ...] = ()
@@ -106,6 +111,8 @@ class GatewayConfig:
                     f"[gateway] {name}: expected one of {', '.join(FAILURE_MODES)}, "
                     f"got {getattr(self, name)!r}"
                 )
+        if not 0 < self.keep_alive_s <= 3600:
+            raise ConfigError("[gateway] keep_alive_s: must be in (0, 3600]")
         if self.body_max_bytes <= 0:
             raise ConfigError("[gateway] body_max_bytes: must be positive")
         if not 0 < self.commit_window_ms <= 1000:

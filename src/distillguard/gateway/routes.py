@@ -1,4 +1,10 @@
-"""The public HTTP routes of one gateway (``/v1``, health, readiness, metrics, OpenAPI)."""
+"""The public HTTP routes of one gateway (``/v1``, health, readiness, metrics, OpenAPI).
+
+The ``/v1`` routes are :class:`~distillguard.gateway.asgi.Endpoint` ASGI apps; the
+:class:`~distillguard.gateway.asgi.Dispatcher` calls them directly on an exact match, and
+Starlette reaches them only for what the dispatcher passes on (it answers 405 for a wrong
+method).
+"""
 
 from __future__ import annotations
 
@@ -11,22 +17,22 @@ from starlette.routing import Route
 
 from distillguard import __version__
 from distillguard.gateway.app import Gateway
+from distillguard.gateway.asgi import V1_ROUTES, Endpoint
 from distillguard.gateway.protocol import openapi_document
 
 _enc = msgspec.json.Encoder()
 
 
-def build_routes(gw: Gateway) -> list[Route]:
-    """The public routes of one gateway."""
+def v1_endpoints(gw: Gateway) -> dict[tuple[str, str], Endpoint]:
+    """The ``/v1`` ASGI apps of one gateway, by ``(method, path)``."""
+    return {key: Endpoint(gw, op) for key, op in V1_ROUTES.items()}
 
-    async def chat(request: Request) -> Response:
-        return await gw.handle(request, "chat")
 
-    async def completions(request: Request) -> Response:
-        return await gw.handle(request, "text_completion")
-
-    async def embeddings(request: Request) -> Response:
-        return await gw.handle(request, "embeddings")
+def build_routes(
+    gw: Gateway, endpoints: dict[tuple[str, str], Endpoint] | None = None
+) -> list[Route]:
+    """The public routes of one gateway (``endpoints``: the ``/v1`` apps, else new ones)."""
+    endpoints = endpoints if endpoints is not None else v1_endpoints(gw)
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -58,11 +64,9 @@ def build_routes(gw: Gateway) -> list[Route]:
     async def openapi(request: Request) -> Response:
         return Response(doc, media_type="application/json")
 
+    v1 = [Route(path, app, methods=[method]) for (method, path), app in endpoints.items()]
     return [
-        Route("/v1/chat/completions", chat, methods=["POST"]),
-        Route("/v1/completions", completions, methods=["POST"]),
-        Route("/v1/embeddings", embeddings, methods=["POST"]),
-        Route("/v1/models", gw.models_route, methods=["GET"]),
+        *v1,
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),

@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from distillguard.gateway.admin import admin_routes
 from distillguard.gateway.app import Gateway
+from distillguard.gateway.asgi import Dispatcher
 from distillguard.gateway.config import GatewayConfig, load_gateway_config
 from distillguard.gateway.control import SpoolDecisionLog, SpoolKeyJournal
 from distillguard.gateway.keys import KeyAdmin, KeyResolver, RedisKeyBackend
@@ -27,7 +28,7 @@ from distillguard.gateway.limits import FailoverLimiter, LocalLimiter, RedisLimi
 from distillguard.gateway.metrics import GatewayMetrics
 from distillguard.gateway.protocol import error_response
 from distillguard.gateway.resp import RespClient, parse_redis_url
-from distillguard.gateway.routes import build_routes
+from distillguard.gateway.routes import build_routes, v1_endpoints
 from distillguard.gateway.sources import PolicyCache, RedisSource
 from distillguard.gateway.spool import SpoolWriter
 from distillguard.gateway.transforms import register_transform
@@ -184,8 +185,12 @@ class RequestIdMiddleware:
         await self.app(scope, receive, wrapped)
 
 
-def make_app(gw: Gateway) -> Starlette:
-    """The ASGI app of a gateway (starts and stops it with the app's lifespan)."""
+def make_app(gw: Gateway) -> Dispatcher:
+    """The ASGI app of a gateway (starts and stops it with the app's lifespan).
+
+    The ``/v1`` routes are served by the :class:`~distillguard.gateway.asgi.Dispatcher`
+    without Starlette; the Starlette app (``.fallback``) serves the rest and the lifespan.
+    """
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -205,14 +210,15 @@ def make_app(gw: Gateway) -> Starlette:
         extra = dict(exc.headers or {}) if isinstance(exc, HTTPException) else {}
         return error_response(status, msg, code, "req_" + secrets.token_hex(12), headers=extra)
 
+    endpoints = v1_endpoints(gw)
     app = Starlette(
-        routes=[*build_routes(gw), *admin_routes(gw)],
+        routes=[*build_routes(gw, endpoints), *admin_routes(gw)],
         lifespan=lifespan,
         exception_handlers={HTTPException: http_error},
     )
     app.add_middleware(RequestIdMiddleware)  # type: ignore[arg-type]
     app.state.gateway = gw
-    return app
+    return Dispatcher(dict(endpoints), app)
 
 
 def create_app(cfg: GatewayConfig | None = None) -> Any:
