@@ -13,12 +13,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from distillguard.errors import RecordError
 from distillguard.events import ARROW_SCHEMA
+from distillguard.events.validate import _to_utc
 from distillguard.ingest import ingest_paths, read_quarantine
 from distillguard.ingest.fastpath import (
+    _EPOCH,
     _FAST,
     _SLOW,
+    _US,
     _Fields,
+    _quick_us,
     _scan,
     default_parser,
     flatten_block,
@@ -235,3 +240,22 @@ def test_empty_and_blank_blocks() -> None:
     table, rejects, read = flatten_block(1, [b""], "f", LIMIT, False)
     assert (table.num_rows, rejects, read) == (0, [], 0)
     assert isinstance(table, pa.Table)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        st.floats(6e8, 7.3e9),
+        st.floats(6e11, 7.3e12),
+        st.integers(6 * 10**8, 73 * 10**11),
+        st.datetimes(datetime(1991, 1, 1), datetime(2199, 1, 1), timezones=st.just(UTC)),
+    )
+)
+def test_quick_timestamps_match_normalise(value: Any) -> None:
+    quick = _quick_us(value)
+    try:
+        ref = (_to_utc(value, "ts") - _EPOCH) // _US
+    except RecordError:
+        assert quick is None
+        return
+    assert quick == ref

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import math
 import os
 import tempfile
 import threading
@@ -42,7 +43,14 @@ import pyarrow as pa
 
 from distillguard.events import ARROW_SCHEMA, Event
 from distillguard.events.schema import _content_text, _tool_names, prompt_digest, split_prompt
-from distillguard.events.validate import _check_text_sizes, event_id, normalise
+from distillguard.events.validate import (
+    _EPOCH_MS_THRESHOLD,
+    _TS_MAX,
+    _TS_MIN,
+    _check_text_sizes,
+    event_id,
+    normalise,
+)
 from distillguard.ingest.jsonl import RejectTuple, _strict_decoder, flatten_lines, rows_to_table
 
 #: A run of clean lines shorter than this is not worth a DuckDB query: per-line path.
@@ -151,6 +159,32 @@ class _Fields:
 _BLANK, _FAST, _SLOW = 0, 1, 2
 
 
+def _quick_us(value: Any) -> int | None:
+    """Microseconds since the epoch of a timestamp ``normalise`` would leave as is or convert
+    by the epoch rule; None when only the reference code can say (an offset other than UTC,
+    a naive datetime, a number out of range).
+
+    Numbers follow ``datetime.fromtimestamp`` exactly: ms above 1e11, then the fraction of a
+    second rounded half-to-even to whole microseconds (CPython's ``_PyTime_ROUND_HALF_EVEN``).
+    """
+    cls = value.__class__
+    if cls is datetime:
+        return (value - _EPOCH) // _US if value.tzinfo is UTC else None
+    if cls is not float and cls is not int:
+        return None
+    seconds = float(value)
+    if seconds > _EPOCH_MS_THRESHOLD:
+        seconds /= 1000.0
+    if not (_TS_MIN <= seconds <= _TS_MAX):
+        return None
+    frac, whole = math.modf(seconds)
+    us = round(frac * 1e6)
+    if us >= 1_000_000:
+        us -= 1_000_000
+        whole += 1.0
+    return int(whole) * 1_000_000 + us
+
+
 def _prompt(ev: Event) -> str | None:
     """``split_prompt(ev)[0]`` without building the context (content is a string or None)."""
     if ev.prompt is not None:
@@ -182,7 +216,27 @@ def _scan(lines: list[bytes], limit: int, keep_text: bool, out: _Fields) -> byte
             ev = dec(line)
             if len(line) > limit:
                 _check_text_sizes(ev, limit)
-            normalise(ev)
+            c, a = ev.client, ev.account
+            at = a.created_at if a is not None else None
+            # normalise() is skipped when it would change nothing but the timestamps' type
+            # (those are converted by _quick_us); else it runs, as on the per-line path.
+            ts_us = _quick_us(ev.ts)
+            at_us = _quick_us(at) if at is not None else None
+            account_id = ev.account_id
+            if (
+                ts_us is None
+                or (at is not None and at_us is None)
+                or not account_id
+                or account_id[0].isspace()
+                or account_id[-1].isspace()
+                or (c is not None and c.asn.__class__ is str)
+                or not ev.request_id  # the content hash is taken of the normalised event
+            ):
+                normalise(ev)
+                ts_us = (ev.ts - _EPOCH) // _US  # type: ignore[operator]  # UTC datetime now
+                at = a.created_at if a is not None else None
+                at_us = (at - _EPOCH) // _US if at is not None else None  # type: ignore[operator]
+                account_id = ev.account_id
         except Exception:  # noqa: BLE001 - any refusal means "ask the per-line path"
             kinds[i] = _SLOW
             continue
@@ -194,12 +248,11 @@ def _scan(lines: list[bytes], limit: int, keep_text: bool, out: _Fields) -> byte
             kinds[i] = _SLOW
             continue
         kinds[i] = _FAST
-        c, a, p, r = ev.client, ev.account, ev.params, ev.response
+        p, r = ev.params, ev.response
         eid.append(ev.request_id or event_id(ev))
-        ts.append((ev.ts - _EPOCH) // _US)  # type: ignore[operator]  # UTC datetime now
-        acct.append(ev.account_id)
-        at = a.created_at if a is not None else None
-        created.append((at - _EPOCH) // _US if at is not None else None)  # type: ignore[operator]
+        ts.append(ts_us)
+        acct.append(account_id)
+        created.append(at_us)
         asn.append(c.asn if c is not None else None)
         tools = p.tools if p is not None else None
         tcount.append(len(tools) if tools else None)
@@ -311,6 +364,81 @@ def _assemble(sql: pa.Table, py: _Fields, keep_text: bool, source: str) -> pa.Ta
     return pa.Table.from_arrays(arrays, schema=ARROW_SCHEMA)
 
 
+@dataclass(slots=True)
+class ScannedBlock:
+    """A block after validation (:func:`scan_block`), ready for :func:`finish_block`."""
+
+    first: int
+    lines: list[bytes]
+    kinds: bytearray
+    fields: _Fields
+    source: str
+    limit: int
+    keep_text: bool
+    min_fast_rows: int
+
+
+def scan_block(
+    first: int,
+    lines: list[bytes],
+    source: str,
+    limit: int,
+    keep_text: bool,
+    min_fast_rows: int = MIN_FAST_ROWS,
+) -> ScannedBlock:
+    """Validate lines numbered from ``first`` (the Python half of the work)."""
+    py = _Fields()
+    gc_was_on = gc.isenabled()
+    gc.disable()  # the decoded structs die young and hold no cycles (see flatten_lines)
+    try:
+        kinds = _scan(lines, limit, keep_text, py)
+    finally:
+        if gc_was_on:
+            gc.enable()
+    return ScannedBlock(first, lines, kinds, py, source, limit, keep_text, min_fast_rows)
+
+
+def finish_block(
+    block: ScannedBlock, parser: BlockParser | None = None
+) -> tuple[pa.Table, list[RejectTuple], int]:
+    """Parse the clean runs with DuckDB and the rest per line (the C++ half of the work).
+
+    Returns:
+        (table in ARROW_SCHEMA, rejections, records read); blank lines are not records.
+    """
+    parser = parser or default_parser()
+    lines, kinds, py, keep_text = block.lines, block.kinds, block.fields, block.keep_text
+    tables: list[pa.Table] = []
+    rejects: list[RejectTuple] = []
+    read = 0
+    row = 0
+    for fast, s, e in _runs(kinds, block.min_fast_rows):
+        if fast:
+            clean = [lines[i] for i in range(s, e) if kinds[i] == _FAST]
+            part = py.slice(row, row + len(clean))
+            row += len(clean)
+            try:
+                sql = parser.parse(b"\n".join(clean), keep_text)
+                if sql.num_rows != len(clean):
+                    raise NotFast(f"DuckDB read {sql.num_rows} rows of {len(clean)}")
+                tables.append(_assemble(sql, part, keep_text, block.source))
+                read += len(clean)
+                continue
+            except NotFast:
+                pass
+        else:
+            row += kinds.count(_FAST, s, e)
+        table, rej, n = flatten_lines(
+            block.first + s, lines[s:e], block.source, block.limit, keep_text
+        )
+        tables.append(table)
+        rejects.extend(rej)
+        read += n
+    if not tables:
+        return rows_to_table([]), rejects, read
+    return (pa.concat_tables(tables) if len(tables) > 1 else tables[0]), rejects, read
+
+
 def flatten_block(
     first: int,
     lines: list[bytes],
@@ -327,50 +455,16 @@ def flatten_block(
     Returns:
         (table in ARROW_SCHEMA, rejections, records read); blank lines are not records.
     """
-    parser = parser or default_parser()
-    py = _Fields()
-    gc_was_on = gc.isenabled()
-    gc.disable()  # the decoded structs die young and hold no cycles (see flatten_lines)
-    try:
-        kinds = _scan(lines, limit, keep_text, py)
-    finally:
-        if gc_was_on:
-            gc.enable()
-    tables: list[pa.Table] = []
-    rejects: list[RejectTuple] = []
-    read = 0
-    row = 0
-    for fast, s, e in _runs(kinds, min_fast_rows):
-        if fast:
-            clean = [lines[i] for i in range(s, e) if kinds[i] == _FAST]
-            part = py.slice(row, row + len(clean))
-            row += len(clean)
-            try:
-                sql = parser.parse(b"\n".join(clean), keep_text)
-                if sql.num_rows != len(clean):
-                    raise NotFast(f"DuckDB read {sql.num_rows} rows of {len(clean)}")
-                tables.append(_assemble(sql, part, keep_text, source))
-                read += len(clean)
-                continue
-            except NotFast:
-                pass
-        else:
-            row += kinds.count(_FAST, s, e)
-        table, rej, n = flatten_lines(first + s, lines[s:e], source, limit, keep_text)
-        tables.append(table)
-        rejects.extend(rej)
-        read += n
-    if not tables:
-        return rows_to_table([]), rejects, read
-    return (pa.concat_tables(tables) if len(tables) > 1 else tables[0]), rejects, read
+    return finish_block(scan_block(first, lines, source, limit, keep_text, min_fast_rows), parser)
 
 
 def pipelined(items: Iterator[_T]) -> Iterator[_T]:
     """Yield ``items``, computing the next one in a background thread meanwhile.
 
-    The ingest loop writes block N to the store (DuckDB, which releases the GIL) while block
-    N+1 is read, validated and parsed, so the two halves of the work overlap on two cores.
-    At most one item is computed ahead, so memory stays bounded by two blocks.
+    Chained twice by the JSONL reader: block N is written to the store while block N+1 is
+    parsed by DuckDB and block N+2 is read and validated in Python. DuckDB releases the GIL,
+    so the stages overlap on two cores; one item is computed ahead per stage, so memory
+    stays bounded by a few blocks.
     """
     with ThreadPoolExecutor(1, thread_name_prefix="dg-ingest") as pool:
         ahead = pool.submit(next, items, _END)

@@ -126,12 +126,15 @@ class JsonlReader:
                 )
 
     def read_tables(self, path: Path, options: ReadOptions) -> Iterator[TableChunk]:
-        """Yield batches of flattened rows (the fast path used by ``ingest_paths``).
+        """Yield batches of flattened rows (the path used by ``ingest_paths``).
 
-        With the format option ``workers`` > 1 (or 0: one per CPU for files over 64 MiB),
-        lines are decoded by worker processes; the order of rows and rejections is kept.
+        By default blocks of lines take the block fast path (``distillguard.ingest.fastpath``:
+        validation in Python, parsing in DuckDB, both stages overlapped with the store's
+        writes); the format option ``fast_path=False`` forces the per-line path. With the
+        format option ``workers`` > 1 (or 0: one per CPU for files over 64 MiB), blocks are
+        handled by worker processes; the order of rows and rejections is kept.
         """
-        from distillguard.ingest.fastpath import flatten_block, pipelined
+        from distillguard.ingest.fastpath import finish_block, pipelined, scan_block
         from distillguard.ingest.parallel import parallel_flatten, worker_count
 
         source = options.source_name or str(path)
@@ -141,13 +144,13 @@ class JsonlReader:
         damage: list[Rejected] = []
         batches = _line_batches(path, options, source, damage)
         workers = worker_count(path, options)
-        flatten = flatten_block if fast else flatten_lines
         if workers > 1:
             results = parallel_flatten(batches, workers, source, limit, keep_text, fast=fast)
         elif fast:
-            results = pipelined(flatten_block(f, ls, source, limit, keep_text) for f, ls in batches)
+            scanned = pipelined(scan_block(f, ls, source, limit, keep_text) for f, ls in batches)
+            results = pipelined(finish_block(block) for block in scanned)
         else:
-            results = (flatten(f, lines, source, limit, keep_text) for f, lines in batches)
+            results = (flatten_lines(f, ls, source, limit, keep_text) for f, ls in batches)
         tables: list[pa.Table] = []
         rejected: list[Rejected] = []
         read = 0
