@@ -12,6 +12,8 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from distillguard.detect.intel_signal import (
     AccountIntel,
@@ -97,6 +99,21 @@ def test_evidence_weighs_what_identifies_not_how_many() -> None:
     assert evidence_score([("template", 0.7), ("ipv4", 0.5)], 0.4) == pytest.approx(0.82)
     assert evidence_score([("payment", 0.9)], 0.4) == pytest.approx(0.9)
     assert evidence_score([], 0.4) == 0.0
+
+
+_KINDS = st.sampled_from(
+    ["ipv4", "cidr", "asn", "user_agent", "email_domain", "template", "payment"]
+)
+_HITS = st.lists(st.tuples(_KINDS, st.floats(0.0, 1.0)), max_size=12)
+
+
+@given(_HITS, st.floats(0.0, 1.0))
+def test_evidence_is_bounded_monotone_and_infra_capped(hits, cap) -> None:
+    score = evidence_score(hits, cap)
+    assert 0.0 <= score <= 1.0
+    infra = [h for h in hits if h[0] not in ("template", "payment")]
+    assert evidence_score(infra, cap) <= cap + 1e-12
+    assert evidence_score([*hits, ("template", 0.7)], cap) >= score - 1e-12
 
 
 def test_b_alone_misses_the_two_request_accounts(exchange: dict[str, Any]) -> None:
