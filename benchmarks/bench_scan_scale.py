@@ -62,7 +62,7 @@ def main() -> int:
             ev = evaluate(work / "scan", sim.labels_path)
             out["quality"] = (ev.precision, ev.recall, ev.fpr, ev.bcubed_f1, ev.all_found)
             rows.append((n, out, max(peak_kib, before) / 1024 / 1024))
-    stages = ("ingest", "annotate", "features", "linking", "scoring", "outputs", "total")
+    stages = ("ingest", "annotate", "features", "scoring", "linking", "verdicts", "outputs", "total")
     print(
         f"{'events':>9} {'accounts':>8} "
         + " ".join(f"{s:>9}" for s in stages)

@@ -77,23 +77,36 @@ def _community_context(
         for a, c, k in con.execute("SELECT account_id, community, core FROM communities").fetchall()
     }
     kinds: dict[str, dict[str, int]] = defaultdict(dict)
-    for a, kind, n in con.execute(
-        """SELECT x.acc, x.kind, count(*) FROM (
+    # Each edge end's community is looked up in its own step: in one query the optimiser joins
+    # communities to itself on the community id first, which is quadratic in the largest
+    # community (17.8 M rows for 852k edge ends at 300k events, 29 s; ~10 min at 1M).
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _cc_ends AS
+           SELECT x.acc, x.other, x.kind, c.community AS ca FROM (
              SELECT a AS acc, b AS other, kind FROM account_edges
              UNION ALL SELECT b, a, kind FROM account_edges) x
-           JOIN communities c1 ON c1.account_id = x.acc
-           JOIN communities c2 ON c2.account_id = x.other
-           WHERE c1.community = c2.community GROUP BY 1, 2"""
+           JOIN communities c ON c.account_id = x.acc"""
+    ).fetchall()
+    for a, kind, n in con.execute(
+        """SELECT e.acc, e.kind, count(*) FROM _cc_ends e
+           JOIN communities c ON c.account_id = e.other AND c.community = e.ca
+           GROUP BY 1, 2"""
     ).fetchall():
         kinds[str(a)][str(kind)] = int(n)
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _cc_graph AS
+           SELECT g.b, g.behaviour, g.weight, c.community AS ca
+           FROM account_graph g JOIN communities c ON c.account_id = g.a"""
+    ).fetchall()
     share = {
         int(c): float(s or 0.0)
         for c, s in con.execute(
-            """SELECT c1.community, sum(g.behaviour) / sum(g.weight) FROM account_graph g
-           JOIN communities c1 ON c1.account_id = g.a JOIN communities c2 ON c2.account_id = g.b
-           WHERE c1.community = c2.community GROUP BY 1"""
+            """SELECT g.ca, sum(g.behaviour) / sum(g.weight) FROM _cc_graph g
+           JOIN communities c ON c.account_id = g.b AND c.community = g.ca GROUP BY 1"""
         ).fetchall()
     }
+    for tmp in ("_cc_ends", "_cc_graph"):
+        con.execute(f"DROP TABLE IF EXISTS {tmp}").fetchall()
     return comm, dict(kinds), share
 
 
