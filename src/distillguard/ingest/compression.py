@@ -169,7 +169,9 @@ def iter_line_batches(
     pending: list[bytes] = []
     try:
         for block in iter_blocks(path, block_size):
-            parts = (rest + block).split(b"\n") if rest else block.split(b"\n")
+            parts = block.split(b"\n")
+            if rest:  # only the first line continues the previous block: no copy of the block
+                parts[0] = rest + parts[0]
             rest = parts.pop()
             pending.extend(parts)
             while len(pending) >= max_lines:

@@ -198,14 +198,34 @@ def _prompt(ev: Event) -> str | None:
     return _content_text(msgs[-1].content)
 
 
-def _scan(lines: list[bytes], limit: int, keep_text: bool, out: _Fields) -> bytearray:
+def _decode_all(payload: bytes, lines: list[bytes]) -> list[Any] | None:
+    """Every non-blank line decoded by the strict decoder in one call, or None.
+
+    ``decode_lines`` would also accept two JSON values on one line, so the result counts
+    only when it has exactly one value per non-blank line; any doubt returns None and the
+    caller decodes line by line.
+    """
+    try:
+        decoded: list[Any] = _strict_decoder.decode_lines(payload)
+    except Exception:  # noqa: BLE001 - a bad line: decode one by one to find it
+        return None
+    blank = sum(1 for line in lines if not line or line.isspace())
+    return decoded if len(decoded) == len(lines) - blank else None
+
+
+def _scan(
+    lines: list[bytes], payload: bytes, limit: int, keep_text: bool, out: _Fields
+) -> bytearray:
     """Validate every line; return its kind (blank, fast, slow) and fill ``out`` for fast ones.
 
-    The checks are those of ``decode_line_fast`` (strict decode, text sizes, ``normalise``);
-    a line that fails any of them, or that needs the general decoder, is marked slow.
+    ``payload`` is ``b"\\n".join(lines)``. The checks are those of ``decode_line_fast``
+    (strict decode, text sizes, ``normalise``); a line that fails any of them, or that
+    needs the general decoder, is marked slow.
     """
     kinds = bytearray(len(lines))
     dec = _strict_decoder.decode
+    decoded = _decode_all(payload, lines)
+    k = 0
     (eid, ts, acct, created, asn, tcount, tnames, nmsg, pchars, pdig, rchars, ptext, ctext) = (
         out.cols
     )
@@ -213,7 +233,11 @@ def _scan(lines: list[bytes], limit: int, keep_text: bool, out: _Fields) -> byte
         if not line or line.isspace():
             continue
         try:
-            ev = dec(line)
+            if decoded is not None:
+                ev = decoded[k]
+                k += 1
+            else:
+                ev = dec(line)
             if len(line) > limit:
                 _check_text_sizes(ev, limit)
             c, a = ev.client, ev.account
@@ -370,6 +394,7 @@ class ScannedBlock:
 
     first: int
     lines: list[bytes]
+    payload: bytes
     kinds: bytearray
     fields: _Fields
     source: str
@@ -388,14 +413,15 @@ def scan_block(
 ) -> ScannedBlock:
     """Validate lines numbered from ``first`` (the Python half of the work)."""
     py = _Fields()
+    payload = b"\n".join(lines)
     gc_was_on = gc.isenabled()
     gc.disable()  # the decoded structs die young and hold no cycles (see flatten_lines)
     try:
-        kinds = _scan(lines, limit, keep_text, py)
+        kinds = _scan(lines, payload, limit, keep_text, py)
     finally:
         if gc_was_on:
             gc.enable()
-    return ScannedBlock(first, lines, kinds, py, source, limit, keep_text, min_fast_rows)
+    return ScannedBlock(first, lines, payload, kinds, py, source, limit, keep_text, min_fast_rows)
 
 
 def finish_block(
@@ -417,8 +443,11 @@ def finish_block(
             clean = [lines[i] for i in range(s, e) if kinds[i] == _FAST]
             part = py.slice(row, row + len(clean))
             row += len(clean)
+            # The whole block clean (the usual case): DuckDB reads the joined block as is
+            # (it skips blank lines, as we do).
+            whole = s == 0 and e == len(lines)
             try:
-                sql = parser.parse(b"\n".join(clean), keep_text)
+                sql = parser.parse(block.payload if whole else b"\n".join(clean), keep_text)
                 if sql.num_rows != len(clean):
                     raise NotFast(f"DuckDB read {sql.num_rows} rows of {len(clean)}")
                 tables.append(_assemble(sql, part, keep_text, block.source))
