@@ -61,7 +61,7 @@ def test_simulator_output_identical(sim_lines: list[bytes], keep_text: bool) -> 
 
 
 def test_simulator_output_takes_the_fast_path(sim_lines: list[bytes]) -> None:
-    kinds = _scan(sim_lines, b"\n".join(sim_lines), LIMIT, False, _Fields())
+    kinds = _scan(sim_lines, LIMIT, False, _Fields())
     assert kinds.count(_SLOW) == 0
     clean = [line for line in sim_lines if line.strip()]
     assert kinds.count(_FAST) == len(clean)
@@ -78,7 +78,7 @@ def test_bad_and_odd_lines_go_per_line_with_exact_locations(sim_lines: list[byte
     lines[152] = b'{"ts": 1767225600, "account_id": "  padded  ", "client": {"asn": " as7 "}}'
     lines[300] = b'{"ts": 1767225600, "account_id": "a", "messages": [{"role": "user", '
     lines[300] += b'"content": [{"type": "text", "text": "hi"}]}]}'
-    kinds = _scan(lines, b"\n".join(lines), LIMIT, False, _Fields())
+    kinds = _scan(lines, LIMIT, False, _Fields())
     assert [i for i, k in enumerate(kinds) if k == _SLOW] == [5, 6, 7, 150, 300]
     _same(lines, keep_text=False, first=1001)
     table, rejects, read = flatten_block(1001, lines, "f.jsonl", LIMIT, False)
