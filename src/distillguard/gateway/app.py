@@ -47,7 +47,7 @@ from distillguard.gateway.sources import PolicyCache
 from distillguard.gateway.spool import SpoolWriter
 from distillguard.gateway.state import StateTable
 from distillguard.gateway.upstream import RawUpstream
-from distillguard.policy.enforce import LimitOverride, resolve
+from distillguard.policy.enforce import LimitOverride, ResolveCache
 from distillguard.policy.table import DecisionTable
 
 if TYPE_CHECKING:
@@ -95,6 +95,7 @@ class Gateway:
 
     def __post_init__(self) -> None:
         self.state = StateTable()
+        self._resolve = ResolveCache()
         self._sender = UpstreamSender(self.upstream, self.upstream_transport, self.upstream_raw)
         self._tasks: set[asyncio.Task[Any]] = set()
         self.redis_up = True
@@ -440,7 +441,7 @@ class Gateway:
                 param="model",
             )
         now = time.time()
-        enf = resolve(self.policy.lookup(ex.account_id, ex.org_id, now))
+        enf = self._resolve(self.policy.lookup(ex.account_id, ex.org_id, now))
         ex.decision = dict(enf.record)
         self._inline_state(ex, now)
         self.metrics.child(self.metrics.decisions, ex.decision.get("action", "allow")).inc()

@@ -24,7 +24,7 @@ from distillguard.gateway.limits import LimitDecision
 from distillguard.gateway.relay import Shaper, SSEReader
 from distillguard.gateway.relaying import RelayResponse, Release
 from distillguard.gateway.requtil import limit_headers
-from distillguard.gateway.upstream import RawUpstream, UpstreamReply
+from distillguard.gateway.upstream import RawReply, RawUpstream, UpstreamReply
 from distillguard.policy.enforce import Enforcement
 
 if TYPE_CHECKING:
@@ -146,8 +146,11 @@ async def forward(
         )
     if upstream.status_code != 200 or not stream:
         try:
-            async with asyncio.timeout(gw.config.request_timeout_s):
-                raw = await upstream.aread()
+            if isinstance(upstream, RawReply):  # bounds the whole read itself, one timer
+                raw = await upstream.aread(gw.config.request_timeout_s)
+            else:
+                async with asyncio.timeout(gw.config.request_timeout_s):
+                    raw = await upstream.aread()
         except (httpx.HTTPError, TimeoutError):
             gw.metrics.upstream_errors.labels("timeout").inc()
             return gw.error(

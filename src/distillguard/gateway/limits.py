@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Protocol
 
-from distillguard.gateway.resp import FastScript, RespClient
+from distillguard.gateway.resp import FastScript, RespClient, pack_items
 
 log = logging.getLogger("distillguard.gateway")
 
@@ -120,6 +120,10 @@ class RedisLimiter:
         self.lease_ms = int(lease_s * 1000)
         self._acquire: Any
         self._release: Any
+        self._fast = fast is not None
+        # RESP encoding of each subject list's keys and limits (they repeat request after
+        # request; only the request id and the token count change)
+        self._packed: dict[tuple[str, tuple[Subject, ...]], tuple[int, bytes, int, bytes]] = {}
         if fast is not None:  # pipelined, hiredis-parsed EVALSHA (see gateway/resp.py)
             self._acquire = FastScript(fast, _script("limits.lua"))
             self._release = FastScript(fast, _script("release.lua"))
@@ -127,16 +131,48 @@ class RedisLimiter:
             self._acquire = client.register_script(_script("limits.lua"))
             self._release = client.register_script(_script("release.lua"))
 
+    def _pieces(self, op: str, subs: list[Subject]) -> tuple[int, bytes, int, bytes]:
+        """(numkeys + keys count, their RESP, limit count, their RESP) of ``subs``, cached."""
+        ck = (op, tuple(subs))
+        hit = self._packed.get(ck)
+        if hit is None:
+            keys: list[Any] = []
+            lims: list[Any] = []
+            for s in subs:
+                if op == "acquire":
+                    keys += [_rkey(s, "r"), _rkey(s, "t"), _rkey(s, "c")]
+                    lims += [s.limits.rpm, s.limits.tpm, s.limits.concurrency]
+                else:
+                    keys += [_rkey(s, "t"), _rkey(s, "c")]
+                    lims += [s.limits.tpm, s.limits.concurrency]
+            hit = (1 + len(keys), pack_items([len(keys), *keys]), len(lims), pack_items(lims))
+            if len(self._packed) >= 10_000:  # bounded: subject lists are per key/account
+                self._packed.clear()
+            self._packed[ck] = hit
+        return hit
+
+    async def _run(self, op: str, subs: list[Subject], dynamic: list[Any]) -> Any:
+        script = self._acquire if op == "acquire" else self._release
+        if self._fast:
+            nk, keys_b, nl, lims_b = self._pieces(op, subs)
+            tail = b"%b%b%b" % (keys_b, pack_items(dynamic), lims_b)
+            return await script.run_packed(nk + len(dynamic) + nl, tail)
+        keys: list[str] = []
+        args: list[Any] = list(dynamic)
+        for s in subs:
+            if op == "acquire":
+                keys += [_rkey(s, "r"), _rkey(s, "t"), _rkey(s, "c")]
+                args += [s.limits.rpm, s.limits.tpm, s.limits.concurrency]
+            else:
+                keys += [_rkey(s, "t"), _rkey(s, "c")]
+                args += [s.limits.tpm, s.limits.concurrency]
+        return await script(keys=keys, args=args)
+
     async def acquire(self, subjects: list[Subject], request_id: str, cost: int) -> LimitDecision:
         subs = [s for s in subjects if s.limits.any()]
         if not subs:
             return UNLIMITED
-        keys: list[str] = []
-        args: list[Any] = [request_id, self.lease_ms, cost]
-        for s in subs:
-            keys += [_rkey(s, "r"), _rkey(s, "t"), _rkey(s, "c")]
-            args += [s.limits.rpm, s.limits.tpm, s.limits.concurrency]
-        r = await self._acquire(keys=keys, args=args)
+        r = await self._run("acquire", subs, [request_id, self.lease_ms, cost])
         allowed, idx, dim, limit, retry, rem_r, lim_r, rem_t, lim_t, reset = (int(x) for x in r)
         return LimitDecision(
             allowed=bool(allowed),
@@ -158,12 +194,7 @@ class RedisLimiter:
         subs = [s for s in subjects if s.limits.tpm or s.limits.concurrency]
         if not subs:
             return
-        keys: list[str] = []
-        args: list[Any] = [request_id, extra_tokens]
-        for s in subs:
-            keys += [_rkey(s, "t"), _rkey(s, "c")]
-            args += [s.limits.tpm, s.limits.concurrency]
-        await self._release(keys=keys, args=args)
+        await self._run("release", subs, [request_id, extra_tokens])
 
 
 class LocalLimiter:

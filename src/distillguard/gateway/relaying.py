@@ -45,11 +45,13 @@ class Release:
         self.gw.spawn(self._run(extra))
 
     async def _run(self, extra: int) -> None:
+        # asyncio.timeout, not wait_for: this already runs in its own task (wait_for would
+        # wrap the call in another one)
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(
-                self.gw.limiter.release(self.subjects, self.ex.request_id, extra, self.backend),
-                timeout=max(self.gw.config.redis_timeout_s * 4, 1.0),
-            )
+            async with asyncio.timeout(max(self.gw.config.redis_timeout_s * 4, 1.0)):
+                await self.gw.limiter.release(
+                    self.subjects, self.ex.request_id, extra, self.backend
+                )
 
 
 class RelayResponse(Response):

@@ -75,9 +75,10 @@ class RawReply:
         self._done = False
         self._closed = False
 
-    async def _read(self, coro: object) -> bytes:
+    async def _read(self, coro: object, limit_s: float | None = None) -> bytes:
+        timeout = self._pool.read_timeout_s if limit_s is None else limit_s
         try:
-            async with asyncio.timeout(self._pool.read_timeout_s):
+            async with asyncio.timeout(timeout):
                 return await coro  # type: ignore[misc, no-any-return]
         except TimeoutError as exc:
             raise httpx.ReadTimeout("upstream read timed out") from exc
@@ -119,15 +120,27 @@ class RawReply:
                     return
                 yield data
 
-    async def aread(self) -> bytes:
-        """The whole body (the connection returns to the pool afterwards)."""
+    async def aread(self, total_s: float | None = None) -> bytes:
+        """The whole body (the connection returns to the pool afterwards).
+
+        Args:
+            total_s: bound on reading the whole body as well as each read; with a
+                ``content-length`` body (one read) a single timer covers both.
+        """
         try:
             if self._left >= 0 and not self._chunked:
-                data = await self._read(self._conn.reader.readexactly(self._left))
+                limit = self._pool.read_timeout_s
+                data = await self._read(
+                    self._conn.reader.readexactly(self._left),
+                    limit if total_s is None else min(limit, total_s),
+                )
                 self._left = 0
                 self._done = True
                 return data
-            return b"".join([c async for c in self.aiter_raw()])
+            if total_s is None:
+                return b"".join([c async for c in self.aiter_raw()])
+            async with asyncio.timeout(total_s):
+                return b"".join([c async for c in self.aiter_raw()])
         finally:
             await self.aclose()
 

@@ -133,3 +133,31 @@ def resolve(decisions: list[Decision]) -> Enforcement:
         transforms=tuple(transforms),
         record=record,
     )
+
+
+class ResolveCache:
+    """:func:`resolve` memoised by the decisions' ids.
+
+    A decision never changes under its id (a new decision gets a new id; revoking removes
+    it from the table), so the combined enforcement of the same ids is always the same.
+    Callers must not mutate the returned enforcement (copy its ``record``).
+
+    Args:
+        max_entries: the memo is emptied when it reaches this size.
+    """
+
+    def __init__(self, max_entries: int = 10_000) -> None:
+        self.max_entries = max_entries
+        self._memo: dict[tuple[str, ...], Enforcement] = {}
+
+    def __call__(self, decisions: list[Decision]) -> Enforcement:
+        """The enforcement of ``decisions`` (account first, then org)."""
+        if not decisions:
+            return ALLOW
+        key = tuple([d.decision_id for d in decisions])
+        hit = self._memo.get(key)
+        if hit is None:
+            if len(self._memo) >= self.max_entries:
+                self._memo.clear()
+            hit = self._memo[key] = resolve(decisions)
+        return hit
