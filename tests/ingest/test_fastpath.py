@@ -10,13 +10,15 @@ from typing import Any
 import msgspec
 import pyarrow as pa
 import pytest
+from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from distillguard.cli import cli
 from distillguard.errors import RecordError
 from distillguard.events import ARROW_SCHEMA
 from distillguard.events.validate import _to_utc
-from distillguard.ingest import ingest_paths, read_quarantine
+from distillguard.ingest import fastpath, ingest_paths, read_quarantine
 from distillguard.ingest.fastpath import (
     _EPOCH,
     _FAST,
@@ -260,3 +262,73 @@ def test_quick_timestamps_match_normalise(value: Any) -> None:
         assert quick is None
         return
     assert quick == ref
+
+
+# --- choosing the path: CLI flag, [ingest] fast_path, the API option ------------------------
+
+
+@pytest.fixture()
+def block_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count the blocks that went through the fast path's DuckDB stage."""
+    calls: list[int] = []
+    real = fastpath.finish_block
+
+    def spy(block: Any, parser: Any = None) -> Any:
+        calls.append(len(block.lines))
+        return real(block, parser)
+
+    monkeypatch.setattr(fastpath, "finish_block", spy)
+    monkeypatch.delenv("DISTILLGUARD_CONFIG", raising=False)
+    monkeypatch.delenv("DISTILLGUARD_INGEST_FAST_PATH", raising=False)
+    return calls
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "fast"),
+    [
+        ([], None, True),
+        (["--no-fast-path"], None, False),
+        ([], "false", False),
+        (["--fast-path"], "false", True),
+    ],
+)
+def test_cli_flag_and_config_choose_the_path(
+    sim_lines: list[bytes],
+    tmp_path: Path,
+    block_calls: list[int],
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    env: str | None,
+    fast: bool,
+) -> None:
+    if env is not None:
+        monkeypatch.setenv("DISTILLGUARD_INGEST_FAST_PATH", env)
+    src = tmp_path / "e.jsonl"
+    src.write_bytes(b"\n".join(sim_lines[:500]))
+    db = tmp_path / "d.duckdb"
+    res = CliRunner().invoke(cli, ["ingest", str(src), "--db", str(db), "--no-progress", *args])
+    assert res.exit_code == 0, res.output
+    assert bool(block_calls) is fast
+    with DuckDBStore(db, read_only=True) as s:
+        assert s.sql("SELECT count(*) AS n FROM events").to_pylist() == [{"n": 500}]
+
+
+def test_api_option_forces_the_per_line_path(
+    sim_lines: list[bytes], tmp_path: Path, block_calls: list[int]
+) -> None:
+    src = tmp_path / "e.jsonl"
+    src.write_bytes(b"\n".join(sim_lines[:200]))
+    with DuckDBStore(":memory:") as store:
+        ingest_paths([src], store, fast_path=False)
+    assert block_calls == []
+    with DuckDBStore(":memory:") as store:
+        ingest_paths([src], store)
+    assert block_calls == [200]
+
+
+def test_lines_longer_than_duckdbs_default_buffer(sim_lines: list[bytes]) -> None:
+    big = msgspec.json.encode({"ts": 1767225600, "account_id": "a", "prompt": "p" * 3_000_000})
+    _same([*sim_lines[:100], big, *sim_lines[100:200]], keep_text=True, limit=10_000_000)
+    kinds = _scan([big], 10_000_000, True, _Fields())
+    assert kinds == bytearray([_FAST])
+    assert default_parser().parse(big, True, len(big)).num_rows == 1

@@ -113,6 +113,12 @@ def render_report(report: IngestReport, console: Console) -> None:
 )
 @click.option("--max-text-chars", type=int, help="Longest accepted text [default: 1,000,000].")
 @click.option("--workers", type=int, help="Decoding processes for big JSONL (0 = per CPU).")
+@click.option(
+    "--fast-path/--no-fast-path",
+    default=None,
+    help="Block fast path for canonical JSONL; --no-fast-path forces the per-line path "
+    "(same stored rows) [default: [ingest] fast_path, else on].",
+)
 @click.option("--strict", is_flag=True, help="Exit 1 when anything was quarantined or unusable.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar [default: on a TTY].")
 def ingest(
@@ -127,6 +133,7 @@ def ingest(
     account_attributes: tuple[str, ...],
     max_text_chars: int | None,
     workers: int | None,
+    fast_path: bool | None,
     strict: bool,
     progress: bool | None,
 ) -> None:
@@ -160,6 +167,7 @@ def ingest(
             "account_id": account_id or cfg.account_id,
             "account_attributes": account_attributes or cfg.account_attributes,
             "workers": workers if workers is not None else cfg.workers,
+            "fast_path": fast_path if fast_path is not None else cfg.fast_path,
         }
         if batch_output is not None:
             options["batch_output"] = batch_output

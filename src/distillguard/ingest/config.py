@@ -19,6 +19,8 @@ class IngestConfig:
         account_id: account for inputs that carry none (OpenAI batch files, OTel spans).
         account_attributes: OTel attributes that name the account, in order of preference.
         workers: decoding processes for large JSONL files (1 = in-process, 0 = one per CPU).
+        fast_path: canonical JSONL takes the block fast path (validate in Python, parse
+            whole blocks in DuckDB); false forces the per-line path. Both store the same rows.
     """
 
     quarantine: Path | None = None
@@ -27,3 +29,4 @@ class IngestConfig:
     account_id: str | None = None
     account_attributes: tuple[str, ...] = ("enduser.id", "user.id")
     workers: int = 1
+    fast_path: bool = True

@@ -27,6 +27,7 @@ identical tables.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import math
 import os
@@ -55,8 +56,12 @@ from distillguard.ingest.jsonl import RejectTuple, _strict_decoder, flatten_line
 
 #: A run of clean lines shorter than this is not worth a DuckDB query: per-line path.
 MIN_FAST_ROWS = 64
-#: DuckDB refuses a single JSON value larger than this (its default is 16 MiB).
+#: Longest line the fast path hands to DuckDB (longer ones take the per-line path).
 MAX_LINE_BYTES = 256 * 1024 * 1024
+#: Smallest ``maximum_object_size`` asked of DuckDB. Its reader allocates buffers of twice
+#: that size, so it is sized per block from the longest line: a fixed 256 MiB made every
+#: parse allocate 512 MiB and cost ~40% more CPU (measured on the benchmark's lines).
+MIN_OBJECT_BYTES = 1024 * 1024
 
 _TS = pa.timestamp("us", tz="UTC")
 _T = TypeVar("_T")
@@ -105,7 +110,8 @@ _SELECT_SQL = """request_id, org_id, api_key_id, endpoint, model,
   usage.reasoning_tokens AS reasoning_tokens, status, latency_ms"""
 
 
-def flatten_sql(keep_text: bool) -> str:
+@functools.lru_cache(maxsize=64)
+def flatten_sql(keep_text: bool, max_object: int = MIN_OBJECT_BYTES) -> str:
     """The statement that parses one block file (parameter 1) into the SQL-made columns."""
     cols = {
         k: v.format(text=", text VARCHAR" if keep_text else "") for k, v in _READ_COLUMNS.items()
@@ -116,11 +122,13 @@ def flatten_sql(keep_text: bool) -> str:
     return (
         f"SELECT {_SELECT_SQL}{text} FROM read_json(?, "  # noqa: S608
         f"format = 'newline_delimited', columns = {spec}, "
-        f"maximum_object_size = {MAX_LINE_BYTES})"
+        f"maximum_object_size = {int(max_object)})"
     )
 
 
-_FLATTEN_SQL: dict[bool, str] = {False: flatten_sql(False), True: flatten_sql(True)}
+def _object_size(longest: int) -> int:
+    """A power of two above ``longest`` (at least MIN_OBJECT_BYTES): few distinct plans."""
+    return max(MIN_OBJECT_BYTES, 1 << int(longest).bit_length())
 
 
 class NotFast(Exception):
@@ -310,7 +318,7 @@ class BlockParser:
         self._con.execute("SET preserve_insertion_order = true").fetchall()
         self._lock = threading.Lock()
 
-    def parse(self, payload: bytes, keep_text: bool) -> pa.Table:
+    def parse(self, payload: bytes, keep_text: bool, longest: int = 0) -> pa.Table:
         """Flatten newline-separated clean lines to the SQL-computed columns.
 
         Raises:
@@ -322,7 +330,8 @@ class BlockParser:
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(payload)
-            return cur.sql(_FLATTEN_SQL[keep_text], params=[name]).to_arrow_table()
+            sql = flatten_sql(keep_text, _object_size(longest))
+            return cur.sql(sql, params=[name]).to_arrow_table()
         except duckdb.Error as exc:
             raise NotFast(str(exc)) from None
         finally:
@@ -425,7 +434,8 @@ def finish_block(
             # (it skips blank lines, as we do).
             whole = s == 0 and e == len(lines)
             try:
-                sql = parser.parse(block.payload if whole else b"\n".join(clean), keep_text)
+                payload = block.payload if whole else b"\n".join(clean)
+                sql = parser.parse(payload, keep_text, max(map(len, clean)))
                 if sql.num_rows != len(clean):
                     raise NotFast(f"DuckDB read {sql.num_rows} rows of {len(clean)}")
                 tables.append(_assemble(sql, part, keep_text, block.source))

@@ -170,7 +170,9 @@ def ingest_paths(
         max_text_chars: longest accepted prompt, message or response text.
         progress: show a progress bar on stderr.
         **format_options: reader options: ``account_id`` (OpenAI batch, OTel),
-            ``batch_output`` (the OpenAI batch output file), ``account_attributes`` (OTel).
+            ``batch_output`` (the OpenAI batch output file), ``account_attributes`` (OTel),
+            ``workers`` and ``fast_path`` (canonical JSONL; ``fast_path=False`` forces the
+            per-line path, which stores the same rows).
 
     Returns:
         The counts, per file and in total; unusable inputs are listed, not raised.
