@@ -4,15 +4,16 @@ One run, one machine, one stand-in upstream (``distillguard upstream``), one red
 For each load level an open-loop load generator in its own process
 (``benchmarks/gateway/loadgen.py``: fixed send times, never waiting for answers) sends the
 same requests straight to the upstream twice (the spread of the two is the measurement's own
-noise) and once through one gateway worker with limits, policy (1,001 decisions) and event
-capture (spool + loader) on; added latency is the difference of the percentiles. Then 4
-gateway replicas share one account limit and receive 4x that many requests at once.
+noise) and once through the gateway (``--workers`` processes, default 1) with limits,
+policy (1,001 decisions) and event capture (spool + loader) on; added latency is the
+difference of the percentiles. Then 4 gateway replicas share one account limit and receive
+4x that many requests at once.
 
 ``--soak MIN`` instead runs MIN minutes at ``--soak-rate`` through the gateway, restarts the
 store loader twice in the middle (killed, down 15 s, restarted), drains, and counts requests
 sent vs distinct events in the store.
 
-    .venv/bin/python benchmarks/bench_gateway.py [--small] [--rates 50,100,200,500]
+    .venv/bin/python benchmarks/bench_gateway.py [--small] [--rates 50,100,200,500] [--workers 2]
     .venv/bin/python benchmarks/bench_gateway.py --soak 3 --soak-rate 100
 
 Loopback only; every process is started here and stopped at the end.
@@ -98,7 +99,9 @@ async def burst(bases: list[str], key: str, n: int) -> int:
     return sum(1 for r in rs if r.status_code == 200)
 
 
-def soak(minutes: float, rate: float, tmp: Path, procs: list[subprocess.Popen[bytes]]) -> None:
+def soak(
+    minutes: float, rate: float, tmp: Path, procs: list[subprocess.Popen[bytes]], workers: int = 1
+) -> None:
     """Fixed-rate soak with two loader (store) outages; prints one table."""
     import duckdb
 
@@ -107,7 +110,7 @@ def soak(minutes: float, rate: float, tmp: Path, procs: list[subprocess.Popen[by
     procs.append(start_cli(["upstream", "--port", str(uport)], {}, uport))
     env = bench_env(rport, uport, tmp, DISTILLGUARD_GATEWAY_SINK="false")
     key = seed_redis(rport, decisions=1000)
-    gw = start_cli(["serve", "--port", str(gport)], env, gport)
+    gw = start_cli(["serve", "--port", str(gport), "--workers", str(workers)], env, gport)
     procs.append(gw)
     db = tmp / "bench.duckdb"
     sink_args = [sys.executable, "-m", "distillguard.cli", "sink", "--db", str(db)]
@@ -193,6 +196,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=None, help="seconds per level [10]")
     ap.add_argument("--soak", type=float, default=0, help="soak minutes instead of levels")
     ap.add_argument("--soak-rate", type=float, default=500, help="soak req/s")
+    ap.add_argument("--workers", type=int, default=1, help="gateway worker processes [1]")
     args = ap.parse_args()
     seconds = args.seconds or (3.0 if args.small else 10.0)
     procs: list[subprocess.Popen[bytes]] = []
@@ -200,14 +204,15 @@ def main() -> None:
     print(f"load average at start {load_average():.1f}")
     try:
         if args.soak:
-            soak(args.soak, args.soak_rate, tmp, procs)
+            soak(args.soak, args.soak_rate, tmp, procs, args.workers)
             return
         rport, uport, gport = free_port(), free_port(), free_port()
         procs.append(start_redis(rport))
         procs.append(start_cli(["upstream", "--port", str(uport)], {}, uport))
         env = bench_env(rport, uport, tmp)
         key = seed_redis(rport, decisions=1000)
-        procs.append(start_cli(["serve", "--port", str(gport)], env, gport))
+        serve = ["serve", "--port", str(gport), "--workers", str(args.workers)]
+        procs.append(start_cli(serve, env, gport))
         direct = f"http://127.0.0.1:{uport}/v1/chat/completions"
         via = f"http://127.0.0.1:{gport}/v1/chat/completions"
         rows = [
