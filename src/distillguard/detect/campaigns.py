@@ -26,6 +26,7 @@ from distillguard.detect.membership import (
     profile_gate,
     split_by_network,
 )
+from distillguard.detect.operators import PairsOf, split_by_operator
 from distillguard.detect.ruleset import Rule
 from distillguard.detect.scoring import AccountScore, score_account, score_community
 
@@ -256,6 +257,7 @@ def decide(
     family_usage: FamilyUsage | None = None,
     intel: IntelSignals | None = None,
     intel_min_accounts: int = 2,
+    identity_pairs: PairsOf | None = None,
 ) -> tuple[list[AccountVerdict], list[Campaign]]:
     """Give every account a verdict and group campaign members into campaigns.
 
@@ -287,6 +289,10 @@ def decide(
             or form a campaign of ``intel_min_accounts`` or more; every hit account's reasons
             and its campaign's evidence name the producer and indicator kinds.
         intel_min_accounts: smallest peer group that is a campaign of its own.
+        identity_pairs: identity ties (payment, IP, creation burst) among given accounts
+            (:func:`distillguard.detect.operators.identity_pairs`); a campaign that is two
+            operations sharing wrappers and proxies is split in two when given
+            (:func:`~distillguard.detect.operators.split_by_operator`).
     """
     if scores is None:
         scores = {str(r["account_id"]): score_account(r, rules) for r in rows}
@@ -372,6 +378,9 @@ def decide(
     family_note = _add_family_groups(pending, family_groups, by_id, allowed, scores, cfg)
     if networks:
         split_by_network(pending, networks, by_id, scores, cfg)
+    operator_note: dict[int, list[str]] = {}
+    if identity_pairs is not None:
+        operator_note = split_by_operator(pending, identity_pairs, by_id, scores, cfg)
     if family_usage:
         family_note.update(attach_by_family(pending, family_usage, by_id, allowed, cfg, networks))
     intel_note: dict[str, str] = {}
@@ -408,6 +417,12 @@ def decide(
         )
         if peer is not None:
             evidence["intel"] = peer
+        if comm in operator_note:
+            evidence["operator_split"] = {
+                "reason": "no payment, IP or creation-burst tie to the campaign it was linked "
+                "to, and it operates differently",
+                "differs_in": operator_note[comm],
+            }
         campaigns.append(
             Campaign(
                 campaign_id=cid,

@@ -88,6 +88,17 @@ class DetectConfig:
             transitively) holds at least this share of its members ...
         network_split_rest: ... and whose other members (at least this share) use none of
             that group's networks is split in two when the rest scores as a campaign.
+        identity_split_kinds: edge kinds that tie accounts to one operator (payment
+            instrument, exact IP, creation burst) for the operator split ...
+        identity_split_main: a campaign whose largest identity group holds at least this
+            share of its members ...
+        identity_split_rest: ... and whose members with no identity tie to that group (at
+            least this share) ...
+        identity_split_min_features: ... operate unlike it on at least this many operational
+            features (disjoint interquartile ranges of IPs, ASNs, account age, active span,
+            active days, request rate) is split in two when the rest scores as a campaign
+            (see ``detect/operators.py``); 0 features would split on identity alone, a
+            large value disables the split.
         family_claim_share: a template family is claimed by a campaign when at least this
             share of its content users are the campaign's members.
         family_attach_rounds: rounds of attaching accounts through claimed families (0
@@ -139,6 +150,10 @@ class DetectConfig:
     member_relative_content: float = 0.8
     network_split_main: float = 0.3
     network_split_rest: float = 0.1
+    identity_split_kinds: tuple[str, ...] = ("payment", "ip", "creation_burst")
+    identity_split_main: float = 0.5
+    identity_split_rest: float = 0.03
+    identity_split_min_features: int = 2
     family_claim_share: float = 0.2
     family_attach_rounds: int = 3
     family_attach_min_requests: int = 2

@@ -28,6 +28,7 @@ from distillguard.detect.features import compute_features
 from distillguard.detect.intel_signal import IntelSignals, has_intel, load_intel_signals
 from distillguard.detect.linking import build_edges, cluster
 from distillguard.detect.membership import account_networks, family_usage
+from distillguard.detect.operators import identity_pairs
 from distillguard.detect.ruleset import load_rules
 from distillguard.detect.scoring import AccountScore, score_accounts, suspicion
 from distillguard.detect.signals.registry import SIGNALS
@@ -307,6 +308,7 @@ def run_scan(
             family_usage=(family_usage(con, cfg, "ev", feats.signal_columns) if has_fam else None),
             intel=intel,
             intel_min_accounts=icfg.group_min_accounts if icfg is not None else 2,
+            identity_pairs=identity_pairs(con, cfg.identity_split_kinds),
         )
         timings["verdicts"] = time.perf_counter() - t
         t = time.perf_counter()

@@ -1,0 +1,168 @@
+"""Split a campaign that is two operations sharing wrappers: identity ties plus how they operate.
+
+Two actors may buy the same residential proxies and run the same extraction wrappers (a
+datacenter hydra of fresh accounts rotating through dozens of networks, and an aged
+slow-and-low fleet with one sticky IP per account). Content, networks, signal profiles and
+even lockstep coincidences then link them into one community, and ASNs shared through the
+common proxy provider defeat the network split of :mod:`distillguard.detect.membership`.
+
+What still tells them apart is what an operator cannot share by accident:
+
+* **identity**: accounts of one operation are tied by payment instruments, exact IPs and
+  creation bursts (``identity_split_kinds``). Members with no identity path to the campaign's
+  largest identity group are candidates for another operation;
+* **operations**: the candidates must also *run* differently from that group on at least
+  ``identity_split_min_features`` of the operational features in :data:`OPERATIONAL`
+  (their interquartile ranges do not overlap): how many IPs and networks an account uses, how
+  old it is, how long and on how many days it is active, how fast it sends.
+
+Only then, and only when the candidates score as a campaign on their own, is the campaign
+split. A single operation whose members simply lack identity ties (each account its own
+card and IP) runs alike and stays one campaign.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from distillguard.detect.config import DetectConfig
+from distillguard.detect.scoring import AccountScore, score_community
+
+#: Pending campaign, as in :mod:`distillguard.detect.membership`: (-volume, community,
+#: members, risk).
+Pending = tuple[float, int, list[str], float]
+
+#: Identity pairs among a set of accounts (a callable so that only campaigns are queried).
+PairsOf = Callable[[Sequence[str]], Iterable[tuple[str, str]]]
+
+#: Operational features compared between the identity group and the rest (log scale).
+OPERATIONAL = (
+    "n_ips",
+    "n_asns",
+    "account_age_days",
+    "span_hours",
+    "active_days",
+    "events_per_active_hour",
+)
+
+
+#: ... and whose medians differ at least twofold (log1p scale), so that a tight spread alone
+#: (50 vs 52 IPs) is no difference.
+MIN_LOG_RATIO = math.log(2.0)
+
+
+def identity_components(
+    members: Sequence[str], pairs: Iterable[tuple[str, str]]
+) -> list[list[str]]:
+    """Members grouped by identity ties (transitively), largest group first."""
+    parent = {a: a for a in members}
+
+    def find(x: str) -> str:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in pairs:
+        if a in parent and b in parent:
+            ra, rb = find(a), find(b)
+            if ra != rb:
+                parent[ra] = rb
+    groups: dict[str, list[str]] = {}
+    for a in members:
+        groups.setdefault(find(a), []).append(a)
+    return sorted(groups.values(), key=lambda g: (-len(g), g[0]))
+
+
+def _quartiles(values: Sequence[float], q: float = 0.25) -> tuple[float, float]:
+    """The ``q`` and ``1 - q`` quantiles (linear interpolation)."""
+    xs = sorted(values)
+    n = len(xs)
+
+    def at(q: float) -> float:
+        pos = q * (n - 1)
+        lo = math.floor(pos)
+        hi = min(lo + 1, n - 1)
+        return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+
+    return at(q), at(1 - q)
+
+
+def operational_differences(
+    group: Sequence[str], rest: Sequence[str], by_id: Mapping[str, Mapping[str, Any]]
+) -> list[str]:
+    """Operational features on which ``rest`` and ``group`` have disjoint interquartile ranges
+    and medians at least twofold apart."""
+    out = []
+    for name in OPERATIONAL:
+        g = [math.log1p(max(float(by_id[a].get(name) or 0.0), 0.0)) for a in group]
+        r = [math.log1p(max(float(by_id[a].get(name) or 0.0), 0.0)) for a in rest]
+        if not g or not r:
+            continue
+        g1, g3 = _quartiles(g)
+        r1, r3 = _quartiles(r)
+        gm, rm = _quartiles(g, 0.5)[0], _quartiles(r, 0.5)[0]
+        if (r3 < g1 or r1 > g3) and abs(gm - rm) >= MIN_LOG_RATIO:
+            out.append(name)
+    return out
+
+
+def split_by_operator(
+    pending: list[Pending],
+    pairs_of: PairsOf,
+    by_id: Mapping[str, Mapping[str, Any]],
+    scores: Mapping[str, AccountScore],
+    cfg: DetectConfig,
+) -> dict[int, list[str]]:
+    """Split off members with no identity tie to a campaign's main group that operate unlike it.
+
+    Runs in place on ``pending``.
+
+    Returns:
+        community id given to each split-off campaign -> the operational features that
+        differ (for the campaign's evidence).
+    """
+    notes: dict[int, list[str]] = {}
+    for idx in range(len(pending)):
+        neg_vol, comm, members, risk = pending[idx]
+        n = len(members)
+        if n < 2 * cfg.min_campaign_accounts:
+            continue
+        groups = identity_components(members, pairs_of(members))
+        main = groups[0]
+        rest = [a for g in groups[1:] for a in g]
+        if len(main) < cfg.identity_split_main * n or len(rest) < max(
+            cfg.min_campaign_accounts, cfg.identity_split_rest * n
+        ):
+            continue
+        differ = operational_differences(main, rest, by_id)
+        if len(differ) < cfg.identity_split_min_features:
+            continue
+        cs = score_community([by_id[a] for a in rest], [scores[a] for a in rest], 1.0, 0.0)
+        vol = sum(int(by_id[a].get("n_events") or 0) for a in rest)
+        if cs.risk < cfg.campaign_threshold or vol < cfg.min_campaign_events:
+            continue
+        pending[idx] = (neg_vol + vol, comm, sorted(main), risk)
+        new_comm = -2000 - len(pending)
+        pending.append((-float(vol), new_comm, sorted(rest), cs.risk))
+        notes[new_comm] = differ
+    return notes
+
+
+def identity_pairs(con: Any, kinds: Sequence[str]) -> PairsOf:
+    """A :data:`PairsOf` reading ``account_edges`` of the given kinds among the members."""
+    kind_list = ", ".join("'" + k.replace("'", "") + "'" for k in kinds)
+
+    def pairs_of(members: Sequence[str]) -> list[tuple[str, str]]:
+        if not kind_list or not members:
+            return []
+        ids = ", ".join("'" + a.replace("'", "''") + "'" for a in members)
+        rows = con.execute(
+            f"SELECT a, b FROM account_edges WHERE kind IN ({kind_list}) "  # noqa: S608
+            f"AND a IN ({ids}) AND b IN ({ids})"
+        ).fetchall()
+        return [(str(a), str(b)) for a, b in rows]
+
+    return pairs_of

@@ -1,0 +1,113 @@
+"""The operator split (detect/operators.py): two operations sharing wrappers and proxies."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from distillguard.detect.operators import (
+    identity_components,
+    identity_pairs,
+    operational_differences,
+)
+from distillguard.store import DuckDBStore
+from tests.detect.test_membership import _decide, _row
+
+
+def _hydra(n: int = 20) -> list[dict[str, object]]:
+    """Fresh accounts rotating through many IPs and networks, active a couple of days."""
+    return [
+        {
+            **_row(f"h{i:02d}", 1.0, n=60, age=0.2),
+            "n_ips": 50 + i,
+            "n_asns": 25 + i % 5,
+            "span_hours": 60.0,
+            "active_days": 3,
+            "events_per_active_hour": 1.5,
+        }
+        for i in range(n)
+    ]
+
+
+def _quiet(n: int = 6, *, like_hydra: bool = False) -> list[dict[str, object]]:
+    """Aged accounts, one sticky IP each, a few requests a day all week (or hydra-like)."""
+    if like_hydra:
+        return [{**r, "account_id": f"q{i}"} for i, r in enumerate(_hydra(n))]
+    return [
+        {
+            **_row(f"q{i}", 1.0, n=15, age=60.0 + i),
+            "n_ips": 1,
+            "n_asns": 1,
+            "span_hours": 150.0,
+            "active_days": 7,
+            "events_per_active_hour": 1.0,
+        }
+        for i in range(n)
+    ]
+
+
+def _pairs(chain: Sequence[str]) -> list[tuple[str, str]]:
+    """Identity ties chaining the given accounts (a shared card, a creation burst)."""
+    return [(a, b) for a, b in zip(chain, chain[1:], strict=False)]
+
+
+def test_two_operations_sharing_wrappers_are_split() -> None:
+    """Regression (scale-10m at 300k events): an aged slow-and-low fleet sharing residential
+    ASNs, wrappers and lockstep minutes with a hydra was folded into the hydra's campaign."""
+    hydra, quiet = _hydra(), _quiet()
+    ties = _pairs([str(r["account_id"]) for r in hydra])
+
+    def pairs_of(members: Sequence[str]) -> list[tuple[str, str]]:
+        return [p for p in ties if p[0] in members and p[1] in members]
+
+    camps = sorted(_decide(hydra + quiet, identity_pairs=pairs_of))
+    assert camps == [
+        tuple(str(r["account_id"]) for r in hydra),
+        tuple(str(r["account_id"]) for r in quiet),
+    ]
+    # Without identity ties information nothing is split.
+    assert len(_decide(hydra + quiet)) == 1
+
+
+def test_same_operation_without_identity_ties_is_not_split() -> None:
+    """Members of one operation that happen to have no card or IP tie run alike: kept."""
+    hydra, alike = _hydra(), _quiet(like_hydra=True)
+    ties = _pairs([str(r["account_id"]) for r in hydra])
+    camps = _decide(hydra + alike, identity_pairs=lambda m: [p for p in ties if p[0] in m])
+    assert len(camps) == 1 and len(camps[0]) == len(hydra) + len(alike)
+
+
+def test_no_main_identity_group_no_split() -> None:
+    """A careful fleet with no identity ties at all (each account its own card and IP)."""
+    rows = _hydra(10) + _quiet(10)
+    assert len(_decide(rows, identity_pairs=lambda m: [])) == 1
+
+
+def test_components_and_differences() -> None:
+    groups = identity_components(["a", "b", "c", "d"], [("a", "b"), ("b", "c"), ("x", "a")])
+    assert groups == [["a", "b", "c"], ["d"]]
+    by_id = {r["account_id"]: r for r in _hydra(8) + _quiet(4)}
+    differ = operational_differences(
+        [f"h{i:02d}" for i in range(8)], [f"q{i}" for i in range(4)], by_id
+    )
+    assert {"n_ips", "n_asns", "account_age_days", "span_hours"} <= set(differ)
+    assert operational_differences(["h00", "h01"], ["h02", "h03"], by_id) == []
+
+
+@pytest.mark.parametrize("kinds", [("payment", "ip"), ()])
+def test_identity_pairs_reads_only_given_kinds_among_members(
+    tmp_path: Path, kinds: tuple[str, ...]
+) -> None:
+    store = DuckDBStore(tmp_path / "s.duckdb")
+    con = store.con
+    con.execute("CREATE TABLE account_edges (a VARCHAR, b VARCHAR, kind VARCHAR)").fetchall()
+    con.execute(
+        "INSERT INTO account_edges VALUES ('a','b','payment'), ('b','c','ip'), "
+        "('a','c','family'), ('c','d','payment'), ('o''k','a','ip')"
+    ).fetchall()
+    got = sorted(identity_pairs(con, kinds)(["a", "b", "c", "o'k"]))
+    expected = [("a", "b"), ("b", "c"), ("o'k", "a")] if kinds else []
+    assert got == expected
+    store.close()
