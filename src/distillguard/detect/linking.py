@@ -141,16 +141,21 @@ def build_edges(
           CASE WHEN k.kind = 'family' THEN {fam_strength} ELSE 1.0 END AS base
         FROM _l_keys k {fam_w}"""
     ).fetchall()
+    # The offsets are added before the join (ka) so that the join is a plain equi-join on
+    # (kind, key, rank): written as ``b.r1 = a.r1 + o.off`` DuckDB joined on kind alone and
+    # filtered 128 M rows at 300k events (12 s; 2.5 s now).
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _l_pairs AS
         WITH k AS (SELECT * FROM _l_rank WHERE n BETWEEN 2 AND {int(cfg.key_max_accounts)}),
         o AS (SELECT range AS off FROM range(1, {fan + 1})),
+        ka AS (SELECT k.account_id, k.kind, k.key, k.n, k.base, k.r1 + o.off AS t1,
+                      k.r2 + o.off AS t2 FROM k, o),
         p AS (
           SELECT a.account_id AS x, b.account_id AS y, a.kind, a.n, a.base
-          FROM k a, o JOIN k b ON b.kind = a.kind AND b.key = a.key AND b.r1 = a.r1 + o.off
+          FROM ka a JOIN k b ON b.kind = a.kind AND b.key = a.key AND b.r1 = a.t1
           UNION ALL
           SELECT a.account_id, b.account_id, a.kind, a.n, a.base
-          FROM k a, o JOIN k b ON b.kind = a.kind AND b.key = a.key AND b.r2 = a.r2 + o.off)
+          FROM ka a JOIN k b ON b.kind = a.kind AND b.key = a.key AND b.r2 = a.t2)
         SELECT least(x, y) AS a, greatest(x, y) AS b, kind,
           max(base / (1.0 + greatest(log10(n / 10.0), 0))) AS strength,
           count(*) AS evidence
