@@ -49,3 +49,23 @@ def test_every_registered_command_loads_and_has_help() -> None:
         assert cmd is not None, name
         assert cmd.help, f"{name} has no help text"
         assert name in cli.SHORT_HELP, f"{name} has no short help"
+
+
+def test_python_dash_m_runs_the_same_cli() -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "distillguard", "no-such-command"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2 and "no-such-command" in proc.stderr
+    ok = subprocess.run(
+        [sys.executable, "-m", "distillguard", "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert ok.returncode == 0 and "scan" in ok.stdout
