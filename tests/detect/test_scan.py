@@ -172,3 +172,17 @@ def test_cli_scan_and_eval(small_log: Path, tmp_path: Path, fake_annotator: None
     res = runner.invoke(cli, ["eval", "--labels", str(labels), str(out)])
     assert res.exit_code == 0, res.output
     assert "recall 1.0000" in res.output and "C1: 12/12" in res.output
+
+
+def test_cli_scan_config_file_carries_detect_and_intel(small_log: Path, tmp_path: Path) -> None:
+    """`scan --config` reads [detect] and [intel] from one file; a bad key names its section."""
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[intel]\nno_such_key = 1\n")
+    res = CliRunner().invoke(
+        cli, ["scan", str(small_log), "--out", str(tmp_path / "o"), "--config", str(bad)]
+    )
+    assert res.exit_code != 0
+    assert (
+        "[intel]" in str(res.exception) + res.output
+        and "no_such_key" in str(res.exception) + res.output
+    )

@@ -59,7 +59,7 @@ def _parse_until(value: str | None) -> datetime | None:
     "config_path",
     type=click.Path(path_type=Path),
     default=None,
-    help="TOML configuration file ([detect] section).",
+    help="TOML configuration file ([detect] and [intel] sections).",
 )
 @click.option(
     "--engine",
@@ -97,8 +97,10 @@ def scan(
       distillguard scan logs/ --out scan-out --allowlist allow.yaml --rules my-rules/
       distillguard scan --db scan-out/scan.duckdb --until 2025-03-04T12:00:00Z --out replay/
     """
+    from distillguard.config import load_section, read_file
     from distillguard.detect.config import load_detect_config
     from distillguard.detect.scan import run_scan
+    from distillguard.intel.config import IntelConfig
 
     if not events and db is None and lake is None:
         raise InputError("give event files to scan, or --db with an existing store")
@@ -114,6 +116,7 @@ def scan(
         show_prompts=show_prompts,
         engine=engine,
         lake=lake,
+        intel_config=load_section("intel", IntelConfig, file_data=read_file(config_path)),
     )
     if res.ingest is not None:
         r = res.ingest
@@ -137,6 +140,8 @@ def scan(
         click.echo(f"  ... and {len(res.campaigns) - 10} more")
     if res.unavailable:
         click.echo("unavailable: " + "; ".join(res.unavailable))
+    for note in res.notes:
+        click.echo(f"note: {note}")
     click.echo(f"wrote {res.accounts_csv}, {res.campaigns_json}, {res.report_html}")
 
 
