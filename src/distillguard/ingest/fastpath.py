@@ -349,7 +349,10 @@ def default_parser() -> BlockParser:
     global _parser
     with _parser_lock:
         if _parser is None:
-            _parser = BlockParser()
+            # One DuckDB thread: the parse overlaps with validation (Python) and the store's
+            # insert on the other cores; two threads burned ~10% more CPU on a loaded 2-core
+            # box for no gain in wall time (docs/benchmarks.md, "Ingest").
+            _parser = BlockParser(threads=1)
         return _parser
 
 
