@@ -83,9 +83,14 @@ def enforcement(env: dict[str, str], rpm: int, procs: list[subprocess.Popen[byte
 
 
 async def burst(bases: list[str], key: str, n: int) -> int:
-    """Send ``n`` chat requests at once round-robin over ``bases``; the number of 200s."""
+    """Send ``n`` chat requests at once round-robin over ``bases``; the number of 200s.
+
+    A request that fails (no answer in 180 s, connection error) counts as not admitted; the
+    failures are reported on stderr.
+    """
     body = {"model": "standin-1", "messages": [{"role": "user", "content": "x"}], "max_tokens": 1}
-    async with httpx.AsyncClient(timeout=60) as c:
+    limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
+    async with httpx.AsyncClient(timeout=180, limits=limits) as c:
         rs = await asyncio.gather(
             *(
                 c.post(
@@ -94,9 +99,16 @@ async def burst(bases: list[str], key: str, n: int) -> int:
                     headers={"authorization": f"Bearer {key}"},
                 )
                 for i in range(n)
-            )
+            ),
+            return_exceptions=True,
         )
-    return sum(1 for r in rs if r.status_code == 200)
+    failed: dict[str, int] = {}
+    for r in rs:
+        if isinstance(r, BaseException):
+            failed[type(r).__name__] = failed.get(type(r).__name__, 0) + 1
+    if failed:
+        print(f"burst: {sum(failed.values())} of {n} requests failed: {failed}", file=sys.stderr)
+    return sum(1 for r in rs if isinstance(r, httpx.Response) and r.status_code == 200)
 
 
 def soak(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import time
 from urllib.parse import urlsplit
@@ -178,7 +179,11 @@ def main() -> None:
         out = asyncio.run(coro)
     else:
         out = uvloop.run(coro)
+    out["lat_ms"] = [round(x, 3) for x in out["lat_ms"]]  # type: ignore[attr-defined]
+    # the event loop may leave stdout non-blocking: a pipe then takes only 64 KiB of the line
+    os.set_blocking(sys.stdout.fileno(), True)
     sys.stdout.write(json.dumps(out) + "\n")
+    sys.stdout.flush()
 
 
 if __name__ == "__main__":
