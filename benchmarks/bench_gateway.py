@@ -132,6 +132,7 @@ def soak(
             sink_args, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
     ]
+    procs.append(loader[0])  # every loader is in procs: stopped at the end whatever happens
     seconds = minutes * 60
     outages: list[str] = []
 
@@ -147,6 +148,7 @@ def soak(
                     sink_args, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
                 )
             )
+            procs.append(loader[-1])
 
     t0 = time.monotonic()
     th = threading.Thread(target=chaos, daemon=True)
