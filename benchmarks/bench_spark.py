@@ -118,17 +118,42 @@ def run_duckdb(lake: Path, threads: int) -> tuple[dict[str, float], list[Any]]:
     return times, ops
 
 
-def run_spark(lake: Path, master: str, ops_file: Path) -> dict[str, float]:
+#: Tables whose rows end a stage: counted so that lazily materialised tables are computed
+#: inside the stage that defines them.
+STAGE_OUTPUTS = {"features": ("account_features",), "linking": ("account_edges", "account_graph")}
+
+
+def run_spark(
+    lake: Path, master: str, ops_file: Path, materialize: str, partitions: int
+) -> dict[str, float]:
     from distillguard.spark.config import SparkConfig
     from distillguard.spark.engine import SparkEngine
 
     t = time.perf_counter()
-    eng = SparkEngine(SparkConfig(master=master, shuffle_partitions=8, driver_memory="6g"))
+    cfg = SparkConfig(
+        master=master,
+        shuffle_partitions=partitions,
+        driver_memory="6g",
+        materialize=materialize,
+    )
+    eng = SparkEngine(cfg)
     times = {"start": time.perf_counter() - t}
     ops = pickle.loads(ops_file.read_bytes())
     raw = eng.register_parquet("events_raw", lake)
     del raw
+    done: set[str] = set()
+
+    def finish(stage: str) -> None:
+        t = time.perf_counter()
+        for table in STAGE_OUTPUTS.get(stage, ()):
+            eng.arrow(f"SELECT count(*) FROM {table}")  # noqa: S608 -- fixed names
+        times[stage] = times.get(stage, 0.0) + time.perf_counter() - t
+        done.add(stage)
+
     for op in ops:
+        st = stage_of(op.sql) if op.sql else "linking"
+        if st == "linking" and "features" not in done:
+            finish("features")
         t = time.perf_counter()
         if op.kind == "register":
             eng.register_arrow(op.name, op.table)
@@ -138,8 +163,8 @@ def run_spark(lake: Path, master: str, ops_file: Path) -> dict[str, float]:
             eng.create("ev", "SELECT " + ", ".join(COLUMN_NAMES) + " FROM events_raw", kind="view")
         else:
             eng.execute(op.sql, op.params)
-        st = stage_of(op.sql) if op.sql else "linking"
         times[st] = times.get(st, 0.0) + time.perf_counter() - t
+    finish("linking")
     eng.spark.stop()
     return times
 
@@ -149,11 +174,14 @@ def main() -> None:
     ap.add_argument("--small", action="store_true")
     ap.add_argument("--sizes", default="1000000")
     ap.add_argument("--masters", default="local[1],local[2]")
+    ap.add_argument("--materialize", default="checkpoint", help="[spark] materialize mode")
+    ap.add_argument("--partitions", type=int, default=8, help="spark.sql.shuffle.partitions")
     ap.add_argument("--worker", nargs=3, metavar=("LAKE", "MASTER", "OPS"))
     args = ap.parse_args()
     if args.worker:
         lake, master, ops = args.worker
-        sys.stdout.write(repr(run_spark(Path(lake), master, Path(ops))) + "\n")
+        times = run_spark(Path(lake), master, Path(ops), args.materialize, args.partitions)
+        sys.stdout.write(repr(times) + "\n")
         return
     sizes = [100_000] if args.small else [int(s) for s in args.sizes.split(",")]
     rows = []
@@ -171,13 +199,24 @@ def main() -> None:
             ops_file.write_bytes(pickle.dumps(ops))
             for master in args.masters.split(","):
                 out = subprocess.run(
-                    [sys.executable, __file__, "--worker", str(lake), master, str(ops_file)],
+                    [
+                        sys.executable,
+                        __file__,
+                        "--materialize",
+                        args.materialize,
+                        "--partitions",
+                        str(args.partitions),
+                        "--worker",
+                        str(lake),
+                        master,
+                        str(ops_file),
+                    ],
                     capture_output=True,
                     text=True,
                     check=True,
                 )
                 times = eval(out.stdout.strip().splitlines()[-1])  # noqa: S307 -- our own repr
-                rows.append((n, f"spark {master}", times.pop("start"), times))
+                rows.append((n, f"spark {master} {args.materialize}", times.pop("start"), times))
                 print(f"# {rows[-1]}", file=sys.stderr, flush=True)
             print(f"# {n:,} events generated in {gen_s:.1f} s", file=sys.stderr)
     print(

@@ -127,8 +127,9 @@ class SparkEngine:
             kind: Kind = "view" if st.kind == "view" else "table"
             self._publish(quote_ident(st.name), self._sql(st.sql, params), kind)
         elif st.action == "create_empty":
+            # Nothing to compute: publishing it as is saves a Spark job.
             df = self.spark.createDataFrame([], st.sql)
-            self._publish(quote_ident(st.name), df, "table")
+            self._publish(quote_ident(st.name), df, "view")
         elif st.action == "insert":
             old = self._frames.get(st.name)
             if old is None:
@@ -167,8 +168,12 @@ class SparkEngine:
         self.spark.catalog.dropTempView(name)
 
     def tables(self) -> frozenset[str]:
-        """Temporary views of the session (every table and view of this engine is one)."""
-        return frozenset(t.name for t in self.spark.catalog.listTables() if t.isTemporary)
+        """The tables and views this engine holds (each is a temporary view of the session).
+
+        Answered from the engine's own registry: listing the session catalog costs a
+        round trip per call (~1 s on a busy machine) and the pipeline asks often.
+        """
+        return frozenset(self._frames)
 
     def columns(self, name: str) -> tuple[str, ...]:
         """Column names of ``name``."""
