@@ -217,7 +217,7 @@ def test_keep_alive_is_validated_and_passed_to_uvicorn(
     }.items():
         monkeypatch.setenv(k, v)
     monkeypatch.delenv("DISTILLGUARD_CONFIG", raising=False)
-    res = CliRunner().invoke(serve, ["--port", "18080"])
+    res = CliRunner().invoke(serve, [])  # no options: serve writes none into os.environ
     assert res.exit_code == 0, res.output
     assert seen["timeout_keep_alive"] == 91
     assert (seen["http"], seen["access_log"]) == ("httptools", False)
