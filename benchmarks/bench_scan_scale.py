@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -21,8 +22,8 @@ import json, sys
 from pathlib import Path
 from distillguard.detect.scan import run_scan
 r = run_scan([Path(sys.argv[1])], Path(sys.argv[2]))
-print(json.dumps({"events": r.events, "accounts": r.accounts, "timings": r.timings,
-                  "campaigns": len(r.campaigns)}))
+Path(sys.argv[3]).write_text(json.dumps({"events": r.events, "accounts": r.accounts,
+                             "timings": r.timings, "campaigns": len(r.campaigns)}))
 """
 
 
@@ -40,41 +41,58 @@ def main() -> int:
     from distillguard.sim import load_scenario, simulate
 
     base = load_scenario("scale-10m")
-    rows = []
+    stages = (
+        "ingest",
+        "annotate",
+        "features",
+        "scoring",
+        "linking",
+        "verdicts",
+        "outputs",
+        "total",
+    )
+    # One table, one row per size printed as soon as it is measured (a later size may fail).
+    print(
+        f"{'events':>9} {'accounts':>8} "
+        + " ".join(f"{s:>9}" for s in stages)
+        + f" {'peakGiB':>8} {'cmp':>4} {'prec':>6} {'recall':>6} {'fpr':>8} {'B3F1':>6}"
+        + f" {'all':>5} {'load':>5}",
+        flush=True,
+    )
     with tempfile.TemporaryDirectory(prefix="dg-scale-") as tmp:
         for n in sizes:
             work = Path(tmp) / str(n)
             sim = simulate(base, work / "sim", seed=args.seed, scale=n / 10_000_000)
-            before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
             proc = subprocess.run(
-                [sys.executable, "-c", CHILD, str(sim.events_path), str(work / "scan")],
+                [
+                    sys.executable,
+                    "-c",
+                    CHILD,
+                    str(sim.events_path),
+                    str(work / "scan"),
+                    str(work / "result.json"),
+                ],
                 capture_output=True,
                 text=True,
                 check=False,
             )
-            peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+            peak_gib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024 / 1024
             if proc.returncode != 0:
                 # Report the failure (an OOM kill is -9) and keep measuring the other sizes.
                 tail = proc.stderr.strip().splitlines()[-3:]
                 print(f"{n} events: scan failed (exit {proc.returncode}): {tail}", file=sys.stderr)
                 continue
-            out = json.loads(proc.stdout.strip().splitlines()[-1])
+            out = json.loads((work / "result.json").read_text())
             ev = evaluate(work / "scan", sim.labels_path)
-            out["quality"] = (ev.precision, ev.recall, ev.fpr, ev.bcubed_f1, ev.all_found)
-            rows.append((n, out, max(peak_kib, before) / 1024 / 1024))
-    stages = ("ingest", "annotate", "features", "scoring", "linking", "verdicts", "outputs", "total")
-    print(
-        f"{'events':>9} {'accounts':>8} "
-        + " ".join(f"{s:>9}" for s in stages)
-        + f" {'peakGiB':>8} {'cmp':>4} {'prec':>6} {'recall':>6} {'fpr':>8} {'B3F1':>6} {'all':>4}"
-    )
-    for _n, out, gib in rows:
-        print(
-            f"{out['events']:>9} {out['accounts']:>8} "
-            + " ".join(f"{out['timings'].get(s, 0):>8.1f}s" for s in stages)
-            + f" {gib:>8.2f} {out['campaigns']:>4}"
-            + " {:>6.3f} {:>6.3f} {:>8.5f} {:>6.3f} {:>4}".format(*out["quality"])
-        )
+            quality = (ev.precision, ev.recall, ev.fpr, ev.bcubed_f1, str(ev.all_found))
+            print(
+                f"{out['events']:>9} {out['accounts']:>8} "
+                + " ".join(f"{out['timings'].get(s, 0):>8.1f}s" for s in stages)
+                + f" {peak_gib:>8.2f} {out['campaigns']:>4}"
+                + " {:>6.3f} {:>6.3f} {:>8.5f} {:>6.3f} {:>5}".format(*quality)
+                + f" {os.getloadavg()[0]:>5.1f}",
+                flush=True,
+            )
     return 0
 
 
