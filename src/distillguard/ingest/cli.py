@@ -168,6 +168,7 @@ def ingest(
             "account_attributes": account_attributes or cfg.account_attributes,
             "workers": workers if workers is not None else cfg.workers,
             "fast_path": fast_path if fast_path is not None else cfg.fast_path,
+            "sql_checks": cfg.sql_checks,
         }
         if batch_output is not None:
             options["batch_output"] = batch_output

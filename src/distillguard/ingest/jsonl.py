@@ -130,7 +130,9 @@ class JsonlReader:
 
         By default blocks of lines take the block fast path (``distillguard.ingest.fastpath``:
         validation in Python, parsing in DuckDB, both stages overlapped with the store's
-        writes); the format option ``fast_path=False`` forces the per-line path. With the
+        writes); the format option ``fast_path=False`` forces the per-line path, and
+        ``sql_checks=True`` checks the rules in DuckDB SQL instead (``ingest.sqlcheck``;
+        same rows, slower as measured, so off by default). With the
         format option ``workers`` > 1 (or 0: one per CPU for files over 64 MiB), blocks are
         handled by worker processes; the order of rows and rejections is kept.
         """
@@ -141,11 +143,18 @@ class JsonlReader:
         limit = options.max_text_chars
         keep_text = options.keep_text
         fast = bool(options.option("fast_path", True))
+        sql_checks = fast and bool(options.option("sql_checks", False))
         damage: list[Rejected] = []
         batches = _line_batches(path, options, source, damage)
         workers = worker_count(path, options)
         if workers > 1:
             results = parallel_flatten(batches, workers, source, limit, keep_text, fast=fast)
+        elif sql_checks:
+            from distillguard.ingest.sqlcheck import flatten_block_sql
+
+            results = pipelined(
+                flatten_block_sql(f, ls, source, limit, keep_text) for f, ls in batches
+            )
         elif fast:
             scanned = pipelined(scan_block(f, ls, source, limit, keep_text) for f, ls in batches)
             results = pipelined(finish_block(block) for block in scanned)
