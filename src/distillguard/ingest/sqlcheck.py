@@ -101,7 +101,9 @@ _COLUMN: dict[str, str] = {
 # NaN / Infinity literals (case-insensitive, signed). A match inside a string only makes the
 # row take the per-line path. Raw control characters, comments, lone surrogates, leading
 # zeros and trailing garbage are refused by both (tests check each).
-_TRAILING_COMMA_RE = r",[ \t\r\n]*[\]}]"
+# An integer of 19 digits or more may not fit a BIGINT (the typed value would be NULL): such
+# a line (or one with a long digit run in a text) takes the per-line path.
+_TRAILING_COMMA_RE = r",[ \t\r\n]*[\]}]|[0-9]{19}"
 # RFC 3339 date-time as msgspec reads it, restricted to the forms the SQL converts exactly:
 # upper-case T, Z or +hh:mm offset or none (naive = UTC), 0-6 fraction digits.
 _ISO_RE = (
@@ -200,14 +202,13 @@ def _transform_spec() -> str:
     return json.dumps(top)
 
 
-def _ts_us(t: str, s: str, g: str) -> str:
-    """SQL: microseconds of a timestamp of json_type ``t``, text ``s`` and ISO groups ``g``
-    (NULL: undecided here).
+def _ts_us(t: str, d: str, g: str) -> str:
+    """SQL: microseconds of a timestamp of json_type ``t`` (NULL: undecided here), from its
+    value as a DOUBLE ``d`` (numbers) or its RFC 3339 groups ``g`` (strings).
 
     Numbers follow ``_to_utc``: milliseconds above 1e11, 1990..2200, the fraction rounded
     half-to-even to whole microseconds. Strings: RFC 3339 as matched by ``_ISO_RE``.
     """
-    d = f"try_cast({s} AS DOUBLE)"
     sec = f"(CASE WHEN {d} > {_EPOCH_MS_THRESHOLD!r} THEN {d} / 1000.0 ELSE {d} END)"
     num = (
         f"CASE WHEN {sec} BETWEEN {_TS_MIN!r} AND {_TS_MAX!r} THEN trunc({sec})::BIGINT * 1000000"
@@ -266,20 +267,16 @@ def check_sql(limit: int, keep_text: bool) -> str:
     ]
     cols: dict[str, str] = {}
     for path, expr, kind in leaves:
-        if kind == _INT:  # an integer beyond BIGINT: the typed value is NULL
-            checks.append(f"{expr} IS NOT NULL OR coalesce({at[path]}, 'NULL') = 'NULL'")
         if kind == _FLOAT:  # NaN / Infinity (DuckDB's reader accepts them)
             checks.append(f"coalesce(isfinite({expr}), true)")
         key = path[2:]
         col = _COLUMN.get(key, "param_" + key[7:] if key.startswith("params.") else key)
         if key not in ("prompt", "response.text"):
             cols[col] = expr
-    asn_t = at["$.client.asn"]
     checks += [
-        # ASN: a number, or "AS<digits>" / "<digits>" exactly (other forms: per-line path)
-        f"coalesce({asn_t}, 'NULL') = 'NULL' OR ({asn_t} = 'VARCHAR' AND "
-        f"regexp_full_match(v.client.asn, '(?i:AS)?[0-9]{{1,10}}')) OR "
-        f"({asn_t} IN ('BIGINT', 'UBIGINT') AND try_cast(v.client.asn AS BIGINT) IS NOT NULL)",
+        # ASN: a number or "AS<digits>" / "<digits>" of 1 to 10 digits (other forms,
+        # negative numbers included: per-line path); the type was checked in ``sig``
+        "v.client.asn IS NULL OR regexp_full_match(v.client.asn, '(?i:AS)?[0-9]{1,10}')",
         # request_id given (else the id is a hash of the normalised event: per-line path)
         "coalesce(v.request_id, '') <> ''",
         # account_id: a string, not empty, no leading/trailing white space (str.isspace)
@@ -287,7 +284,7 @@ def check_sql(limit: int, keep_text: bool) -> str:
         "NOT list_bool_or(list_transform([unicode(v.account_id), unicode(right(v.account_id, 1))],"
         " lambda c: " + _SPACE + "))",
         "ts_us IS NOT NULL",
-        f"coalesce({at['$.account.created_at']}, 'NULL') = 'NULL' OR at_us IS NOT NULL",
+        "v.account.created_at IS NULL OR at_us IS NOT NULL",
         # messages: objects with a role, content and name, no other key and none twice (one
         # pattern over their keys), every value a string or null, the role not null
         # (a key holding "," or "|" would shift the pattern: the separators must number
@@ -316,11 +313,7 @@ def check_sql(limit: int, keep_text: bool) -> str:
     )
     tp = "[" + ", ".join(_sq(p) for p in paths) + "]"
     kp = "[" + ", ".join(_sq(p) for p in ["$", *(f"$.{o}" for o in _OBJECTS)]) + "]"
-    asn = (
-        f"CASE WHEN {asn_t} = 'VARCHAR'"
-        " THEN try_cast(regexp_extract(v.client.asn, '[0-9]+') AS BIGINT)"
-        f" WHEN {asn_t} IN ('BIGINT', 'UBIGINT') THEN try_cast(v.client.asn AS BIGINT) END"
-    )
+    asn = "try_cast(regexp_extract(v.client.asn, '[0-9]+') AS BIGINT)"
     msg = at["$.messages"]
     return f"""
 WITH s AS (SELECT try(decode(b)) AS t FROM blk),
@@ -332,14 +325,20 @@ q AS (SELECT *, array_to_string(list_transform(tp, lambda x: coalesce(x, '-')), 
           '$.messages[*]'), lambda x: array_to_string(x, ',')), '|') END AS mks,
         CASE WHEN {msg} = 'ARRAY' THEN array_to_string(json_type(t, '$.messages[*].*'), ',')
           END AS mts,
-        regexp_extract(v.ts, {_sq(_ISO_RE)}, ['d', 'f', 'z']) AS tg,
-        regexp_extract(v.account.created_at, {_sq(_ISO_RE)}, ['d', 'f', 'z']) AS ag
+        {at["$.ts"]} AS tt, {at["$.account.created_at"]} AS att
       FROM p),
-q2 AS (SELECT *, {_ts_us(at["$.ts"], "v.ts", "tg")} AS ts_us,
-        {_ts_us(at["$.account.created_at"], "v.account.created_at", "ag")} AS at_us FROM q),
-e AS (SELECT *, CASE WHEN list_position(list_reverse(list_transform(m, lambda x: x.role)),
-        'user') IS NULL THEN len(m) ELSE len(m) + 1 - list_position(list_reverse(
-        list_transform(m, lambda x: x.role)), 'user') END AS lu FROM q2),
+q1 AS (SELECT *,
+        CASE WHEN tt = 'VARCHAR' THEN regexp_extract(v.ts, {_sq(_ISO_RE)}, ['d', 'f', 'z']) END
+          AS tg,
+        CASE WHEN att = 'VARCHAR' THEN regexp_extract(v.account.created_at, {_sq(_ISO_RE)},
+          ['d', 'f', 'z']) END AS ag,
+        CASE WHEN tt <> 'VARCHAR' THEN try_cast(v.ts AS DOUBLE) END AS tsd,
+        CASE WHEN att <> 'VARCHAR' THEN try_cast(v.account.created_at AS DOUBLE) END AS atd,
+        list_position(list_reverse(list_transform(m, lambda x: x.role)), 'user') AS lur
+      FROM q),
+q2 AS (SELECT *, {_ts_us("tt", "tsd", "tg")} AS ts_us, {_ts_us("att", "atd", "ag")} AS at_us,
+        CASE WHEN lur IS NULL THEN len(m) ELSE len(m) + 1 - lur END AS lu FROM q1),
+e AS (SELECT * FROM q2),
 f AS (SELECT *, {prompt} AS prompt FROM e)
 SELECT coalesce({" AND ".join(f"({c})" for c in checks)}, false) AS ok,
   v.request_id AS event_id, ts_us, v.account_id AS account_id, at_us,
