@@ -8,6 +8,8 @@ input size and in a fresh child process each, loads it
 * with ``ingest_paths`` (full validation, normalisation, flattening, idempotent insert) on
   the block fast path ("ours", the default), and
 * with ``ingest_paths(..., fast_path=False)``, the per-line path ("per-line"),
+* with ``--sql``, also with ``ingest_paths(..., sql_checks=True)`` ("ours sql": every rule
+  checked in DuckDB SQL, ``distillguard.ingest.sqlcheck``),
 
 and prints one table: events/s of each, our share of DuckDB's speed ("ratio", target >=
 50%) and the peak resident memory of each child (its own plus its largest worker's). Memory
@@ -181,7 +183,13 @@ def child(kind: str, src: Path, db: Path, memory_limit: str = "") -> None:
 
         workers = 2 if kind == "ours-2w" else 1
         with DuckDBStore(db, memory_limit=memory_limit) as store:
-            rep = ingest_paths([src], store, workers=workers, fast_path=kind != "per-line")
+            rep = ingest_paths(
+                [src],
+                store,
+                workers=workers,
+                fast_path=kind != "per-line",
+                sql_checks=kind == "ours-sql",
+            )
         n = rep.accepted
         extra = {"read": rep.read, "quarantined": rep.quarantined}
     seconds = time.perf_counter() - start
@@ -215,6 +223,9 @@ def main() -> None:
     )
     ap.add_argument("--workers", action="store_true", help="add the workers=2 variant")
     ap.add_argument("--no-per-line", action="store_true", help="skip the per-line column")
+    ap.add_argument(
+        "--sql", action="store_true", help="add the SQL-checked block path ([ingest] sql_checks)"
+    )
     ap.add_argument("--memory-limit", default="", help="[store] memory_limit for our children")
     ap.add_argument(
         "--baseline",
@@ -236,6 +247,8 @@ def main() -> None:
     variants = [("duckdb", "duckdb", ""), ("ours", "ours", "")]
     if not args.no_per_line:
         variants.append(("per-line", "per-line", ""))
+    if args.sql:
+        variants.append(("ours sql", "ours-sql", ""))
     if args.workers:
         variants.append(("ours 2w", "ours-2w", ""))
     if args.baseline:

@@ -171,8 +171,9 @@ def ingest_paths(
         progress: show a progress bar on stderr.
         **format_options: reader options: ``account_id`` (OpenAI batch, OTel),
             ``batch_output`` (the OpenAI batch output file), ``account_attributes`` (OTel),
-            ``workers`` and ``fast_path`` (canonical JSONL; ``fast_path=False`` forces the
-            per-line path, which stores the same rows).
+            ``workers``, ``fast_path`` and ``sql_checks`` (canonical JSONL;
+            ``fast_path=False`` forces the per-line path, ``sql_checks=True`` checks the rules
+            in DuckDB SQL; all store the same rows).
 
     Returns:
         The counts, per file and in total; unusable inputs are listed, not raised.
