@@ -216,3 +216,33 @@ def test_ingest_paths_option(tmp_path: Path) -> None:
             assert (rep.read, rep.accepted, rep.quarantined) == (200, 199, 1)
             tables.append(store.sql("SELECT * EXCLUDE (source) FROM events ORDER BY event_id"))
     assert tables[0].equals(tables[1])
+
+
+def test_config_switches_the_cli_to_the_sql_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from distillguard.cli import cli
+    from distillguard.ingest import sqlcheck
+
+    calls: list[int] = []
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return flatten_block_sql(*args, **kwargs)
+
+    monkeypatch.setattr(sqlcheck, "flatten_block_sql", spy)
+    monkeypatch.delenv("DISTILLGUARD_CONFIG", raising=False)
+    src = tmp_path / "e.jsonl"
+    src.write_bytes(b"\n".join([_line(), REFUSED["status as string"]]) + b"\n")
+    db = str(tmp_path / "d.duckdb")
+    args = ["ingest", str(src), "--db", db, "--no-progress"]
+    monkeypatch.setenv("DISTILLGUARD_INGEST_SQL_CHECKS", "false")
+    assert CliRunner().invoke(cli, args).exit_code == 0
+    assert calls == []
+    monkeypatch.setenv("DISTILLGUARD_INGEST_SQL_CHECKS", "true")
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0, res.output
+    assert calls == [1]
+    assert "quarantined" in res.output

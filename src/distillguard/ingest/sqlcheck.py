@@ -338,8 +338,7 @@ q1 AS (SELECT *,
       FROM q),
 q2 AS (SELECT *, {_ts_us("tt", "tsd", "tg")} AS ts_us, {_ts_us("att", "atd", "ag")} AS at_us,
         CASE WHEN lur IS NULL THEN len(m) ELSE len(m) + 1 - lur END AS lu FROM q1),
-e AS (SELECT * FROM q2),
-f AS (SELECT *, {prompt} AS prompt FROM e)
+f AS (SELECT *, {prompt} AS prompt FROM q2)
 SELECT coalesce({" AND ".join(f"({c})" for c in checks)}, false) AS ok,
   v.request_id AS event_id, ts_us, v.account_id AS account_id, at_us,
   {asn} AS client_asn, CASE WHEN len(m) > 0 THEN len(m) END AS n_messages,
