@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from distillguard.events import ARROW_SCHEMA
 from distillguard.ingest import ingest_paths
@@ -15,6 +17,7 @@ from distillguard.ingest.sqlcheck import SqlChecker, flatten_block_sql
 from distillguard.sim.engine import simulate
 from distillguard.sim.scenario import load_scenario
 from distillguard.store import DuckDBStore
+from tests.ingest.test_fastpath import _encode, _garbage, _record, _timestamp
 
 LIMIT = 1_000_000
 
@@ -202,6 +205,9 @@ def test_simulated_log(tmp_path: Path, keep_text: bool) -> None:
     res = simulate(load_scenario("demo-week"), tmp_path, seed=3, scale=0.01)
     lines = res.events_path.read_bytes().split(b"\n")[:3000]
     _same(lines, keep_text)
+    # most simulated lines are decided by the SQL (those with tools go per line)
+    ok = _ok([x for x in lines if x.strip()], keep_text)
+    assert sum(ok) >= 0.9 * len(ok)
 
 
 def test_ingest_paths_option(tmp_path: Path) -> None:
@@ -246,3 +252,50 @@ def test_config_switches_the_cli_to_the_sql_path(
     assert res.exit_code == 0, res.output
     assert calls == [1]
     assert "quarantined" in res.output
+
+
+_settings = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@_settings
+@given(
+    st.lists(
+        st.one_of(st.tuples(_record(), st.booleans(), st.booleans()), _garbage),
+        min_size=1,
+        max_size=30,
+    ),
+    st.booleans(),
+)
+def test_random_records_identical(items: list[Any], keep_text: bool) -> None:
+    lines = []
+    for i, x in enumerate(items):
+        if isinstance(x, bytes):
+            lines.append(x)
+            continue
+        obj, spaced, with_id = x
+        if with_id:
+            obj["request_id"] = f"r{i}"
+        lines.append(_encode(obj, spaced))
+    _same(lines, keep_text)
+
+
+@_settings
+@given(st.lists(st.one_of(_timestamp(), st.floats(1e9, 2e9), st.integers(0, 2**53)), max_size=40))
+def test_random_timestamps_identical(values: list[Any]) -> None:
+    lines = [_line(request_id=f"r{i}", ts=v, account__created_at=v) for i, v in enumerate(values)]
+    _same(lines, keep_text=False)
+
+
+@_settings
+@given(
+    st.lists(
+        st.one_of(st.floats(631152000.0, 7258118400.0), st.floats(631152000000.0, 7258118400000.0)),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_epoch_rounding_matches_fromtimestamp(values: list[float]) -> None:
+    # every in-range epoch number is decided by the SQL (none goes per line) and rounds alike
+    lines = [_line(request_id=f"r{i}", ts=v, account__created_at=v) for i, v in enumerate(values)]
+    assert all(_ok(lines))
+    assert _same(lines, keep_text=False) == (len(lines), 0)
