@@ -5,12 +5,15 @@ apply the rules, DuckDB to build the columns. Here a block of lines is handed to
 as an Arrow column of raw bytes, and ONE statement per block
 
 * decodes the bytes as UTF-8 (``try(decode(...))``: invalid UTF-8 gives NULL, not an error),
-* reads every known leaf as a JSON value with one ``json_transform`` parse, the container
-  types with one ``json_type`` call and the keys of every object with one ``json_keys`` call,
-* checks each leaf's JSON type from its text exactly as the strict msgspec decoder would
-  (``"5"`` is not an int, ``5.5`` is not an int, ``5`` is a float, ``true`` only a bool),
-* refuses unknown and duplicate keys (msgspec keeps the last duplicate, DuckDB the first),
-  and what DuckDB's parser accepts but JSON does not (trailing commas, ``NaN``/``Infinity``),
+* takes the JSON type of every leaf and object with one ``json_type`` call (54 paths), the
+  keys of the top level and the five objects with one ``json_keys`` call, and the values
+  with one typed ``json_transform`` (lenient, so it is trusted only where the types passed),
+* checks all the types with one pattern over the joined type list, exactly as the strict
+  msgspec decoder would (``"5"`` and ``5.5`` are not ints, ``5`` is a float, ``true`` only
+  a bool),
+* refuses unknown and duplicate keys with one count (msgspec keeps the last duplicate,
+  DuckDB the first), and what DuckDB's parser accepts but JSON does not (trailing commas,
+  ``NaN``/``Infinity``),
 * parses timestamps with the exact accepted forms (RFC 3339 with ``Z``/offset or naive,
   epoch seconds or milliseconds, rounded half-to-even to microseconds like ``_to_utc``),
 * enforces the text limit and builds the stored columns.
@@ -21,6 +24,9 @@ file:line:field:reason. Anything the SQL is not sure to decide exactly like the 
 (an unusual timestamp form, an ASN with spaces, a missing ``request_id`` whose id is a
 content hash, tools, content parts, ``extra``/``decision``) is flagged the same way, so the
 stored rows are those of the per-line path (``tests/ingest/test_sqlcheck.py``).
+
+Measured slower than the msgspec block path (docs/benchmarks.md, "Ingest"), hence opt-in:
+``[ingest] sql_checks = true``.
 """
 
 from __future__ import annotations
