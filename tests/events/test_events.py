@@ -41,6 +41,15 @@ def test_epoch_milliseconds_are_recognised() -> None:
             "usage.input_tokens",
         ),
         ('{"ts": 1767225600, "account_id": "a", "client": {"asn": "cloudflare"}}', "client.asn"),
+        # Beyond BIGINT: a bad record naming the field, not an overflow when stored.
+        (
+            '{"ts": 1767225600, "account_id": "a", "usage": {"input_tokens": 1' + "8" * 19 + "}}",
+            "usage.input_tokens",
+        ),
+        (
+            '{"ts": 1767225600, "account_id": "a", "params": {"seed": -9223372036854775809}}',
+            "params.seed",
+        ),
     ],
 )
 def test_invalid_field_is_named(line: str, field: str) -> None:

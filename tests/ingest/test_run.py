@@ -158,3 +158,20 @@ def test_flattening_leaves_the_gc_as_it_found_it(write_jsonl: Callable[..., Path
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"fast_path": False}, {"sql_checks": True}],
+    ids=["block", "per-line", "sql"],
+)
+def test_integer_beyond_bigint_is_quarantined_by_every_path(
+    write_jsonl: Callable[..., Path], store: DuckDBStore, options: dict[str, bool]
+) -> None:
+    """Regression: a token count of 2**64 raised OverflowError while the batch was stored."""
+    objs = [event_obj(i) for i in range(200)]
+    objs[150]["usage"] = {"input_tokens": 2**64, "output_tokens": 3}
+    p = write_jsonl("e.jsonl", objs)
+    rep = ingest_paths([p], store, **options)  # type: ignore[arg-type]
+    assert (rep.read, rep.accepted, rep.quarantined) == (200, 199, 1)
+    assert any("usage.input_tokens" in str(r) for r in rep.samples)

@@ -9,9 +9,13 @@ rejected, so that a provider's own columns survive a round trip.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
+
+#: Integers the store can hold (BIGINT): a larger value is a bad record naming its field,
+#: not an overflow while the batch is written.
+Int64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
 
 
 class Message(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -27,14 +31,14 @@ class Client(msgspec.Struct, kw_only=True, omit_defaults=True):
 
     ip: str | None = None
     user_agent: str | None = None
-    asn: int | str | None = None
+    asn: Int64 | str | None = None
     country: str | None = None
 
 
 class Account(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Facts about the account at the time of the request."""
 
-    created_at: datetime | float | int | None = None
+    created_at: datetime | float | Int64 | None = None
     email_domain: str | None = None
     payment_fingerprint: str | None = None
     tier: str | None = None
@@ -46,12 +50,12 @@ class Params(msgspec.Struct, kw_only=True, omit_defaults=True):
 
     temperature: float | None = None
     top_p: float | None = None
-    max_tokens: int | None = None
-    n: int | None = None
+    max_tokens: Int64 | None = None
+    n: Int64 | None = None
     logprobs: bool | None = None
-    top_logprobs: int | None = None
+    top_logprobs: Int64 | None = None
     stream: bool | None = None
-    seed: int | None = None
+    seed: Int64 | None = None
     reasoning_effort: str | None = None
     tools: list[Any] | None = None
 
@@ -66,9 +70,9 @@ class Response(msgspec.Struct, kw_only=True, omit_defaults=True):
 class Usage(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Token accounting."""
 
-    input_tokens: int | None = None
-    output_tokens: int | None = None
-    reasoning_tokens: int | None = None
+    input_tokens: Int64 | None = None
+    output_tokens: Int64 | None = None
+    reasoning_tokens: Int64 | None = None
 
 
 class Event(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -78,7 +82,7 @@ class Event(msgspec.Struct, kw_only=True, omit_defaults=True):
     ``account.created_at`` are timezone-aware UTC datetimes.
     """
 
-    ts: datetime | float | int
+    ts: datetime | float | Int64
     account_id: str
     request_id: str | None = None
     org_id: str | None = None
@@ -92,7 +96,7 @@ class Event(msgspec.Struct, kw_only=True, omit_defaults=True):
     params: Params | None = None
     response: Response | None = None
     usage: Usage | None = None
-    status: int | None = None
+    status: Int64 | None = None
     latency_ms: float | None = None
     decision: dict[str, Any] | None = None
     extra: dict[str, Any] = msgspec.field(default_factory=dict)

@@ -32,7 +32,7 @@ def _strict_mirror(cls: type[Any], swap: dict[type[Any], type[Any]]) -> type[Any
 
     Built from ``cls``'s own field list so that it follows changes to the event model.
     """
-    hints = typing.get_type_hints(cls)
+    hints = typing.get_type_hints(cls, include_extras=True)  # keep msgspec.Meta bounds
     fields: list[tuple[str, Any, Any]] = []
     for info in msgspec.structs.fields(cls):
         typ = hints[info.name]
