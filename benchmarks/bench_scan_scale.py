@@ -1,9 +1,11 @@
 """Scan speed and memory at 1M / 3M / 10M events with prompt text.
 
 Usage: .venv/bin/python benchmarks/bench_scan_scale.py [--small] [--sizes 1e6,3e6,1e7]
+       [--scenario small-in-large]
 
-Simulates ``scale-10m`` at the scale giving each size, then runs ``distillguard scan`` in a
-child process (so peak RSS is the scan's own) and prints wall time per stage and peak RSS.
+Simulates ``scale-10m`` (or ``--scenario``) at the scale giving each size, then runs the scan
+(ingest included) in a child process, so peak RSS is the scan's own, and prints wall time per
+stage, peak RSS and quality against the simulator's labels, one row per size.
 """
 
 from __future__ import annotations
@@ -32,6 +34,11 @@ def main() -> int:
     ap.add_argument("--small", action="store_true", help="sizes 100k,300k")
     ap.add_argument("--sizes", default=None)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument(
+        "--scenario",
+        default="scale-10m",
+        help="simulator preset; size N runs it at scale N / 10M (small-in-large: 1e7 = scale 1)",
+    )
     args = ap.parse_args()
     sizes = [
         int(float(s))
@@ -40,7 +47,7 @@ def main() -> int:
     from distillguard.detect.evaluate import evaluate
     from distillguard.sim import load_scenario, simulate
 
-    base = load_scenario("scale-10m")
+    base = load_scenario(args.scenario)
     stages = (
         "ingest",
         "annotate",
