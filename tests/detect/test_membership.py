@@ -106,3 +106,23 @@ def test_popular_template_a_large_campaign_dominates_does_not_pull_in_other_netw
         [*camp, dev], networks=nets | {"dev": frozenset({"16276"})}, family_usage=usage
     )
     assert "dev" in same
+
+
+def test_clear_anchors_set_the_bar_in_a_crowded_community() -> None:
+    """Regression (small-in-large, scale 0.1-1): in a 14,600-account community, young
+    developers with half-sweep coding prompts (own risk ~0.5, content 0.5) outnumbered the
+    needle campaign's clearly risky accounts in the core and set its median-relative gates."""
+    from dataclasses import replace
+
+    from distillguard.detect.scoring import score_account
+
+    needle = [_row(f"n{i:02d}", 1.0) for i in range(10)]
+    devs = [_row(f"d{i:02d}", 0.5, n=30, age=8.0) for i in range(25)]
+    scores = {str(r["account_id"]): replace(score_account(r, []), risk=0.99) for r in needle}
+    scores |= {str(r["account_id"]): replace(score_account(r, []), risk=0.51) for r in devs}
+    (accounts,) = _decide(needle + devs, scores=scores)
+    assert accounts == tuple(str(r["account_id"]) for r in needle)
+    # Anchors that are a small minority of the core (here 1 of 26) do not set the bar.
+    few = {**scores, **{f"n{i:02d}": replace(scores[f"n{i:02d}"], risk=0.51) for i in range(1, 10)}}
+    (accounts,) = _decide(needle + devs, scores=few)
+    assert len(accounts) == len(needle) + len(devs)

@@ -324,6 +324,16 @@ def decide(
         # with a hydra's capability sweep) is a bystander, not a member.
         risks = sorted(scores[a].risk for a in core)
         gate = max(cfg.member_min_risk, cfg.member_relative_risk * risks[len(risks) // 2])
+        # In a very large community the core's median can be a crowd of mildly unusual
+        # legitimate users (young developers whose coding prompts look half like a sweep)
+        # around a small operation of clearly risky accounts (150k exchanges among 10 M): when
+        # such anchors are a fair share of the core, they set the bar for risk and content.
+        anchors = [a for a in core if scores[a].risk >= cfg.suspect_threshold]
+        ref = core
+        if len(anchors) >= max(cfg.min_campaign_accounts, cfg.anchor_min_share * len(core)):
+            top = sorted(scores[a].risk for a in anchors)
+            gate = max(gate, cfg.member_relative_risk * top[len(top) // 2])
+            ref = anchors
         core = [a for a in core if scores[a].risk >= gate]
         if len(core) < cfg.min_campaign_accounts:
             continue
@@ -360,7 +370,9 @@ def decide(
         )
         # Own evidence: in text mode a member's content must look like the group's, however
         # many weak edges (popular network, client, signal profile) tie it to the group.
-        cgate = content_gate(core, by_id, cfg.member_relative_content)
+        cgate = content_gate(
+            [a for a in ref if a in set(core)] or core, by_id, cfg.member_relative_content
+        )
         members = sorted(
             a
             for a in {

@@ -65,6 +65,11 @@ class DetectConfig:
             campaign hides in stay below it: 99th percentile 0.05-0.15 on the simulator).
         member_relative_risk: ... and at least this share of the median risk of the
             community's suspicious core (bystanders of a very risky group stay out).
+        anchor_min_share: when at least this share of a community's core (and at least
+            ``min_campaign_accounts``) has risk ≥ ``suspect_threshold``, those anchors set the
+            member gates (``member_relative_risk`` × their median risk, the content gate from
+            their content): a small, clearly risky operation inside a large community of
+            mildly unusual legitimate users. Above 1 disables it.
         attach_min_content: an account of a campaign community with any edge inside it joins
             the campaign whatever its own risk (too few requests to have one) when at least
             this share of its requests carries distillation content (text needed).
@@ -139,6 +144,7 @@ class DetectConfig:
     member_threshold: float = 0.5
     member_min_risk: float = 0.2
     member_relative_risk: float = 0.5
+    anchor_min_share: float = 0.1
     attach_min_content: float = 0.5
     min_campaign_accounts: int = 2
     min_campaign_events: int = 20
