@@ -335,6 +335,7 @@ def decide(
             gate = max(gate, cfg.member_relative_risk * top[len(top) // 2])
             ref = anchors
         core = [a for a in core if scores[a].risk >= gate]
+        kept = set(core)
         if len(core) < cfg.min_campaign_accounts:
             continue
         orgs = {by_id[a].get("org_id") or a for a in core}
@@ -371,7 +372,7 @@ def decide(
         # Own evidence: in text mode a member's content must look like the group's, however
         # many weak edges (popular network, client, signal profile) tie it to the group.
         cgate = content_gate(
-            [a for a in ref if a in set(core)] or core, by_id, cfg.member_relative_content
+            [a for a in ref if a in kept] or core, by_id, cfg.member_relative_content
         )
         members = sorted(
             a

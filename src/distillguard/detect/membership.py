@@ -159,15 +159,35 @@ def split_by_network(
             cfg.min_campaign_accounts, cfg.network_split_rest * len(members)
         ):
             continue
-        cs = score_community([by_id[a] for a in rest], [scores[a] for a in rest], 1.0, 0.0)
-        vol = sum(int(by_id[a].get("n_events") or 0) for a in rest)
-        if cs.risk < cfg.campaign_threshold or vol < cfg.min_campaign_events:
-            continue
-        keep = sorted(set(members) - set(rest))
-        pending[idx] = (neg_vol + vol, comm, keep, risk)
-        pending.append((-float(vol), -1000 - len(pending), sorted(rest), cs.risk))
-        split += 1
+        if split_off(pending, idx, rest, by_id, scores, cfg, -1000) is not None:
+            split += 1
     return split
+
+
+def split_off(
+    pending: list[Pending],
+    idx: int,
+    rest: Sequence[str],
+    by_id: Mapping[str, Mapping[str, Any]],
+    scores: Mapping[str, AccountScore],
+    cfg: DetectConfig,
+    comm_base: int,
+) -> int | None:
+    """Make ``rest`` a campaign of its own when it scores as one (in place).
+
+    The members of ``pending[idx]`` outside ``rest`` keep its community and risk; the new
+    campaign gets the community id ``comm_base - len(pending)``, which is returned (None:
+    ``rest`` does not score as a campaign and nothing changes).
+    """
+    cs = score_community([by_id[a] for a in rest], [scores[a] for a in rest], 1.0, 0.0)
+    vol = sum(int(by_id[a].get("n_events") or 0) for a in rest)
+    if cs.risk < cfg.campaign_threshold or vol < cfg.min_campaign_events:
+        return None
+    neg_vol, comm, members, risk = pending[idx]
+    pending[idx] = (neg_vol + vol, comm, sorted(set(members) - set(rest)), risk)
+    new_comm = comm_base - len(pending)
+    pending.append((-float(vol), new_comm, sorted(rest), cs.risk))
+    return new_comm
 
 
 def attach_by_family(

@@ -25,14 +25,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from statistics import median
 from typing import Any
 
 from distillguard.detect.config import DetectConfig
-from distillguard.detect.scoring import AccountScore, score_community
-
-#: Pending campaign, as in :mod:`distillguard.detect.membership`: (-volume, community,
-#: members, risk).
-Pending = tuple[float, int, list[str], float]
+from distillguard.detect.membership import Pending, split_off
+from distillguard.detect.scoring import AccountScore
 
 #: Identity pairs among a set of accounts (a callable so that only campaigns are queried).
 PairsOf = Callable[[Sequence[str]], Iterable[tuple[str, str]]]
@@ -76,8 +74,8 @@ def identity_components(
     return sorted(groups.values(), key=lambda g: (-len(g), g[0]))
 
 
-def _quartiles(values: Sequence[float], q: float = 0.25) -> tuple[float, float]:
-    """The ``q`` and ``1 - q`` quantiles (linear interpolation)."""
+def _quartiles(values: Sequence[float]) -> tuple[float, float]:
+    """The first and third quartiles (linear interpolation)."""
     xs = sorted(values)
     n = len(xs)
 
@@ -87,7 +85,7 @@ def _quartiles(values: Sequence[float], q: float = 0.25) -> tuple[float, float]:
         hi = min(lo + 1, n - 1)
         return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
 
-    return at(q), at(1 - q)
+    return at(0.25), at(0.75)
 
 
 def operational_differences(
@@ -103,8 +101,7 @@ def operational_differences(
             continue
         g1, g3 = _quartiles(g)
         r1, r3 = _quartiles(r)
-        gm, rm = _quartiles(g, 0.5)[0], _quartiles(r, 0.5)[0]
-        if (r3 < g1 or r1 > g3) and abs(gm - rm) >= MIN_LOG_RATIO:
+        if (r3 < g1 or r1 > g3) and abs(median(g) - median(r)) >= MIN_LOG_RATIO:
             out.append(name)
     return out
 
@@ -126,7 +123,7 @@ def split_by_operator(
     """
     notes: dict[int, list[str]] = {}
     for idx in range(len(pending)):
-        neg_vol, comm, members, risk = pending[idx]
+        members = pending[idx][2]
         n = len(members)
         if n < 2 * cfg.min_campaign_accounts:
             continue
@@ -140,13 +137,9 @@ def split_by_operator(
         differ = operational_differences(main, rest, by_id)
         if len(differ) < cfg.identity_split_min_features:
             continue
-        cs = score_community([by_id[a] for a in rest], [scores[a] for a in rest], 1.0, 0.0)
-        vol = sum(int(by_id[a].get("n_events") or 0) for a in rest)
-        if cs.risk < cfg.campaign_threshold or vol < cfg.min_campaign_events:
+        new_comm = split_off(pending, idx, rest, by_id, scores, cfg, -2000)
+        if new_comm is None:
             continue
-        pending[idx] = (neg_vol + vol, comm, sorted(main), risk)
-        new_comm = -2000 - len(pending)
-        pending.append((-float(vol), new_comm, sorted(rest), cs.risk))
         notes[new_comm] = differ
     return notes
 
