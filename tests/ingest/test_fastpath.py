@@ -269,15 +269,15 @@ def test_quick_timestamps_match_normalise(value: Any) -> None:
 
 @pytest.fixture()
 def block_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Count the blocks that went through the fast path's DuckDB stage."""
+    """Count the lines of the blocks that went through the fast path's validation stage."""
     calls: list[int] = []
-    real = fastpath.finish_block
+    real = fastpath.scan_block
 
-    def spy(block: Any, parser: Any = None) -> Any:
-        calls.append(len(block.lines))
-        return real(block, parser)
+    def spy(first: int, lines: list[bytes], *args: Any, **kwargs: Any) -> Any:
+        calls.append(len(lines))
+        return real(first, lines, *args, **kwargs)
 
-    monkeypatch.setattr(fastpath, "finish_block", spy)
+    monkeypatch.setattr(fastpath, "scan_block", spy)
     monkeypatch.delenv("DISTILLGUARD_CONFIG", raising=False)
     monkeypatch.delenv("DISTILLGUARD_INGEST_FAST_PATH", raising=False)
     return calls

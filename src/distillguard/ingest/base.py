@@ -17,13 +17,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 import pyarrow as pa
 
 from distillguard.errors import RecordError
 from distillguard.events import Event
 from distillguard.events.validate import DEFAULT_MAX_TEXT_CHARS
+
+if TYPE_CHECKING:
+    from distillguard.ingest.direct import BlockWrite
 
 #: Raw records are truncated to this many characters in error messages and quarantine.
 RAW_PREVIEW_CHARS = 2_000
@@ -85,11 +88,14 @@ class TableChunk:
     """A batch of flattened, validated events plus the records rejected while reading it.
 
     ``read`` counts every record read for this chunk (``table.num_rows + len(rejected)``).
+    A chunk may instead carry a clean run of JSONL lines still to be parsed (``block``, with
+    an empty ``table``): :func:`distillguard.ingest.direct.write_block` writes it.
     """
 
     table: pa.Table
     rejected: list[Rejected]
     read: int
+    block: BlockWrite | None = None
 
 
 @runtime_checkable

@@ -169,6 +169,7 @@ def ingest(
             "workers": workers if workers is not None else cfg.workers,
             "fast_path": fast_path if fast_path is not None else cfg.fast_path,
             "sql_checks": cfg.sql_checks,
+            "direct_writes": cfg.direct_writes,
         }
         if batch_output is not None:
             options["batch_output"] = batch_output

@@ -23,6 +23,9 @@ class IngestConfig:
             whole blocks in DuckDB); false forces the per-line path. Both store the same rows.
         sql_checks: with ``fast_path``, check the per-line rules in DuckDB SQL (one
             statement per block, no msgspec pass); same rows, but measured slower, so off.
+        direct_writes: with ``fast_path``, a store that can (DuckDB) parses each validated
+            block straight into its table in one statement; false parses blocks into Arrow
+            first and writes that. Same rows; direct is faster.
     """
 
     quarantine: Path | None = None
@@ -33,3 +36,4 @@ class IngestConfig:
     workers: int = 1
     fast_path: bool = True
     sql_checks: bool = False
+    direct_writes: bool = True

@@ -1,8 +1,8 @@
 """The block fast path for canonical JSONL: blocks of lines parsed into Arrow columns.
 
 The per-line path (:func:`distillguard.ingest.jsonl.flatten_lines`) builds one Python tuple
-per event. Here a block of lines is handled in three stages (run concurrently on different
-blocks by :func:`pipelined`):
+per event. Here a block of lines is handled in stages (overlapped on different blocks by
+:func:`distillguard.ingest.parallel.pipelined`):
 
 1. **Validate** (:func:`scan_block`): each line is decoded by the same strict msgspec
    decoder and checked by the same code as the per-line path (text sizes, ``normalise``),
@@ -14,6 +14,9 @@ blocks by :func:`pipelined`):
    into a BIGINT), which is harmless because stage 1 has checked every type strictly.
 3. **Assemble** the stored columns in :data:`~distillguard.events.ARROW_SCHEMA`; the
    caller writes them with the store's usual de-duplicating insert.
+
+With a DuckDB store, stages 2 and 3 and the write are one statement in the store itself
+(:mod:`distillguard.ingest.direct`, the default).
 
 A line the fast path cannot take (invalid, unknown fields that must be kept in ``extra``,
 content parts instead of a string, an explicit ``extra`` or ``decision``) goes to the
@@ -32,11 +35,10 @@ import math
 import os
 import tempfile
 import threading
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -63,12 +65,10 @@ MAX_LINE_BYTES = 256 * 1024 * 1024
 MIN_OBJECT_BYTES = 1024 * 1024
 
 _TS = pa.timestamp("us", tz="UTC")
-_T = TypeVar("_T")
 # Timestamps go to Arrow as integer microseconds since the epoch (exact integer arithmetic):
 # converting datetime objects would make pyarrow import pandas, ~1-2 s per process.
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
-_END: Any = object()
 
 #: What DuckDB parses: the flat scalars. The fields whose JSON type varies, the prompt and
 #: the lengths come from the msgspec struct (``_scan``); the answer text only with keep_text.
@@ -149,6 +149,7 @@ _PY_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (
     ("response_chars", pa.int64()),
     ("prompt_text", pa.string()),
     ("context_text", pa.string()),
+    ("_rid", pa.string()),  # the request id as given (direct writes check row alignment)
 )
 
 
@@ -215,7 +216,7 @@ def _scan(lines: list[bytes], limit: int, keep_text: bool, out: _Fields) -> byte
     """
     kinds = bytearray(len(lines))
     dec = _strict_decoder.decode
-    (eid, ts, acct, created, asn, tcount, tnames, nmsg, pchars, pdig, rchars, ptext, ctext) = (
+    (eid, ts, acct, created, asn, tcount, tnames, nmsg, pchars, pdig, rchars, ptext, ctext, rid) = (
         out.cols
     )
     for i, line in enumerate(lines):
@@ -259,6 +260,7 @@ def _scan(lines: list[bytes], limit: int, keep_text: bool, out: _Fields) -> byte
         kinds[i] = _FAST
         p, r = ev.params, ev.response
         eid.append(ev.request_id or event_id(ev))
+        rid.append(ev.request_id)
         ts.append(ts_us)
         acct.append(account_id)
         created.append(at_us)
@@ -323,20 +325,30 @@ class BlockParser:
         Raises:
             NotFast: DuckDB refused the block.
         """
-        with self._lock:
-            cur = self._con.cursor()
         fd, name = tempfile.mkstemp(prefix="dg-block-", suffix=".jsonl")
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(payload)
+            return self.parse_file(Path(name), keep_text, longest)
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(name)
+
+    def parse_file(self, path: Path, keep_text: bool, longest: int = 0) -> pa.Table:
+        """:meth:`parse` of a file of clean lines.
+
+        Raises:
+            NotFast: DuckDB refused the block.
+        """
+        with self._lock:
+            cur = self._con.cursor()
+        try:
             sql = flatten_sql(keep_text, _object_size(longest))
-            return cur.sql(sql, params=[name]).to_arrow_table()
+            return cur.sql(sql, params=[str(path)]).to_arrow_table()
         except duckdb.Error as exc:
             raise NotFast(str(exc)) from None
         finally:
             cur.close()
-            with contextlib.suppress(OSError):
-                os.unlink(name)
 
 
 _parser: BlockParser | None = None
@@ -475,21 +487,3 @@ def flatten_block(
         (table in ARROW_SCHEMA, rejections, records read); blank lines are not records.
     """
     return finish_block(scan_block(first, lines, source, limit, keep_text, min_fast_rows), parser)
-
-
-def pipelined(items: Iterator[_T]) -> Iterator[_T]:
-    """Yield ``items``, computing the next one in a background thread meanwhile.
-
-    Chained twice by the JSONL reader: block N is written to the store while block N+1 is
-    parsed by DuckDB and block N+2 is read and validated in Python. DuckDB releases the GIL,
-    so the stages overlap on two cores; one item is computed ahead per stage, so memory
-    stays bounded by a few blocks.
-    """
-    with ThreadPoolExecutor(1, thread_name_prefix="dg-ingest") as pool:
-        ahead = pool.submit(next, items, _END)
-        while True:
-            item = ahead.result()
-            if item is _END:
-                return
-            ahead = pool.submit(next, items, _END)
-            yield item

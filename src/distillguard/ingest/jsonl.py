@@ -136,8 +136,8 @@ class JsonlReader:
         format option ``workers`` > 1 (or 0: one per CPU for files over 64 MiB), blocks are
         handled by worker processes; the order of rows and rejections is kept.
         """
-        from distillguard.ingest.fastpath import finish_block, pipelined, scan_block
-        from distillguard.ingest.parallel import parallel_flatten, worker_count
+        from distillguard.ingest.fastpath import finish_block, scan_block
+        from distillguard.ingest.parallel import parallel_flatten, pipelined, worker_count
 
         source = options.source_name or str(path)
         limit = options.max_text_chars
@@ -155,6 +155,9 @@ class JsonlReader:
             results = pipelined(
                 flatten_block_sql(f, ls, source, limit, keep_text) for f, ls in batches
             )
+        elif fast and options.option("direct_writes", True):
+            yield from _direct_chunks(batches, damage, source, limit, keep_text)
+            return
         elif fast:
             scanned = pipelined(scan_block(f, ls, source, limit, keep_text) for f, ls in batches)
             results = pipelined(finish_block(block) for block in scanned)
@@ -178,6 +181,38 @@ class JsonlReader:
 
 
 _ROW_TYPE = pa.struct(list(ARROW_SCHEMA))
+
+
+def _direct_chunks(
+    batches: Iterator[tuple[int, list[bytes]]],
+    damage: list[Rejected],
+    source: str,
+    limit: int,
+    keep_text: bool,
+) -> Iterator[TableChunk]:
+    """The fast path with direct writes: one chunk per part of each block, in line order.
+
+    Reading, validating and preparing a block run in a background thread while the caller
+    writes the previous block's parts (DuckDB, which releases the GIL).
+    """
+    from distillguard.ingest.direct import BlockWrite, prepare_block
+    from distillguard.ingest.fastpath import scan_block
+    from distillguard.ingest.parallel import pipelined
+
+    parts = pipelined(
+        part
+        for first, lines in batches
+        for part in prepare_block(scan_block(first, lines, source, limit, keep_text))
+    )
+    empty = rows_to_table([])
+    for part in parts:
+        if isinstance(part, BlockWrite):
+            yield TableChunk(empty, [], part.rows, part)
+        else:
+            table, rejects, n = part
+            yield TableChunk(table, [_rebuild(r, source) for r in rejects], n)
+    if damage:
+        yield TableChunk(empty, list(damage), len(damage))
 
 
 def rows_to_table(rows: list[tuple[Any, ...]]) -> pa.Table:

@@ -12,8 +12,9 @@ import multiprocessing
 import os
 from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pyarrow as pa
 
@@ -26,6 +27,8 @@ PARALLEL_MIN_BYTES = 64 * 1024 * 1024
 MAX_AUTO_WORKERS = 8
 
 Result = tuple[pa.Table, list[RejectTuple], int]
+_T = TypeVar("_T")
+_END: Any = object()
 
 
 def worker_count(path: Path, options: ReadOptions) -> int:
@@ -75,3 +78,21 @@ def parallel_flatten(
         finally:
             for fut in pending:
                 fut.cancel()
+
+
+def pipelined(items: Iterator[_T]) -> Iterator[_T]:
+    """Yield ``items``, computing the next one in a background thread meanwhile.
+
+    The JSONL reader uses it so that block N is written to the store while block N+1 is
+    read and validated in Python. DuckDB releases the GIL,
+    so the stages overlap on two cores; one item is computed ahead per stage, so memory
+    stays bounded by a few blocks.
+    """
+    with ThreadPoolExecutor(1, thread_name_prefix="dg-ingest") as pool:
+        ahead = pool.submit(next, items, _END)
+        while True:
+            item = ahead.result()
+            if item is _END:
+                return
+            ahead = pool.submit(next, items, _END)
+            yield item

@@ -19,6 +19,7 @@ from distillguard.errors import InputError
 from distillguard.events import Event, events_to_arrow
 from distillguard.events.validate import DEFAULT_MAX_TEXT_CHARS
 from distillguard.ingest.base import ReadOptions, Rejected, TableChunk, TableReader
+from distillguard.ingest.direct import write_block
 from distillguard.ingest.progress import Progress
 from distillguard.ingest.quarantine import QuarantineWriter
 from distillguard.ingest.registry import detect_format, get_reader
@@ -171,9 +172,10 @@ def ingest_paths(
         progress: show a progress bar on stderr.
         **format_options: reader options: ``account_id`` (OpenAI batch, OTel),
             ``batch_output`` (the OpenAI batch output file), ``account_attributes`` (OTel),
-            ``workers``, ``fast_path`` and ``sql_checks`` (canonical JSONL;
+            ``workers``, ``fast_path``, ``sql_checks`` and ``direct_writes`` (canonical JSONL;
             ``fast_path=False`` forces the per-line path, ``sql_checks=True`` checks the rules
-            in DuckDB SQL; all store the same rows).
+            in DuckDB SQL, ``direct_writes=False`` parses blocks to Arrow before writing them;
+            all store the same rows).
 
     Returns:
         The counts, per file and in total; unusable inputs are listed, not raised.
@@ -253,16 +255,24 @@ def _ingest_one(
     # Each batch commits on its own: measured, one transaction per 200k-1M rows was no faster
     # and made DuckDB hold the uncommitted rows in memory (docs/benchmarks.md, "Ingest").
     for chunk in _chunks(path, fmt, options):
-        for rej in chunk.rejected:
-            qwriter.write(rej)
-            if len(samples) < SAMPLE_ERRORS:
-                samples.append(str(rej))
-        if chunk.table.num_rows:
+        rejected, n = chunk.rejected, chunk.read
+        if chunk.block is not None:
+            res, rejects, n = write_block(store, chunk.block)
+            rejected = [
+                Rejected(r[2], source=str(path), line=r[0], field=r[1], raw=r[3]) for r in rejects
+            ]
+            accepted += res.inserted
+            duplicates += res.duplicates
+        elif chunk.table.num_rows:
             res = store.write(_conform(chunk.table))
             accepted += res.inserted
             duplicates += res.duplicates
-        read += chunk.read
-        quarantined += len(chunk.rejected)
+        for rej in rejected:
+            qwriter.write(rej)
+            if len(samples) < SAMPLE_ERRORS:
+                samples.append(str(rej))
+        read += n
+        quarantined += len(rejected)
         bar.advance(path, chunk.read)
     bar.done(path)
     note = "empty: no records" if read == 0 else ""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -34,23 +36,27 @@ _DDL: tuple[str, ...] = (
 
 #: New rows of a batch: first of each (event_id, ts) in the batch, none already stored. The
 #: stored side is restricted to the batch's ts window (``{window}``) so that only the row
-#: groups whose zone maps overlap it are read.
+#: groups whose zone maps overlap it are read. ``{select}`` yields rows in ARROW_SCHEMA order.
 _INSERT_SQL = (
     "INSERT INTO events SELECT b.* FROM "
-    "(SELECT * FROM _dg_batch QUALIFY row_number() OVER (PARTITION BY event_id, ts) = 1) b "
+    "(SELECT * FROM ({select}) QUALIFY row_number() OVER (PARTITION BY event_id, ts) = 1) b "
     "ANTI JOIN (SELECT event_id, ts FROM events{window}) e "
     "ON e.event_id = b.event_id AND e.ts = b.ts"
 )
 
 
 def _ts_window(batch: pa.Table) -> str:
-    """A ``WHERE`` clause selecting the stored rows in the batch's ts range ('' if none).
+    """A ``WHERE`` clause selecting the stored rows in the batch's ts range ('' if none)."""
+    bounds = pc.min_max(batch.column("ts")).as_py()
+    return _window(bounds["min"], bounds["max"])
+
+
+def _window(lo: datetime | None, hi: datetime | None) -> str:
+    """``WHERE ts BETWEEN lo AND hi`` ('' when a bound is missing).
 
     The bounds are written as literals (from datetimes, not user text) rather than bound as
     parameters so that DuckDB turns them into table filters checked against zone maps.
     """
-    bounds = pc.min_max(batch.column("ts")).as_py()
-    lo, hi = bounds["min"], bounds["max"]
     if lo is None or hi is None:
         return ""
     return f" WHERE ts BETWEEN TIMESTAMPTZ '{lo.isoformat()}' AND TIMESTAMPTZ '{hi.isoformat()}'"
@@ -101,17 +107,52 @@ class DuckDBStore:
         """
         if batch.num_rows == 0:
             return WriteResult(0, 0)
-        window = _ts_window(batch)
+        return self._insert(
+            "SELECT * FROM _dg_batch", [], {"_dg_batch": batch}, _ts_window(batch), batch.num_rows
+        )
+
+    def write_select(
+        self,
+        select: str,
+        params: list[Any],
+        tables: Mapping[str, pa.Table],
+        ts_range: tuple[datetime, datetime],
+        rows: int,
+    ) -> WriteResult:
+        """Append the rows of ``select`` (ARROW_SCHEMA columns), with ``write``'s de-duplication.
+
+        Lets a reader have DuckDB build the rows itself (the JSONL block fast path parses a
+        validated block straight into the table) instead of materialising them as Arrow
+        first. ``tables`` are registered under their names for the statement; ``ts_range``
+        bounds the rows' ``ts`` (the stored rows outside it are not probed); ``rows`` is how
+        many rows ``select`` yields (for the duplicate count).
+
+        Raises:
+            StoreError: the statement failed (nothing of it was inserted).
+        """
+        return self._insert(select, params, tables, _window(*ts_range), rows)
+
+    def _insert(
+        self,
+        select: str,
+        params: list[Any],
+        tables: Mapping[str, pa.Table],
+        window: str,
+        rows: int,
+    ) -> WriteResult:
         with self._lock:
             try:
-                self.con.register("_dg_batch", batch)
-                res = self.con.execute(_INSERT_SQL.format(window=window)).fetchall()
+                for name, table in tables.items():
+                    self.con.register(name, table)
+                sql = _INSERT_SQL.format(select=select, window=window)
+                res = self.con.execute(sql, params).fetchall()
                 inserted = int(res[0][0]) if res else 0
             except duckdb.Error as exc:
                 raise StoreError(f"{self.path}: write failed: {exc}") from exc
             finally:
-                self.con.unregister("_dg_batch")
-        return WriteResult(inserted, batch.num_rows - inserted)
+                for name in tables:
+                    self.con.unregister(name)
+        return WriteResult(inserted, rows - inserted)
 
     def begin(self) -> None:
         """Start a transaction: the following writes and statements commit together."""

@@ -1,0 +1,154 @@
+"""Direct block writes store exactly what the per-line path stores (differential tests)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from distillguard.ingest import direct, ingest_paths
+from distillguard.ingest.direct import BlockWrite, prepare_block, write_block
+from distillguard.ingest.fastpath import scan_block
+from distillguard.ingest.jsonl import RejectTuple, flatten_lines
+from distillguard.sim.engine import simulate
+from distillguard.sim.scenario import load_scenario
+from distillguard.store import DuckDBStore, MemoryStore
+from distillguard.store.base import Store
+
+from .test_fastpath import _encode, _garbage, _record
+
+LIMIT = 1_000_000
+_ORDER = "SELECT * FROM events ORDER BY event_id, ts, account_id, source"
+
+
+def _write_direct(
+    store: Store, lines: list[bytes], keep_text: bool, limit: int = LIMIT, first: int = 1
+) -> tuple[list[RejectTuple], int, int]:
+    """Write ``lines`` the way ``ingest_paths`` does on the direct path."""
+    block = scan_block(first, lines, "f.jsonl", limit, keep_text, min_fast_rows=1)
+    rejects: list[RejectTuple] = []
+    read = blocks = 0
+    for part in prepare_block(block):
+        if isinstance(part, BlockWrite):
+            blocks += 1
+            _res, rej, n = write_block(store, part)
+        else:
+            table, rej, n = part
+            store.write(table)
+        rejects += rej
+        read += n
+    return rejects, read, blocks
+
+
+def _unique_rows(table: pa.Table) -> list[dict[str, Any]]:
+    """Rows whose (event_id, ts) occurs once: which duplicate is kept is not specified."""
+    rows = table.to_pylist()
+    keys = [(r["event_id"], r["ts"]) for r in rows]
+    return [r for r, k in zip(rows, keys, strict=True) if keys.count(k) == 1]
+
+
+def _same(lines: list[bytes], keep_text: bool, limit: int = LIMIT, first: int = 1) -> int:
+    """The direct path and the per-line path store the same rows, rejections and counts."""
+    table, rejects, read = flatten_lines(first, lines, "f.jsonl", limit, keep_text)
+    with DuckDBStore(":memory:") as ref, DuckDBStore(":memory:") as got:
+        ref.write(table)
+        got_rejects, got_read, blocks = _write_direct(got, lines, keep_text, limit, first)
+        want, have = ref.sql(_ORDER), got.sql(_ORDER)
+    assert have.schema == want.schema
+    assert (got_rejects, got_read) == (rejects, read)
+    assert {(r["event_id"], r["ts"]) for r in have.to_pylist()} == {
+        (r["event_id"], r["ts"]) for r in want.to_pylist()
+    }
+    assert _unique_rows(have) == _unique_rows(want)
+    return blocks
+
+
+@pytest.fixture(scope="module")
+def sim_lines(tmp_path_factory: pytest.TempPathFactory) -> list[bytes]:
+    out = tmp_path_factory.mktemp("sim")
+    res = simulate(load_scenario("demo-week"), out, seed=5, scale=0.01)
+    return res.events_path.read_bytes().split(b"\n")
+
+
+@pytest.mark.parametrize("keep_text", [False, True])
+def test_simulator_output_identical_and_direct(sim_lines: list[bytes], keep_text: bool) -> None:
+    assert _same(sim_lines, keep_text) == 1  # the whole block went to DuckDB in one statement
+
+
+def test_stores_without_select_writes_get_the_same_rows(sim_lines: list[bytes]) -> None:
+    lines = list(sim_lines[:300])
+    lines[40] = b"not json"
+    table, rejects, read = flatten_lines(1, lines, "f.jsonl", LIMIT, False)
+    store = MemoryStore()
+    got_rejects, got_read, blocks = _write_direct(store, lines, False)
+    assert blocks == 2
+    assert (got_rejects, got_read) == (rejects, read)
+    have = store.events().sort_by([("event_id", "ascending")])
+    assert have.equals(table.sort_by([("event_id", "ascending")]))
+
+
+def test_rows_that_do_not_line_up_take_the_per_line_path(sim_lines: list[bytes]) -> None:
+    lines = [line for line in sim_lines[:200] if line.strip()]
+    block = scan_block(1, lines, "f.jsonl", LIMIT, False)
+    (part,) = prepare_block(block)
+    assert isinstance(part, BlockWrite)
+    # Swap two struct rows: the statement must refuse the block rather than store it.
+    order = list(range(part.rows))
+    order[3], order[4] = 4, 3
+    part.py = part.py.take(pa.array(order))
+    with DuckDBStore(":memory:") as store:
+        res, rejects, read = write_block(store, part)
+        stored = store.sql(_ORDER)
+        ref = flatten_lines(1, lines, "f.jsonl", LIMIT, False)[0]
+    assert (res.inserted, rejects, read) == (len(lines), [], len(lines))
+    assert not part.path.exists()
+    with DuckDBStore(":memory:") as s2:
+        s2.write(ref)
+        assert stored.equals(s2.sql(_ORDER))
+
+
+def test_ingest_paths_direct_and_finish_paths_store_the_same(
+    sim_lines: list[bytes], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = list(sim_lines)
+    for i in range(11, len(lines) - 1, 101):
+        lines[i] = b'{"ts": "2026-13-01T00:00:00Z", "account_id": "x"}'
+    src = tmp_path / "mixed.jsonl"
+    src.write_bytes(b"\n".join(lines + lines[:50]))  # the last 50 lines again: duplicates
+    calls: list[int] = []
+    real = direct.write_block
+
+    def spy(store: Store, block: BlockWrite, parser: Any = None) -> Any:
+        calls.append(block.rows)
+        return real(store, block, parser)
+
+    monkeypatch.setattr("distillguard.ingest.run.write_block", spy)
+    got = {}
+    for direct_writes in (True, False):
+        with DuckDBStore(":memory:") as store:
+            rep = ingest_paths([src], store, keep_text=True, direct_writes=direct_writes)
+            got[direct_writes] = (
+                (rep.read, rep.accepted, rep.duplicates, rep.quarantined),
+                store.sql(_ORDER),
+            )
+        assert bool(calls) is direct_writes
+        calls.clear()
+    assert got[True][0] == got[False][0]
+    assert got[True][0][2] >= 45  # the repeated lines (less the bad ones) are duplicates
+    assert got[True][1].equals(got[False][1])
+
+
+_settings = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@_settings
+@given(
+    st.lists(st.one_of(st.tuples(_record(), st.booleans()), _garbage), min_size=1, max_size=30),
+    st.booleans(),
+)
+def test_random_records_identical(items: list[Any], keep_text: bool) -> None:
+    _same([x if isinstance(x, bytes) else _encode(x[0], x[1]) for x in items], keep_text)
