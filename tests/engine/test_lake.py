@@ -98,9 +98,10 @@ def test_lake_must_be_a_folder(tmp_path: Path) -> None:
         LakeStore(f)
 
 
-def test_cli_ingest_lake_writes_partitions_and_quarantine(tmp_path: Path) -> None:
+@pytest.mark.parametrize("flag", ["--lake", "--out"])
+def test_cli_ingest_lake_writes_partitions_and_quarantine(tmp_path: Path, flag: str) -> None:
     lines = _lines(3, datetime(2026, 1, 5, tzinfo=UTC)) + ['{"account_id": "no-ts"}']
     log = _write(tmp_path / "a.jsonl", lines)
-    assert main(["ingest", str(log), "--lake", str(tmp_path / "lake")]) == 0
+    assert main(["ingest", str(log), flag, str(tmp_path / "lake")]) == 0
     assert lake_days(tmp_path / "lake") == ["2026-01-05"]
     assert (tmp_path / "lake" / "_quarantine.jsonl").read_text().count("\n") == 1

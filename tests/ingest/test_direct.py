@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from distillguard.ingest import direct, ingest_paths
-from distillguard.ingest.direct import BlockWrite, prepare_block, write_block
+from distillguard.ingest.direct import BlockWrite, group_parts, prepare_block, write_blocks
 from distillguard.ingest.fastpath import scan_block
 from distillguard.ingest.jsonl import RejectTuple, flatten_lines
 from distillguard.sim.engine import simulate
@@ -35,7 +35,7 @@ def _write_direct(
     for part in prepare_block(block):
         if isinstance(part, BlockWrite):
             blocks += 1
-            _res, rej, n = write_block(store, part)
+            _res, rej, n = write_blocks(store, [part])
         else:
             table, rej, n = part
             store.write(table)
@@ -101,7 +101,7 @@ def test_rows_that_do_not_line_up_take_the_per_line_path(sim_lines: list[bytes])
     order[3], order[4] = 4, 3
     part.py = part.py.take(pa.array(order))
     with DuckDBStore(":memory:") as store:
-        res, rejects, read = write_block(store, part)
+        res, rejects, read = write_blocks(store, [part])
         stored = store.sql(_ORDER)
         ref = flatten_lines(1, lines, "f.jsonl", LIMIT, False)[0]
     assert (res.inserted, rejects, read) == (len(lines), [], len(lines))
@@ -120,13 +120,13 @@ def test_ingest_paths_direct_and_finish_paths_store_the_same(
     src = tmp_path / "mixed.jsonl"
     src.write_bytes(b"\n".join(lines + lines[:50]))  # the last 50 lines again: duplicates
     calls: list[int] = []
-    real = direct.write_block
+    real = direct.write_blocks
 
-    def spy(store: Store, block: BlockWrite, parser: Any = None) -> Any:
-        calls.append(block.rows)
-        return real(store, block, parser)
+    def spy(store: Store, blocks: list[BlockWrite], parser: Any = None) -> Any:
+        calls.append(sum(b.rows for b in blocks))
+        return real(store, blocks, parser)
 
-    monkeypatch.setattr("distillguard.ingest.run.write_block", spy)
+    monkeypatch.setattr("distillguard.ingest.run.write_blocks", spy)
     got = {}
     for direct_writes in (True, False):
         with DuckDBStore(":memory:") as store:
@@ -140,6 +140,55 @@ def test_ingest_paths_direct_and_finish_paths_store_the_same(
     assert got[True][0] == got[False][0]
     assert got[True][0][2] >= 45  # the repeated lines (less the bad ones) are duplicates
     assert got[True][1].equals(got[False][1])
+
+
+def test_groups_go_in_one_statement_and_fall_back_run_by_run(sim_lines: list[bytes]) -> None:
+    lines = [line for line in sim_lines if line.strip()][:900]
+    lines[450] = b"not json"
+    blocks = [lines[i : i + 100] for i in range(0, len(lines), 100)]
+    parts = [
+        p
+        for i, b in enumerate(blocks)
+        for p in prepare_block(scan_block(1 + 100 * i, b, "f.jsonl", LIMIT, False))
+    ]
+    grouped = list(group_parts(iter(parts), rows=250))
+    kinds = [len(g) if isinstance(g, list) else "rows" for g in grouped]
+    # Blocks 0-2 (300 rows >= 250), block 3 (cut off by block 4, which goes per line whole:
+    # its clean runs are shorter than MIN_FAST_ROWS), blocks 5-7, block 8.
+    assert kinds == [3, 1, "rows", 3, 1]
+    spoiled = grouped[3]
+    assert isinstance(spoiled, list)
+    order = list(range(spoiled[1].rows))
+    order[0], order[1] = 1, 0
+    spoiled[1].py = spoiled[1].py.take(pa.array(order))  # this run must fall back alone
+    ref = flatten_lines(1, lines, "f.jsonl", LIMIT, False)
+    with DuckDBStore(":memory:") as store:
+        statements: list[int] = []
+        real = store.write_select
+
+        def spy(*args: Any, **kwargs: Any) -> Any:
+            statements.append(args[-1])
+            return real(*args, **kwargs)
+
+        store.write_select = spy  # type: ignore[method-assign]
+        read = 0
+        for g in grouped:
+            if isinstance(g, list):
+                res, rej, n = write_blocks(store, g)
+                assert rej == [] and res.duplicates == 0
+            else:
+                table, rej, n = g
+                store.write(table)
+            read += n
+        stored = store.sql(_ORDER)
+    assert read == ref[2] == len(lines)
+    # One statement per group; the spoiled group is refused whole, then tried run by run
+    # (the spoiled run is refused again and written per line).
+    assert statements == [300, 100, 300, 100, 100, 100, 100]
+    assert not any(b.path.exists() for g in grouped if isinstance(g, list) for b in g)
+    with DuckDBStore(":memory:") as s2:
+        s2.write(ref[0])
+        assert stored.equals(s2.sql(_ORDER))
 
 
 _settings = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -110,3 +110,23 @@ def test_dedupe_finds_stored_rows_across_many_row_groups(store: Store) -> None:
     res = store.write(mixed)
     assert (res.inserted, res.duplicates) == (50, 200)
     assert store.sql("SELECT count(*) AS n FROM events").to_pylist() == [{"n": 3050}]
+
+
+@pytest.mark.parametrize("checked", [False, True])
+def test_write_select_deduplicates_with_and_without_unique_keys(checked: bool) -> None:
+    """write_select stores what write stores; with unique_keys a plain insert is used only
+    while none of the keys is stored yet."""
+    from datetime import UTC, datetime
+
+    first, second = _batch(5), _batch(5, start=3)  # events 3 and 4 are in both
+    lo, hi = datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
+    keys = {"unique_keys": "_b"} if checked else {}
+    with DuckDBStore(":memory:") as store:
+        res1 = store.write_select("SELECT * FROM _b", [], {"_b": first}, (lo, hi), 5, **keys)
+        res2 = store.write_select("SELECT * FROM _b", [], {"_b": second}, (lo, hi), 5, **keys)
+        stored = store.sql("SELECT event_id FROM events ORDER BY event_id").column(0).to_pylist()
+    assert (res1.inserted, res1.duplicates) == (5, 0)
+    assert (res2.inserted, res2.duplicates) == (3, 2)
+    assert stored == sorted(
+        {*first.column("event_id").to_pylist(), *second.column("event_id").to_pylist()}
+    )

@@ -88,14 +88,14 @@ class TableChunk:
     """A batch of flattened, validated events plus the records rejected while reading it.
 
     ``read`` counts every record read for this chunk (``table.num_rows + len(rejected)``).
-    A chunk may instead carry a clean run of JSONL lines still to be parsed (``block``, with
-    an empty ``table``): :func:`distillguard.ingest.direct.write_block` writes it.
+    A chunk may instead carry clean runs of JSONL lines still to be parsed (``blocks``, with
+    an empty ``table``): :func:`distillguard.ingest.direct.write_blocks` writes them.
     """
 
     table: pa.Table
     rejected: list[Rejected]
     read: int
-    block: BlockWrite | None = None
+    blocks: tuple[BlockWrite, ...] = ()
 
 
 @runtime_checkable

@@ -82,8 +82,11 @@ def render_report(report: IngestReport, console: Console) -> None:
 )
 @click.option(
     "--lake",
+    "--out",
+    "lake",
     type=click.Path(path_type=Path, file_okay=False),
-    help="Write an event lake instead: Parquet partitioned by day (LAKE/day=YYYY-MM-DD/).",
+    help="Write an event lake instead: Parquet partitioned by day (LAKE/day=YYYY-MM-DD/); "
+    "--out is another name for it.",
 )
 @click.option(
     "--format",

@@ -22,6 +22,7 @@ import contextlib
 import functools
 import os
 import tempfile
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -51,6 +52,13 @@ from distillguard.store.base import Store, WriteResult
 
 #: Name the struct-made columns are registered under for the statement.
 PY_TABLE = "_dg_py"
+#: DuckDB's row group size: an insert of at least this many rows is written straight to the
+#: table's storage (whole row groups) rather than through the write-ahead log.
+ROW_GROUP_ROWS = 122_880
+#: Lines per block on the direct path: ten blocks of clean lines fill one row group exactly.
+BLOCK_LINES = ROW_GROUP_ROWS // 10
+#: Events per insert statement (two row groups).
+GROUP_ROWS = 2 * ROW_GROUP_ROWS
 _TEXT_COLUMNS = ("prompt_text", "context_text")
 
 
@@ -65,6 +73,8 @@ class SelectWriter(Protocol):
         tables: dict[str, pa.Table],
         ts_range: tuple[datetime, datetime],
         rows: int,
+        *,
+        unique_keys: str | None = None,
     ) -> WriteResult:
         """Insert the rows of ``select`` with the store's de-duplication."""
         ...
@@ -113,15 +123,14 @@ class BlockWrite:
     """A clean run of validated lines, on disk for DuckDB, with its struct-made columns.
 
     Attributes:
-        path: temporary file holding the run's lines (removed by :meth:`discard`).
+        path: temporary file holding the run's lines (removed by :meth:`discard`); blank
+            lines are kept, so line ``first + i`` of the input is line ``i`` of the file.
         py: the struct-made columns (``_rid``: each row's request id, for the alignment check).
-        first: line number of ``lines[0]``; ``lines`` are kept for the per-line fall-back.
     """
 
     path: Path
     py: pa.Table
     first: int
-    lines: list[bytes]
     source: str
     limit: int
     keep_text: bool
@@ -149,8 +158,9 @@ class BlockWrite:
         return _assemble(sql, fields, self.keep_text, self.source)
 
     def per_line(self) -> tuple[pa.Table, list[RejectTuple], int]:
-        """The run flattened by the per-line path (the fall-back)."""
-        return flatten_lines(self.first, self.lines, self.source, self.limit, self.keep_text)
+        """The run flattened by the per-line path, read back from its file (the fall-back)."""
+        lines = self.path.read_bytes().split(b"\n")
+        return flatten_lines(self.first, lines, self.source, self.limit, self.keep_text)
 
     def discard(self) -> None:
         """Remove the temporary file."""
@@ -159,7 +169,8 @@ class BlockWrite:
 
 
 #: One part of a block, in line order: a clean run to write, or rows the per-line path made.
-Part = BlockWrite | tuple[pa.Table, list[RejectTuple], int]
+Rows = tuple[pa.Table, list[RejectTuple], int]
+Part = BlockWrite | Rows
 
 
 def prepare_block(block: ScannedBlock) -> list[Part]:
@@ -180,12 +191,10 @@ def prepare_block(block: ScannedBlock) -> list[Part]:
                 )
             )
             continue
-        if s == 0 and e == len(lines):  # the whole block is clean: the usual case
-            count, payload = kinds.count(_FAST), block.payload
-            longest = max(map(len, lines))
-        else:
-            clean = [lines[i] for i in range(s, e) if kinds[i] == _FAST]
-            count, payload, longest = len(clean), b"\n".join(clean), max(map(len, clean))
+        # Blank lines stay in the file (DuckDB skips them, as we do) so that line numbers hold.
+        whole = s == 0 and e == len(lines)  # the whole block is clean: the usual case
+        payload = block.payload if whole else b"\n".join(lines[s:e])
+        count, longest = kinds.count(_FAST, s, e), max(map(len, lines[s:e]))
         part = py.slice(row, row + count)
         row += count
         fd, name = tempfile.mkstemp(prefix="dg-block-", suffix=".jsonl")
@@ -197,7 +206,6 @@ def prepare_block(block: ScannedBlock) -> list[Part]:
                 path=Path(name),
                 py=_py_table(part, block.keep_text),
                 first=block.first + s,
-                lines=lines[s:e],
                 source=block.source,
                 limit=block.limit,
                 keep_text=block.keep_text,
@@ -221,32 +229,87 @@ def _py_table(fields: _Fields, keep_text: bool) -> pa.Table:
     )
 
 
-def write_block(
-    store: Store, block: BlockWrite, parser: BlockParser | None = None
-) -> tuple[WriteResult, list[RejectTuple], int]:
-    """Write one clean run to ``store``; returns (write result, rejections, records read).
+def group_parts(parts: Iterator[Part], rows: int = GROUP_ROWS) -> Iterator[list[BlockWrite] | Rows]:
+    """Gather consecutive clean runs into groups of at least ``rows`` events, in order.
 
-    A run DuckDB refuses, or whose rows do not line up, is written by the per-line path
-    instead (its rejections, if any, are returned). The temporary file is removed.
+    A group is written by one statement (:func:`write_blocks`): DuckDB writes an insert of
+    a row group or more (122,880 rows) straight to the table's storage instead of through
+    its write-ahead log, which measured ~45% less CPU per event than 10,000-row inserts.
+    """
+    group: list[BlockWrite] = []
+    count = 0
+    for part in parts:
+        if isinstance(part, BlockWrite):
+            group.append(part)
+            count += part.rows
+            if count < rows:
+                continue
+        if group:
+            yield group
+            group, count = [], 0
+        if not isinstance(part, BlockWrite):
+            yield part
+    if group:
+        yield group
+
+
+def write_blocks(
+    store: Store, blocks: Sequence[BlockWrite], parser: BlockParser | None = None
+) -> tuple[WriteResult, list[RejectTuple], int]:
+    """Write clean runs of one file to ``store``; returns (result, rejections, records read).
+
+    On a :class:`SelectWriter` the runs go in one statement; if DuckDB refuses it (nothing
+    is then inserted), each run is tried alone, and a run refused alone, or whose rows do
+    not line up, takes the per-line path (its rejections, if any, are returned). The
+    temporary files are removed.
     """
     try:
-        if isinstance(store, SelectWriter):
-            sql = select_sql(block.keep_text, _object_size(block.longest))
-            try:
-                res = store.write_select(
-                    sql,
-                    [block.source, str(block.path)],
-                    {PY_TABLE: block.py},
-                    block.ts_range,
-                    block.rows,
-                )
-                return res, [], block.rows
-            except StoreError:
-                pass  # nothing was inserted: the per-line path decides
-        else:
-            with contextlib.suppress(NotFast):
-                return store.write(block.table(parser)), [], block.rows
-        table, rejects, read = block.per_line()
-        return store.write(table), rejects, read
+        if isinstance(store, SelectWriter) and len(blocks) > 1:
+            with contextlib.suppress(StoreError):
+                return _select(store, blocks), [], sum(b.rows for b in blocks)
+        inserted = duplicates = read = 0
+        rejects: list[RejectTuple] = []
+        for block in blocks:
+            res, rej, n = _write_one(store, block, parser)
+            inserted, duplicates, read = (
+                inserted + res.inserted,
+                duplicates + res.duplicates,
+                read + n,
+            )
+            rejects += rej
+        return WriteResult(inserted, duplicates), rejects, read
     finally:
-        block.discard()
+        for block in blocks:
+            block.discard()
+
+
+def _select(store: SelectWriter, blocks: Sequence[BlockWrite]) -> WriteResult:
+    first = blocks[0]
+    sql = select_sql(first.keep_text, _object_size(max(b.longest for b in blocks)))
+    py = first.py if len(blocks) == 1 else pa.concat_tables([b.py for b in blocks])
+    paths = [str(b.path) for b in blocks]
+    lo = min(b.ts_range[0] for b in blocks)
+    hi = max(b.ts_range[1] for b in blocks)
+    keys = py.select(["event_id", "ts"])
+    unique = keys.group_by(["event_id", "ts"]).aggregate([]).num_rows == py.num_rows
+    return store.write_select(
+        sql,
+        [first.source, paths],
+        {PY_TABLE: py},
+        (lo, hi),
+        py.num_rows,
+        unique_keys=PY_TABLE if unique else None,
+    )
+
+
+def _write_one(
+    store: Store, block: BlockWrite, parser: BlockParser | None
+) -> tuple[WriteResult, list[RejectTuple], int]:
+    if isinstance(store, SelectWriter):
+        with contextlib.suppress(StoreError):  # nothing was inserted: the per-line path decides
+            return _select(store, [block]), [], block.rows
+    else:
+        with contextlib.suppress(NotFast):
+            return store.write(block.table(parser)), [], block.rows
+    table, rejects, read = block.per_line()
+    return store.write(table), rejects, read

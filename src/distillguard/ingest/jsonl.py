@@ -156,6 +156,9 @@ class JsonlReader:
                 flatten_block_sql(f, ls, source, limit, keep_text) for f, ls in batches
             )
         elif fast and options.option("direct_writes", True):
+            from distillguard.ingest.direct import BLOCK_LINES
+
+            batches = _line_batches(path, options, source, damage, BLOCK_LINES)
             yield from _direct_chunks(batches, damage, source, limit, keep_text)
             return
         elif fast:
@@ -190,24 +193,26 @@ def _direct_chunks(
     limit: int,
     keep_text: bool,
 ) -> Iterator[TableChunk]:
-    """The fast path with direct writes: one chunk per part of each block, in line order.
+    """The fast path with direct writes: chunks of grouped clean runs and per-line rows.
 
-    Reading, validating and preparing a block run in a background thread while the caller
-    writes the previous block's parts (DuckDB, which releases the GIL).
+    Reading, validating and preparing blocks run in a background thread while the caller
+    writes the previous group (DuckDB, which releases the GIL). Order is kept.
     """
-    from distillguard.ingest.direct import BlockWrite, prepare_block
+    from distillguard.ingest.direct import group_parts, prepare_block
     from distillguard.ingest.fastpath import scan_block
     from distillguard.ingest.parallel import pipelined
 
     parts = pipelined(
-        part
-        for first, lines in batches
-        for part in prepare_block(scan_block(first, lines, source, limit, keep_text))
+        group_parts(
+            part
+            for first, lines in batches
+            for part in prepare_block(scan_block(first, lines, source, limit, keep_text))
+        )
     )
     empty = rows_to_table([])
     for part in parts:
-        if isinstance(part, BlockWrite):
-            yield TableChunk(empty, [], part.rows, part)
+        if isinstance(part, list):
+            yield TableChunk(empty, [], sum(b.rows for b in part), tuple(part))
         else:
             table, rejects, n = part
             yield TableChunk(table, [_rebuild(r, source) for r in rejects], n)
@@ -275,11 +280,15 @@ def flatten_lines(
 
 
 def _line_batches(
-    path: Path, options: ReadOptions, source: str, rejected: list[Rejected]
+    path: Path,
+    options: ReadOptions,
+    source: str,
+    rejected: list[Rejected],
+    max_lines: int = 10_000,
 ) -> Iterator[tuple[int, list[bytes]]]:
     """Line batches; a damaged stream becomes one rejection appended to ``rejected``."""
     try:
-        yield from iter_line_batches(path, max_lines=min(options.batch_size, 10_000))
+        yield from iter_line_batches(path, max_lines=min(options.batch_size, max_lines))
     except CorruptStream as exc:
         rejected.append(
             Rejected(

@@ -19,7 +19,7 @@ from distillguard.errors import InputError
 from distillguard.events import Event, events_to_arrow
 from distillguard.events.validate import DEFAULT_MAX_TEXT_CHARS
 from distillguard.ingest.base import ReadOptions, Rejected, TableChunk, TableReader
-from distillguard.ingest.direct import write_block
+from distillguard.ingest.direct import write_blocks
 from distillguard.ingest.progress import Progress
 from distillguard.ingest.quarantine import QuarantineWriter
 from distillguard.ingest.registry import detect_format, get_reader
@@ -256,8 +256,8 @@ def _ingest_one(
     # and made DuckDB hold the uncommitted rows in memory (docs/benchmarks.md, "Ingest").
     for chunk in _chunks(path, fmt, options):
         rejected, n = chunk.rejected, chunk.read
-        if chunk.block is not None:
-            res, rejects, n = write_block(store, chunk.block)
+        if chunk.blocks:
+            res, rejects, n = write_blocks(store, chunk.blocks)
             rejected = [
                 Rejected(r[2], source=str(path), line=r[0], field=r[1], raw=r[3]) for r in rejects
             ]

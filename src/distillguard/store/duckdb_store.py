@@ -118,6 +118,8 @@ class DuckDBStore:
         tables: Mapping[str, pa.Table],
         ts_range: tuple[datetime, datetime],
         rows: int,
+        *,
+        unique_keys: str | None = None,
     ) -> WriteResult:
         """Append the rows of ``select`` (ARROW_SCHEMA columns), with ``write``'s de-duplication.
 
@@ -127,10 +129,16 @@ class DuckDBStore:
         bounds the rows' ``ts`` (the stored rows outside it are not probed); ``rows`` is how
         many rows ``select`` yields (for the duplicate count).
 
+        ``unique_keys`` names a table in ``tables`` whose ``event_id``, ``ts`` columns are
+        those of the rows, and which the caller has checked hold no duplicate pair. Then the
+        stored rows in ``ts_range`` are first probed for those keys alone, and when none is
+        stored (the usual case: new data) the rows are inserted with a plain ``INSERT``: no
+        window over whole rows, no hash table of them (measured: less CPU and memory).
+
         Raises:
             StoreError: the statement failed (nothing of it was inserted).
         """
-        return self._insert(select, params, tables, _window(*ts_range), rows)
+        return self._insert(select, params, tables, _window(*ts_range), rows, unique_keys)
 
     def _insert(
         self,
@@ -139,12 +147,15 @@ class DuckDBStore:
         tables: Mapping[str, pa.Table],
         window: str,
         rows: int,
+        unique_keys: str | None = None,
     ) -> WriteResult:
         with self._lock:
             try:
                 for name, table in tables.items():
                     self.con.register(name, table)
                 sql = _INSERT_SQL.format(select=select, window=window)
+                if unique_keys is not None and not self._stored_any(unique_keys, window):
+                    sql = f"INSERT INTO events {select}"
                 res = self.con.execute(sql, params).fetchall()
                 inserted = int(res[0][0]) if res else 0
             except duckdb.Error as exc:
@@ -153,6 +164,14 @@ class DuckDBStore:
                 for name in tables:
                     self.con.unregister(name)
         return WriteResult(inserted, rows - inserted)
+
+    def _stored_any(self, keys: str, window: str) -> bool:
+        """Whether any (event_id, ts) of table ``keys`` is stored (caller holds the lock)."""
+        found = self.con.execute(
+            f"SELECT count(*) FROM (SELECT event_id, ts FROM events{window}) e "  # noqa: S608
+            f"SEMI JOIN {keys} k ON e.event_id = k.event_id AND e.ts = k.ts"
+        ).fetchall()
+        return bool(found[0][0])
 
     def begin(self) -> None:
         """Start a transaction: the following writes and statements commit together."""
