@@ -7,7 +7,13 @@ from datetime import UTC, datetime
 from distillguard.detect.allowlist import AllowList
 from distillguard.detect.campaigns import decide
 from distillguard.detect.config import DetectConfig
-from distillguard.detect.membership import FamilyUsage, content_gate, network_groups
+from distillguard.detect.membership import (
+    NOT_CROWD,
+    FamilyUsage,
+    content_gate,
+    content_log_ratio,
+    network_groups,
+)
 
 
 def _row(aid: str, distill: float, n: int = 200, age: float = 1.0) -> dict[str, object]:
@@ -126,3 +132,90 @@ def test_clear_anchors_set_the_bar_in_a_crowded_community() -> None:
     few = {**scores, **{f"n{i:02d}": replace(scores[f"n{i:02d}"], risk=0.51) for i in range(1, 10)}}
     (accounts,) = _decide(needle + devs, scores=few)
     assert len(accounts) == len(needle) + len(devs)
+
+
+def _mix(aid: str, n: int, reasoning: float, sweep: float, age: float = 5.0) -> dict[str, object]:
+    return {
+        **_row(aid, 1.0, n=n, age=age),
+        "sig_reasoning_trace_share": reasoning,
+        "sig_capability_sweep_share": sweep,
+    }
+
+
+def _decide_with_crowd(
+    rows: list[dict[str, object]], outside: list[dict[str, object]], core: set[str], **kw: object
+) -> tuple[str, ...]:
+    """One campaign community (``rows``, core members ``core``) and a crowd in no community."""
+    comm = {str(r["account_id"]): (0, str(r["account_id"]) in core) for r in rows}
+    comm |= {str(r["account_id"]): (-1, False) for r in outside}
+    kinds = {a: {"signal_profile": 2} for a in core}
+    kinds |= {str(r["account_id"]): {"ip": 1} for r in rows if r["account_id"] not in core}
+    _, camps = decide(
+        [*rows, *outside],
+        comm,
+        kinds,
+        {0: 1.0},
+        [],
+        AllowList(),
+        datetime.now(UTC),
+        DetectConfig(),
+        **kw,  # type: ignore[arg-type]
+    )
+    (camp,) = camps
+    return camp.accounts
+
+
+def test_content_log_ratio_weighs_the_campaigns_mix_against_the_crowds() -> None:
+    campaign = {"sig_reasoning_trace_share": 600.0, "sig_capability_sweep_share": 250.0}
+    crowd = {"sig_capability_sweep_share": 980.0, "sig_reasoning_trace_share": 2.0}
+    sweep = {"sig_capability_sweep_share": 2.0}
+    assert content_log_ratio(sweep, campaign, crowd) < NOT_CROWD
+    assert content_log_ratio({"sig_reasoning_trace_share": 2.0}, campaign, crowd) > 0
+    mixed = {"sig_reasoning_trace_share": 1.0, "sig_capability_sweep_share": 1.0}
+    assert content_log_ratio(mixed, campaign, crowd) > 0
+    assert content_log_ratio(sweep, campaign, {}) == 0.0  # no crowd: no evidence either way
+    assert content_log_ratio({}, campaign, crowd) == 0.0
+    # A campaign whose tactic is the crowd's own keeps its indistinguishable tiny members.
+    sweeper = {"sig_capability_sweep_share": 900.0, "sig_reasoning_trace_share": 50.0}
+    assert content_log_ratio(sweep, sweeper, crowd) >= NOT_CROWD
+
+
+def test_network_attach_needs_content_more_typical_of_the_campaign_than_of_the_crowd() -> None:
+    """Regression (small-in-large, scale 0.1, seeds 7 and 11): 6-10 legitimate accounts with
+    2-5 coding prompts (all read as a capability sweep, like 98 % of the crowd's distillation
+    content) on consumer ISPs the needle's residential proxies rotate through were attached
+    "from a network its members dominate"; the needle is 60 % reasoning-trace harvesting."""
+    camp = [_mix(f"n{i}", 40, 0.6, 0.4) for i in range(6)]
+    dev = _mix("dev", 2, 0.0, 1.0, age=400.0)
+    twin = _mix("twin", 2, 0.5, 0.5, age=3.0)
+    crowd = [_mix(f"c{i:02d}", 20, 0.0, 1.0, age=300.0) for i in range(30)]
+    ids = [str(r["account_id"]) for r in [*camp, dev, twin]]
+    nets = {a: frozenset({"701"}) for a in ids} | {
+        str(r["account_id"]): frozenset({"7922"}) for r in crowd
+    }
+    usage = FamilyUsage({a: {-1: 2} for a in nets}, {})
+    core = {f"n{i}" for i in range(6)}
+    accounts = _decide_with_crowd(
+        camp, [dev, twin, *crowd], core, networks=nets, family_usage=usage
+    )
+    assert set(accounts) == core | {"twin"}
+    # Without a crowd sending that content elsewhere, the sweep-only account still joins.
+    alone = FamilyUsage({a: {-1: 2} for a in ids}, {})
+    accounts = _decide_with_crowd(camp, [dev, twin], core, networks=nets, family_usage=alone)
+    assert set(accounts) == core | {"twin", "dev"}
+
+
+def test_identity_attach_needs_content_more_typical_of_the_campaign_than_of_the_crowd() -> None:
+    """Regression (small-in-large, scale 0.1, seed 7): two casual accounts with 2 coding
+    prompts, sharing one residential IP or a creation minute with the needle, were members."""
+    camp = [_mix(f"n{i}", 40, 0.6, 0.4) for i in range(6)]
+    casual = _mix("casual", 2, 0.0, 1.0, age=480.0)
+    small = _mix("small", 2, 1.0, 0.0, age=3.0)
+    crowd = [_mix(f"c{i:02d}", 20, 0.0, 1.0, age=300.0) for i in range(30)]
+    users = [str(r["account_id"]) for r in [*camp, casual, small, *crowd]]
+    usage = FamilyUsage({a: {-1: 2} for a in users}, {})
+    core = {f"n{i}" for i in range(6)}
+    accounts = _decide_with_crowd([*camp, casual, small], crowd, core, family_usage=usage)
+    assert set(accounts) == core | {"small"}
+    accounts = _decide_with_crowd([*camp, casual, small], crowd, core)  # no text: no crowd
+    assert set(accounts) == core | {"small", "casual"}

@@ -20,10 +20,13 @@ from distillguard.detect.families import FamilyGroup
 from distillguard.detect.intel_signal import INTEL_EDGE_REASONS, IntelSignals, fold_peer_groups
 from distillguard.detect.linking import EDGE_REASONS
 from distillguard.detect.membership import (
+    NOT_CROWD,
     FamilyUsage,
     attach_by_family,
     content_gate,
+    content_log_ratio,
     profile_gate,
+    signal_mix,
     split_by_network,
 )
 from distillguard.detect.operators import PairsOf, split_by_operator
@@ -240,6 +243,11 @@ def _add_family_groups(
     return notes
 
 
+def _minus(total: Mapping[str, float], part: Mapping[str, float]) -> dict[str, float]:
+    """Signal mix ``total`` without ``part`` (floored at 0)."""
+    return {k: max(v - part.get(k, 0.0), 0.0) for k, v in total.items()}
+
+
 def decide(
     rows: Sequence[Mapping[str, Any]],
     communities: Mapping[str, tuple[int, bool]],
@@ -308,6 +316,9 @@ def decide(
     campaigns: list[Campaign] = []
     member_of: dict[str, tuple[str, float]] = {}
     pending: list[tuple[float, int, list[str], float]] = []
+    # The distillation-like content of everyone (text mode): the crowd a campaign hides in.
+    content_users = [a for a in (family_usage.by_account if family_usage else ()) if a in by_id]
+    everyone = signal_mix(content_users, by_id)
     for comm, ids in groups.items():
         cands = [a for a in ids if a not in allowed]
         if comm < 0 or len(cands) < cfg.min_campaign_accounts:
@@ -362,12 +373,19 @@ def decide(
         # share an identity with the group (payment, creation burst, IP) inside this community
         # AND what little they sent is
         # extraction-shaped content: infrastructure plus behaviour, never either alone.
+        # That content must also not be clearly more typical of the crowd outside the group:
+        # a residential IP or a creation minute is shared by chance with a casual user whose
+        # two coding prompts read like the most common kind of distillation content.
+        inside = set(cands)
+        crowd = _minus(everyone, signal_mix([a for a in content_users if a in inside], by_id))
+        mix = signal_mix([a for a in ref if a in kept] or core, by_id)
         attached = (
             a
             for a in cands
             if ATTACH_KINDS & set(edge_kinds_by_account.get(a, {}))
             and float(by_id[a].get("distill_share") or 0.0) >= cfg.attach_min_content
             and float(by_id[a].get("dup_prompt_share") or 0.0) < 0.5
+            and (a in kept or content_log_ratio(signal_mix([a], by_id), mix, crowd) >= NOT_CROWD)
         )
         # Own evidence: in text mode a member's content must look like the group's, however
         # many weak edges (popular network, client, signal profile) tie it to the group.

@@ -22,10 +22,14 @@ before they are numbered:
   content gate and ≥ ``family_crowd_min_share`` of its requests are in families the campaign
   claims: a slow-and-low member with two requests has no risk and no identity edge, but it
   speaks through the campaign's wrappers. Repeated for ``family_attach_rounds`` rounds.
+* **content against the crowd** (:func:`content_log_ratio`): an account attached through a
+  claimed network (or, in ``campaigns.decide``, through an identity edge) needs content that
+  is not clearly more typical of the other content users than of the campaign.
 """
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -78,6 +82,11 @@ def _profile(members: Sequence[str], by_id: Mapping[str, Mapping[str, Any]]) -> 
     return dict(out)
 
 
+def signal_mix(members: Sequence[str], by_id: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
+    """Requests per distillation signal (``sig_*_share`` × ``n_events``) summed over members."""
+    return _profile(members, by_id)
+
+
 def profile_gate(
     members: Sequence[str],
     core: Sequence[str],
@@ -94,6 +103,44 @@ def profile_gate(
         if not mine or _coverage(mine, ref) >= min_similarity:
             out.append(a)
     return out
+
+
+#: Smoothing of :func:`content_log_ratio`: requests of a signal added to the campaign's mix
+#: (so a signal it never used is rare, not impossible), and requests of the campaign's own mix
+#: added to the crowd's (so a crowd with little content says little either way).
+CAMPAIGN_PSEUDO = 0.5
+CROWD_PSEUDO = 1.0
+
+#: Content ties an account to a campaign unless it is at least twice as typical of the crowd
+#: (:func:`content_log_ratio` below ``-log 2``): a campaign whose tactics are the crowd's own
+#: (a capability sweep among developers) keeps its tiny members, which are indistinguishable.
+NOT_CROWD = -math.log(2.0)
+
+
+def content_log_ratio(
+    mine: Mapping[str, float], campaign: Mapping[str, float], crowd: Mapping[str, float]
+) -> float:
+    """Mean log-likelihood ratio per request of an account's content: campaign vs crowd.
+
+    ``mine``, ``campaign`` and ``crowd`` are signal mixes (:func:`signal_mix`: requests per
+    signal). Positive when the account's requests are more typical of the campaign's members
+    than of the other accounts that send distillation-like content; 0.0 when it has none or
+    when the crowd is empty (no evidence either way). A tiny account whose prompts are all of
+    the kind the crowd sends most (coding requests that read as a capability sweep) is not
+    tied to a campaign by that content, even when the campaign also sweeps capabilities.
+    """
+    total = sum(mine.values())
+    if total <= 0 or sum(crowd.values()) <= 0:
+        return 0.0
+    keys = set(mine) | set(campaign) | set(crowd)
+    tc = sum(campaign.values()) + CAMPAIGN_PSEUDO * len(keys)
+    tb = sum(crowd.values()) + CROWD_PSEUDO
+    out = 0.0
+    for k, v in mine.items():
+        p = (campaign.get(k, 0.0) + CAMPAIGN_PSEUDO) / tc
+        q = (crowd.get(k, 0.0) + CROWD_PSEUDO * p) / tb
+        out += v * math.log(p / q)
+    return out / total
 
 
 def _tactics(members: Sequence[str], by_id: Mapping[str, Mapping[str, Any]]) -> set[str]:
@@ -244,6 +291,8 @@ def attach_by_family(
         camp_nets = [frozenset().union(*(nets.get(a, frozenset()) for a in p[2])) for p in pending]
         gates = [content_gate(p[2], by_id, cfg.member_relative_content) for p in pending]
         profiles = [_tactics(p[2], by_id) for p in pending]
+        mixes = [_profile(p[2], by_id) for p in pending]
+        crowd = _profile([a for a in usage.by_account if a in by_id and a not in owner], by_id)
         # A network is a weaker tie than a wrapper: own content as strong as the median member's.
         medians = [content_gate(p[2], by_id, 1.0) for p in pending]
 
@@ -299,7 +348,9 @@ def attach_by_family(
                 ok = [
                     i
                     for i in range(len(pending))
-                    if any((asn, i) in net_claim for asn in nets.get(a, ())) and looks_like(a, i)
+                    if any((asn, i) in net_claim for asn in nets.get(a, ()))
+                    and looks_like(a, i)
+                    and content_log_ratio(_profile([a], by_id), mixes[i], crowd) >= NOT_CROWD
                 ]
                 how[a] = by_network
             if not ok:
