@@ -57,8 +57,8 @@ PY_TABLE = "_dg_py"
 ROW_GROUP_ROWS = 122_880
 #: Lines per block on the direct path: ten blocks of clean lines fill one row group exactly.
 BLOCK_LINES = ROW_GROUP_ROWS // 10
-#: Events per insert statement (two row groups).
-GROUP_ROWS = 2 * ROW_GROUP_ROWS
+#: Events per insert statement (one row group).
+GROUP_ROWS = ROW_GROUP_ROWS
 _TEXT_COLUMNS = ("prompt_text", "context_text")
 
 
