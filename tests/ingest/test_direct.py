@@ -201,3 +201,38 @@ _settings = settings(max_examples=40, deadline=None, suppress_health_check=[Heal
 )
 def test_random_records_identical(items: list[Any], keep_text: bool) -> None:
     _same([x if isinstance(x, bytes) else _encode(x[0], x[1]) for x in items], keep_text)
+
+
+def test_a_failing_store_leaves_no_block_files(
+    sim_lines: list[bytes], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from distillguard.errors import StoreError
+
+    lines = [line for line in sim_lines if line.strip()]
+    src = tmp_path / "in" / "e.jsonl"
+    src.parent.mkdir()
+    src.write_bytes(b"\n".join(lines * 3))
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr("tempfile.tempdir", str(scratch))
+    monkeypatch.setattr("distillguard.ingest.direct.BLOCK_LINES", 100)
+    monkeypatch.setattr("distillguard.ingest.direct.GROUP_ROWS", 100)
+
+    class Broken(DuckDBStore):
+        calls = 0
+
+        def write_select(self, *args: Any, **kwargs: Any) -> Any:
+            Broken.calls += 1
+            if Broken.calls > 2:
+                raise StoreError("disk full")
+            return super().write_select(*args, **kwargs)
+
+        def write(self, batch: pa.Table) -> Any:
+            if Broken.calls > 2:
+                raise StoreError("disk full")
+            return super().write(batch)
+
+    with Broken(":memory:") as store, pytest.raises(StoreError, match="disk full"):
+        ingest_paths([src], store)
+    assert Broken.calls > 2
+    assert list(scratch.iterdir()) == []

@@ -11,6 +11,7 @@ fields that must be kept in ``extra``, takes the general path
 from __future__ import annotations
 
 import gc
+import tempfile
 import typing
 from collections.abc import Iterator
 from pathlib import Path
@@ -202,20 +203,28 @@ def _direct_chunks(
     from distillguard.ingest.fastpath import scan_block
     from distillguard.ingest.parallel import pipelined
 
-    parts = pipelined(
-        group_parts(
-            part
-            for first, lines in batches
-            for part in prepare_block(scan_block(first, lines, source, limit, keep_text))
+    # The blocks' files live in a directory of this run: if the caller stops early (a store
+    # error), the files of blocks prepared but not written go with it.
+    with tempfile.TemporaryDirectory(prefix="dg-ingest-", ignore_cleanup_errors=True) as tmp:
+        parts = pipelined(
+            group_parts(
+                part
+                for first, lines in batches
+                for part in prepare_block(
+                    scan_block(first, lines, source, limit, keep_text), Path(tmp)
+                )
+            )
         )
-    )
-    empty = rows_to_table([])
-    for part in parts:
-        if isinstance(part, list):
-            yield TableChunk(empty, [], sum(b.rows for b in part), tuple(part))
-        else:
-            table, rejects, n = part
-            yield TableChunk(table, [_rebuild(r, source) for r in rejects], n)
+        try:
+            empty = rows_to_table([])
+            for part in parts:
+                if isinstance(part, list):
+                    yield TableChunk(empty, [], sum(b.rows for b in part), tuple(part))
+                else:
+                    table, rejects, n = part
+                    yield TableChunk(table, [_rebuild(r, source) for r in rejects], n)
+        finally:
+            parts.close()  # waits for the block being prepared, then the directory goes
     if damage:
         yield TableChunk(empty, list(damage), len(damage))
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -80,13 +80,13 @@ def parallel_flatten(
                 fut.cancel()
 
 
-def pipelined(items: Iterator[_T]) -> Iterator[_T]:
+def pipelined(items: Iterator[_T]) -> Generator[_T, None, None]:
     """Yield ``items``, computing the next one in a background thread meanwhile.
 
     The JSONL reader uses it so that block N is written to the store while block N+1 is
-    read and validated in Python. DuckDB releases the GIL,
-    so the stages overlap on two cores; one item is computed ahead per stage, so memory
-    stays bounded by a few blocks.
+    read and validated in Python. DuckDB releases the GIL, so the stages overlap on two
+    cores; one item is computed ahead, so memory stays bounded by a few blocks. Closing the
+    generator waits for the item being computed.
     """
     with ThreadPoolExecutor(1, thread_name_prefix="dg-ingest") as pool:
         ahead = pool.submit(next, items, _END)

@@ -258,8 +258,9 @@ def _ingest_one(
         rejected, n = chunk.rejected, chunk.read
         if chunk.blocks:
             res, rejects, n = write_blocks(store, chunk.blocks)
+            source = options.source_name or str(path)
             rejected = [
-                Rejected(r[2], source=str(path), line=r[0], field=r[1], raw=r[3]) for r in rejects
+                Rejected(r[2], source=source, line=r[0], field=r[1], raw=r[3]) for r in rejects
             ]
             accepted += res.inserted
             duplicates += res.duplicates
