@@ -36,16 +36,15 @@ from distillguard.ingest.fastpath import (
     _EPOCH,
     _FAST,
     _PY_COLUMNS,
-    _READ_COLUMNS,
-    _SELECT_SQL,
     BlockParser,
     NotFast,
     ScannedBlock,
-    _assemble,
-    _Fields,
     _object_size,
     _runs,
+    assemble_columns,
     default_parser,
+    flatten_sql,
+    py_arrays,
 )
 from distillguard.ingest.jsonl import RejectTuple, flatten_lines
 from distillguard.store.base import Store, WriteResult
@@ -101,17 +100,10 @@ def select_sql(keep_text: bool, max_object: int) -> str:
             cols.append(f"p.{f.name}")
         else:
             cols.append(f"j.{f.name}")
-    spec = {
-        k: v.format(text=", text VARCHAR" if keep_text else "") for k, v in _READ_COLUMNS.items()
-    }
-    spec_sql = "{" + ", ".join(f"{k}: '{v}'" for k, v in spec.items()) + "}"
-    text = ", response.text AS response_text" if keep_text else ""
+    read = flatten_sql(keep_text, max_object, with_filename=True)
     # Every piece is a constant of this package: nothing user-given reaches the SQL text.
     return (
-        f"SELECT {', '.join(cols)} FROM ("  # noqa: S608
-        f"SELECT {_SELECT_SQL}{text}, filename AS _file FROM read_json(?, "
-        f"format = 'newline_delimited', columns = {spec_sql}, "
-        f"maximum_object_size = {int(max_object)}, filename = true)) j "
+        f"SELECT {', '.join(cols)} FROM ({read}) j "  # noqa: S608
         f"POSITIONAL JOIN {PY_TABLE} p WHERE CASE WHEN j._file IS NOT NULL "
         "AND p.event_id IS NOT NULL AND j.request_id IS NOT DISTINCT FROM p._rid THEN true "
         "ELSE error('block rows do not line up with their records') END"
@@ -151,11 +143,8 @@ class BlockWrite:
         sql = (parser or default_parser()).parse_file(self.path, self.keep_text, self.longest)
         if sql.num_rows != self.rows:
             raise NotFast(f"DuckDB read {sql.num_rows} rows of {self.rows}")
-        names = set(self.py.column_names)
-        fields = _Fields(
-            tuple(self.py.column(n).to_pylist() if n in names else [] for n, _ in _PY_COLUMNS)
-        )
-        return _assemble(sql, fields, self.keep_text, self.source)
+        py = {name: self.py.column(name) for name in self.py.column_names}
+        return assemble_columns(sql, py, self.keep_text, self.source)
 
     def per_line(self) -> tuple[pa.Table, list[RejectTuple], int]:
         """The run flattened by the per-line path, read back from its file (the fall-back)."""
@@ -205,7 +194,7 @@ def prepare_block(block: ScannedBlock, directory: Path | None = None) -> list[Pa
         parts.append(
             BlockWrite(
                 path=Path(name),
-                py=_py_table(part, block.keep_text),
+                py=pa.table(py_arrays(part)),
                 first=block.first + s,
                 source=block.source,
                 limit=block.limit,
@@ -218,16 +207,6 @@ def prepare_block(block: ScannedBlock, directory: Path | None = None) -> list[Pa
             )
         )
     return parts
-
-
-def _py_table(fields: _Fields, keep_text: bool) -> pa.Table:
-    return pa.table(
-        {
-            name: pa.array(values, type=typ)
-            for (name, typ), values in zip(_PY_COLUMNS, fields.cols, strict=True)
-            if keep_text or name not in _TEXT_COLUMNS
-        }
-    )
 
 
 def group_parts(

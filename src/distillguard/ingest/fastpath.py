@@ -35,6 +35,7 @@ import math
 import os
 import tempfile
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -110,18 +111,25 @@ _SELECT_SQL = """request_id, org_id, api_key_id, endpoint, model,
 
 
 @functools.lru_cache(maxsize=64)
-def flatten_sql(keep_text: bool, max_object: int = MIN_OBJECT_BYTES) -> str:
-    """The statement that parses one block file (parameter 1) into the SQL-made columns."""
+def flatten_sql(
+    keep_text: bool, max_object: int = MIN_OBJECT_BYTES, with_filename: bool = False
+) -> str:
+    """The statement that parses one block file (parameter 1) into the SQL-made columns.
+
+    ``with_filename`` adds DuckDB's ``filename`` column as ``_file`` (never null on a row
+    that was read: direct writes use it to check that rows line up).
+    """
     cols = {
         k: v.format(text=", text VARCHAR" if keep_text else "") for k, v in _READ_COLUMNS.items()
     }
     spec = "{" + ", ".join(f"{k}: '{v}'" for k, v in cols.items()) + "}"
     text = ", response.text AS response_text" if keep_text else ""
+    file_col, file_opt = (", filename AS _file", ", filename = true") if with_filename else ("", "")
     # Every piece is a constant of this module: nothing user-given reaches the SQL text.
     return (
-        f"SELECT {_SELECT_SQL}{text} FROM read_json(?, "  # noqa: S608
+        f"SELECT {_SELECT_SQL}{text}{file_col} FROM read_json(?, "  # noqa: S608
         f"format = 'newline_delimited', columns = {spec}, "
-        f"maximum_object_size = {int(max_object)})"
+        f"maximum_object_size = {int(max_object)}{file_opt})"
     )
 
 
@@ -367,14 +375,26 @@ def default_parser() -> BlockParser:
         return _parser
 
 
-def _assemble(sql: pa.Table, py: _Fields, keep_text: bool, source: str) -> pa.Table:
-    """The stored columns, in ARROW_SCHEMA order, from the SQL output and the struct fields."""
-    n = sql.num_rows
-    cols: dict[str, Any] = {
+def py_arrays(py: _Fields) -> dict[str, pa.Array]:
+    """The struct-made columns as Arrow arrays (the text columns only when they were kept)."""
+    return {
         name: pa.array(values, type=typ)
         for (name, typ), values in zip(_PY_COLUMNS, py.cols, strict=True)
         if values or name not in ("prompt_text", "context_text")
     }
+
+
+def _assemble(sql: pa.Table, py: _Fields, keep_text: bool, source: str) -> pa.Table:
+    """The stored columns, in ARROW_SCHEMA order, from the SQL output and the struct fields."""
+    return assemble_columns(sql, py_arrays(py), keep_text, source)
+
+
+def assemble_columns(
+    sql: pa.Table, py: Mapping[str, Any], keep_text: bool, source: str
+) -> pa.Table:
+    """:func:`_assemble` from struct-made columns already in Arrow (:func:`py_arrays`)."""
+    n = sql.num_rows
+    cols: dict[str, Any] = dict(py)
     null = pa.nulls(n, pa.string())
     cols["decision"] = cols["extra"] = null
     cols["source"] = pa.array([source] * n, type=pa.string()) if source else null

@@ -172,7 +172,7 @@ class JsonlReader:
         read = 0
         for table, rejects, n in results:
             tables.append(table)
-            rejected.extend(_rebuild(r, source) for r in rejects)
+            rejected.extend(rebuild_rejection(r, source) for r in rejects)
             read += n
             if read >= options.batch_size:
                 yield TableChunk(pa.concat_tables(tables), rejected, read)
@@ -222,7 +222,7 @@ def _direct_chunks(
                     yield TableChunk(empty, [], sum(b.rows for b in part), tuple(part))
                 else:
                     table, rejects, n = part
-                    yield TableChunk(table, [_rebuild(r, source) for r in rejects], n)
+                    yield TableChunk(table, [rebuild_rejection(r, source) for r in rejects], n)
         finally:
             parts.close()  # waits for the block being prepared, then the directory goes
     if damage:
@@ -241,7 +241,8 @@ def rows_to_table(rows: list[tuple[Any, ...]]) -> pa.Table:
 RejectTuple = tuple[int, str, str, str]
 
 
-def _rebuild(r: RejectTuple, source: str) -> Rejected:
+def rebuild_rejection(r: RejectTuple, source: str) -> Rejected:
+    """A :class:`Rejected` from its plain-data form (as it crossed a thread or process)."""
     return Rejected(r[2], source=source, line=r[0], field=r[1], raw=r[3])
 
 

@@ -20,6 +20,7 @@ from distillguard.events import Event, events_to_arrow
 from distillguard.events.validate import DEFAULT_MAX_TEXT_CHARS
 from distillguard.ingest.base import ReadOptions, Rejected, TableChunk, TableReader
 from distillguard.ingest.direct import write_blocks
+from distillguard.ingest.jsonl import rebuild_rejection
 from distillguard.ingest.progress import Progress
 from distillguard.ingest.quarantine import QuarantineWriter
 from distillguard.ingest.registry import detect_format, get_reader
@@ -259,9 +260,7 @@ def _ingest_one(
         if chunk.blocks:
             res, rejects, n = write_blocks(store, chunk.blocks)
             source = options.source_name or str(path)
-            rejected = [
-                Rejected(r[2], source=source, line=r[0], field=r[1], raw=r[3]) for r in rejects
-            ]
+            rejected = [rebuild_rejection(r, source) for r in rejects]
             accepted += res.inserted
             duplicates += res.duplicates
         elif chunk.table.num_rows:
