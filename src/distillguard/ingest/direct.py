@@ -22,7 +22,7 @@ import contextlib
 import functools
 import os
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -69,7 +69,7 @@ class SelectWriter(Protocol):
         self,
         select: str,
         params: list[Any],
-        tables: dict[str, pa.Table],
+        tables: Mapping[str, pa.Table],
         ts_range: tuple[datetime, datetime],
         rows: int,
         *,
