@@ -213,3 +213,33 @@ def test_audit_closed_cli_against_stand_in(key_file, tmp_path, tiny_lm, stand_in
     assert (tmp_path / "rep" / "audit.html").is_file() and (
         tmp_path / "rep" / "audit.json"
     ).is_file()
+
+
+def test_audit_open_cli_reports_the_soft_score(key_file, tmp_path, tiny_lm, capsys) -> None:
+    from distillguard.watermark.tokenizer import tiny_model_path
+
+    texts = tmp_path / "served.jsonl"
+    texts.write_text("\n".join(json.dumps({"text": TEXT + f" Number {i}."}) for i in range(4)))
+    rc = main(
+        [
+            "audit",
+            "open",
+            "--master",
+            str(key_file),
+            "--scope",
+            "cohort:a",
+            "--controls",
+            "5",
+            "--suspect-model",
+            str(tiny_model_path()),
+            "--texts",
+            str(texts),
+            "--out",
+            str(tmp_path / "rep"),
+        ]
+    )
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "soft green-mass score: watermark found for: none" in out
+    rep = json.loads((tmp_path / "rep" / "audit.json").read_text())
+    assert rep["soft"]["keys"][0]["windows"] > 25 and len(rep["soft"]["control"]) == 5

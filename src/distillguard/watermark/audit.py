@@ -7,6 +7,9 @@ Two modes (Sander et al., 2024, "Watermarking makes language models radioactive"
 * **open**: with the suspect's weights, feed it the watermarked text we served and test
   whether its top-1 next-token predictions fall in our green lists more often than gamma,
   scoring each (window, predicted token) tuple once (the k-gram de-duplication filter).
+  Optionally also the **soft** score (:mod:`distillguard.watermark.soft`): the suspect's
+  probability mass on our green lists, which sees a small shift of the whole distribution
+  that the top-1 test misses. It is reported as a second statistic beside the top-1 test.
 
 Every audit also runs a **control**: the same scoring with keys that were never used to
 mark anything. Control p-values must look like chance; if they do not, the audit says so.
@@ -26,6 +29,7 @@ from distillguard.watermark import stats
 from distillguard.watermark.base import Detection, MultiKeyResult, correct
 from distillguard.watermark.keys import KeyRing, MasterSecret
 from distillguard.watermark.kgw import KGWDetector, KGWParams
+from distillguard.watermark.soft import SoftAudit, WindowMasses, soft_audit
 from distillguard.watermark.suspects import Suspect, SuspectError
 from distillguard.watermark.tokenizer import HFTokenizer
 
@@ -47,6 +51,9 @@ class AuditResult:
         partial: some probes failed or were skipped.
         alpha: family-wise level.
         started, finished: UTC timestamps.
+        notes: plain-language notes.
+        soft: the soft green-mass score (open mode, when the suspect's distributions were
+            given); ``detected`` stays the top-1 test's verdict.
     """
 
     mode: Literal["closed", "open"]
@@ -61,6 +68,7 @@ class AuditResult:
     started: str
     finished: str
     notes: tuple[str, ...] = field(default=())
+    soft: SoftAudit | None = None
 
     @property
     def detected(self) -> tuple[str, ...]:
@@ -80,12 +88,15 @@ class AuditResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready evidence (key ids and scopes, never keys)."""
-        out = {k: v for k, v in asdict(self).items() if k not in ("tested", "control")}
+        drop = ("tested", "control", "soft")
+        out = {k: v for k, v in asdict(self).items() if k not in drop}
         out["tested"] = self.tested.to_dict()
         out["control"] = self.control.to_dict()
         out["detected"] = list(self.detected)
         out["control_ok"] = self.control_ok
         out["control_ks_p"] = self.control_ks()
+        if self.soft is not None:
+            out["soft"] = self.soft.to_dict()
         return out
 
 
@@ -184,11 +195,14 @@ def open_audit(
     params: KGWParams | None = None,
     *,
     alpha: float = 1e-3,
+    masses: WindowMasses | None = None,
 ) -> AuditResult:
     """Test a suspect's top-1 predictions on our watermarked ``texts`` (token ids).
 
     ``predictions[i][j]`` is the suspect's prediction for ``texts[i][j + 1]``; compute them
-    with :func:`distillguard.watermark.models.next_token_argmax`.
+    with :func:`distillguard.watermark.models.next_token_argmax`. ``masses`` (from
+    :class:`distillguard.watermark.soft.WindowMassAccumulator` fed with
+    :func:`distillguard.watermark.models.next_token_probs`) adds the soft score.
     """
     params = params or KGWParams()
     started = _now()
@@ -210,4 +224,5 @@ def open_audit(
         alpha=alpha,
         started=started,
         finished=_now(),
+        soft=None if masses is None else soft_audit(masses, ring, controls, params, alpha=alpha),
     )

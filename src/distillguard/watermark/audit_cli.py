@@ -62,6 +62,14 @@ def _finish(result: AuditResult, out: str) -> None:
     click.echo(
         f"control keys significant: {len(result.control.matches)} (KS p={result.control_ks():.3g})"
     )
+    if result.soft is not None:
+        soft = result.soft
+        top = min(soft.tested, key=lambda d: d.p_value)
+        click.echo(
+            f"soft green-mass score: watermark found for: {', '.join(soft.matches) or 'none'}; "
+            f"smallest p-value {top.p_value:.3g} ({top.key_id}, {top.windows} windows); "
+            f"control KS p={soft.control_ks():.3g}"
+        )
     if result.partial:
         click.echo("PARTIAL: " + "; ".join(result.notes))
     click.echo(f"report: {paths.html} and {paths.json}")
@@ -198,7 +206,8 @@ def open_cmd(
       distillguard audit open --master master.key --scope cohort:a \\
           --suspect-model ./student --texts served.jsonl --out audit/
     """
-    from distillguard.watermark.models import load_model, next_token_argmax
+    from distillguard.watermark.models import load_model, next_token_argmax, next_token_probs
+    from distillguard.watermark.soft import WindowMassAccumulator
 
     lm = load_model(suspect_model)
     m = MasterSecret.load(master)
@@ -211,7 +220,13 @@ def open_cmd(
     ids = [np.asarray(lm.tokenizer.encode(t), dtype=np.int64) for t in docs]
     preds = next_token_argmax(lm, ids)
     params = _kgw_params(gamma, 2.0, context_width, seeding)
-    _finish(
-        open_audit(str(suspect_model), ids, preds, ring, ctrl, lm.tokenizer, params, alpha=alpha),
-        out,
+    masses = None
+    if seeding == "left" and context_width >= 1:  # the soft score's independence needs these
+        acc = WindowMassAccumulator(lm.vocab_size, context_width)
+        for t in ids:
+            acc.add(t, next_token_probs(lm, t), 0)
+        masses = acc.result()
+    res = open_audit(
+        str(suspect_model), ids, preds, ring, ctrl, lm.tokenizer, params, alpha=alpha, masses=masses
     )
+    _finish(res, out)

@@ -155,6 +155,28 @@ def next_token_argmax(
     return preds
 
 
+def next_token_probs(
+    lm: LocalModel, ids: NDArray[np.int64], *, context: int = 128
+) -> NDArray[np.float64]:
+    """The model's next-token distribution at every position of one token sequence.
+
+    Row ``i`` is the distribution of ``ids[i + 1]`` given ``ids[: i + 1]`` (same windows of
+    ``context`` tokens as :func:`next_token_argmax`). Used by the soft open-mode score
+    (:mod:`distillguard.watermark.soft`).
+    """
+    limit = int(getattr(lm.model.config, "n_positions", 1 << 30))
+    ids = np.asarray(ids, dtype=np.int64)[:limit]
+    rows: list[NDArray[np.float64]] = []
+    with torch.no_grad():
+        for s in range(0, max(len(ids) - 1, 0), context):
+            window = torch.from_numpy(ids[s : s + context].copy())[None, :]
+            probs = torch.softmax(lm.model(input_ids=window).logits[0].double(), -1)
+            rows.append(probs.numpy())
+    if not rows:
+        return np.zeros((0, lm.vocab_size), dtype=np.float64)
+    return np.concatenate(rows)[: len(ids) - 1]
+
+
 def perplexity(
     lm: LocalModel, texts: list[list[int]], *, prompts: list[list[int]] | None = None
 ) -> float:
