@@ -145,3 +145,43 @@ def test_control_records_reach_decisions_and_audit(tmp_path: Path) -> None:
     row = keys.to_pylist()[0]
     assert row["key_id"] == k.record.key_id and row["r"] is True
     assert k.raw_key not in str(store.sql("SELECT * FROM api_keys").to_pylist())
+
+
+def test_loader_process_runs_at_lower_priority_and_loads(tmp_path: Path) -> None:
+    """``run_sink_process`` (what ``serve`` starts) lowers its own priority, then loads."""
+    import multiprocessing
+    import time
+
+    from distillguard.gateway.sink import run_sink_process
+
+    spool_root = tmp_path / "spool"
+    w = SpoolWriter(spool_root, "r1", commit_window_s=0.01, segment_max_age_s=0.01)
+    w.append(_line(1))
+    assert w.flush()
+    w.close()
+    stop = tmp_path / "stop"
+    db = tmp_path / "sink.duckdb"
+    ctx = multiprocessing.get_context("spawn")
+    proc = ctx.Process(
+        target=run_sink_process, args=(str(spool_root), str(db), False, 0.05, str(stop), 5)
+    )
+    proc.start()
+    try:
+        assert proc.pid is not None
+        deadline = time.monotonic() + 60
+        own = os.getpriority(os.PRIO_PROCESS, 0)
+        while os.getpriority(os.PRIO_PROCESS, proc.pid) != own + 5:
+            assert time.monotonic() < deadline, "the loader never lowered its priority"
+            time.sleep(0.05)
+        while any(spool_root.rglob("seg-*")):
+            assert time.monotonic() < deadline, "the loader never loaded the segment"
+            time.sleep(0.05)
+    finally:
+        stop.touch()
+        proc.join(timeout=30)
+    assert proc.exitcode == 0
+    store = DuckDBStore(db)
+    try:
+        assert store.sql("SELECT count(*) AS n FROM events").column("n")[0].as_py() == 1
+    finally:
+        store.close()

@@ -210,6 +210,8 @@ class Gateway:
         if ex.finished:
             return
         ex.finished = True
+        if ex.observed_at is not None:
+            self._inline_state(ex, ex.observed_at)
         elapsed = time.perf_counter() - ex.t0
         cfg = self.config
         try:
@@ -266,18 +268,27 @@ class Gateway:
                     raise _BodyTooLarge
         return bytes(body)
 
-    async def handle(self, request: Incoming, operation: str) -> Response:
+    async def handle(
+        self, request: Incoming, operation: str, after: list[Exchange] | None = None
+    ) -> Response:
         """Handle one ``/v1`` request (the event is written when it ends).
 
         Args:
             request: the request's path, headers and ASGI ``receive``.
             operation: ``chat``, ``text_completion`` or ``embeddings``.
+            after: when given, a whole (not streamed) answer's exchange is appended here
+                instead of being finished: the caller sends the answer first and then calls
+                :meth:`finish`, so the event, the metrics and the account state are not on
+                the request's path. Failures are finished at once either way.
         """
         ex = self._new_exchange(request, operation)
-        streaming = False
+        streaming = deferred = False
         try:
             resp = await self._handle(request, ex)
             streaming = isinstance(resp, RelayResponse)
+            if after is not None and not streaming:
+                after.append(ex)
+                deferred = True
             return resp
         except ClientDisconnect:
             ex.status = 499
@@ -292,7 +303,7 @@ class Gateway:
             log.exception("gateway: internal error in %s", ex.request_id)
             return self.error(ex, 500, "Internal error in the gateway.", "internal_error")
         finally:
-            if not streaming:
+            if not streaming and not deferred:
                 self.finish(ex)
 
     async def _authenticate(self, request: Incoming, ex: Exchange) -> Response | None:
@@ -443,7 +454,7 @@ class Gateway:
         now = time.time()
         enf = self._resolve(self.policy.lookup(ex.account_id, ex.org_id, now))
         ex.decision = dict(enf.record)
-        self._inline_state(ex, now)
+        ex.observed_at = now  # the account state and signals are added when it finishes
         self.metrics.child(self.metrics.decisions, ex.decision.get("action", "allow")).inc()
         if enf.refusal is not None:
             r = enf.refusal

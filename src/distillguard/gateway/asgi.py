@@ -23,6 +23,7 @@ from distillguard.gateway.protocol import error_response
 
 if TYPE_CHECKING:
     from distillguard.gateway.app import Gateway
+    from distillguard.gateway.exchange import Exchange
 
 log = logging.getLogger("distillguard.gateway")
 
@@ -126,11 +127,12 @@ class Endpoint:
         """Serve one request (the event is written by the gateway when it ends)."""
         gw = self.gw
         inc = Incoming(scope, receive)
+        after: list[Exchange] = []
         try:
             if self.operation == "models":
                 resp = await gw.models_route(inc)
             else:
-                resp = await gw.handle(inc, self.operation)
+                resp = await gw.handle(inc, self.operation, after)
         except ClientDisconnect:
             return  # the client left before its body arrived: nobody to answer (event: 499)
         except Exception:  # noqa: BLE001 - answer in the OpenAI shape, with a request id
@@ -138,7 +140,11 @@ class Endpoint:
             resp = error_response(
                 500, "Internal error in the gateway.", "internal_error", _new_id()
             )
-        await send_response(resp, scope, receive, send)
+        try:
+            await send_response(resp, scope, receive, send)
+        finally:
+            for ex in after:  # the answer is out: now its event, metrics and account state
+                gw.finish(ex)
 
 
 def _new_id() -> str:

@@ -83,6 +83,7 @@ def serve(
                 store.keep_text,
                 cfg.sink_interval_s,
                 str(stop_file),
+                cfg.sink_nice,
             ),
         )
         sink.start()

@@ -62,6 +62,9 @@ class GatewayConfig:
         replica_id: spool sub-directory name; default ``<hostname>-<pid>``.
         sink: ``distillguard serve`` also runs the spool loader (the single store writer).
         sink_interval_s: how often the loader looks for sealed segments.
+        sink_nice: niceness added to the loader process and its DuckDB threads (0 to keep
+            the gateway's): loading is background work, so on a shared host its bursts
+            of parsing and inserting yield the CPU to the request path.
     """
 
     host: str = "127.0.0.1"
@@ -103,6 +106,7 @@ class GatewayConfig:
     replica_id: str = ""
     sink: bool = True
     sink_interval_s: float = 0.5
+    sink_nice: int = 10
 
     def __post_init__(self) -> None:
         for name in ("redis_failure", "spool_failure"):

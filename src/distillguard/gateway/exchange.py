@@ -44,6 +44,8 @@ class Exchange:
     decision: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
     finished: bool = False
+    #: when the policy saw the request (the account state is updated when it finishes)
+    observed_at: float | None = None
     chunks: int = 0
 
     def add_text(self, choice: int, text: str) -> None:

@@ -183,10 +183,23 @@ def spool_backlog(root: str | Path) -> int:
     return sum(1 for d in p.iterdir() if d.is_dir() for _ in d.glob("seg-*"))
 
 
-def run_sink_process(root: str, db: str, keep_text: bool, interval: float, stop_file: str) -> None:
+def run_sink_process(
+    root: str, db: str, keep_text: bool, interval: float, stop_file: str, nice: int = 0
+) -> None:
     """Entry point of the loader process started by ``distillguard serve``: load until the
-    file ``stop_file`` exists or the parent dies."""
+    file ``stop_file`` exists or the parent dies.
+
+    ``nice`` is added to the process's niceness first (``[gateway] sink_nice``), so the
+    loader's bursts yield the CPU to the gateway's workers; threads DuckDB starts later
+    inherit it.
+    """
     from distillguard.store import DuckDBStore
+
+    if nice > 0:
+        try:
+            os.nice(nice)
+        except OSError as exc:  # not permitted here: load at the same priority
+            log.warning("sink: cannot lower the loader's priority (%s)", exc)
 
     loader = SpoolLoader(root, lambda: DuckDBStore(db), keep_text=keep_text)
     stop = threading.Event()

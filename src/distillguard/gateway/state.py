@@ -30,20 +30,31 @@ class AccountState:
     """Rolling state of one account."""
 
     ring: list[int] = field(default_factory=lambda: [0] * 60)
-    ring_sec: list[int] = field(default_factory=lambda: [0] * 60)
     total: int = 0
     sketch: dict[str, int] = field(default_factory=dict)
     sketched: int = 0
 
+    recent: int = 0
+    last_sec: int = -(2**62)
+
     def count(self, sec: int) -> int:
-        """Requests in the last 60 seconds, this one included."""
-        i = sec % 60
-        if self.ring_sec[i] != sec:
-            self.ring_sec[i] = sec
-            self.ring[i] = 0
+        """Requests in the last 60 seconds, this one included.
+
+        ``recent`` is the sum of the slots of the 60 seconds up to ``last_sec``; moving to a
+        later second drops the slots that fell out of the window (at most 60 of them), so a
+        request costs O(1) amortised. A clock that steps back counts into the current slot.
+        """
+        if sec > self.last_sec:
+            for s in range(max(self.last_sec + 1, sec - 59), sec + 1):
+                j = s % 60
+                self.recent -= self.ring[j]
+                self.ring[j] = 0
+            self.last_sec = sec
+        i = self.last_sec % 60
         self.ring[i] += 1
+        self.recent += 1
         self.total += 1
-        return sum(c for c, s in zip(self.ring, self.ring_sec, strict=True) if s > sec - 60)
+        return self.recent
 
     def add_template(self, digest: str) -> float:
         """Add a template (Space-Saving); return the top template's share of sketched prompts."""
