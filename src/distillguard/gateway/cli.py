@@ -266,7 +266,7 @@ def sink(config_path: str | None, db: str | None, once: bool) -> None:
     """Load spooled gateway events and control records into the store (the single writer)."""
     import threading
 
-    from distillguard.gateway.sink import SpoolLoader
+    from distillguard.gateway.sink import SpoolLoader, lower_priority
     from distillguard.store import DuckDBStore
 
     cfg = _config(config_path)
@@ -284,6 +284,7 @@ def sink(config_path: str | None, db: str | None, once: bool) -> None:
         if res.error:
             raise GatewayError(f"store unavailable: {res.error}")
         return
+    lower_priority(cfg.sink_nice)  # a long-running loader yields the CPU to the workers
     stop = threading.Event()
     try:
         loader.run(stop, cfg.sink_interval_s)

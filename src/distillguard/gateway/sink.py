@@ -183,6 +183,20 @@ def spool_backlog(root: str | Path) -> int:
     return sum(1 for d in p.iterdir() if d.is_dir() for _ in d.glob("seg-*"))
 
 
+def lower_priority(nice: int) -> None:
+    """Add ``nice`` to this process's niceness (``[gateway] sink_nice``); 0 or less: no-op.
+
+    Threads started later (DuckDB's) inherit it. Where that is not permitted the loader
+    keeps its priority and says so.
+    """
+    if nice <= 0:
+        return
+    try:
+        os.nice(nice)
+    except OSError as exc:
+        log.warning("sink: cannot lower the loader's priority (%s)", exc)
+
+
 def run_sink_process(
     root: str, db: str, keep_text: bool, interval: float, stop_file: str, nice: int = 0
 ) -> None:
@@ -195,11 +209,7 @@ def run_sink_process(
     """
     from distillguard.store import DuckDBStore
 
-    if nice > 0:
-        try:
-            os.nice(nice)
-        except OSError as exc:  # not permitted here: load at the same priority
-            log.warning("sink: cannot lower the loader's priority (%s)", exc)
+    lower_priority(nice)
 
     loader = SpoolLoader(root, lambda: DuckDBStore(db), keep_text=keep_text)
     stop = threading.Event()
