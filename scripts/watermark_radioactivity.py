@@ -9,7 +9,12 @@ mixtures where a fraction f of the answers is watermarked. Each student is audit
 * open mode: its top-1 predictions on the watermarked answers we served, de-duplicated
   (window, prediction) tuples, prompt windows excluded;
 * closed mode: its own answers to fresh probe prompts;
-* control: 100 never-used keys per student (KS test of their randomised p-values).
+* control: 100 never-used keys per student (KS test of their randomised p-values);
+* soft open mode (:mod:`distillguard.watermark.soft`): the student's probability mass on the
+  green lists of the windows of the text we served (served and all answers), with
+  ``--soft-controls`` never-used keys on the served text (KS of their normal-approximation
+  p-values, and the fraction of rigorous and normal p-values below 0.01). A ``teacher`` row
+  scores the untuned teacher itself (it never saw watermarked text: a true-key H0 check).
 
 ``--transforms`` adds students whose watermarked answers were altered before training:
 ``paraphrase`` = a simple word-level paraphraser (synonym swaps for ~90 % of the words in the
@@ -50,11 +55,18 @@ import numpy as np
 import torch
 
 from distillguard.watermark import stats
-from distillguard.watermark.keys import KeyRing, MasterSecret
+from distillguard.watermark.keys import KeyRing, MasterSecret, WatermarkKey
 from distillguard.watermark.kgw import KGWDetector, KGWParams
 from distillguard.watermark.lexical import SynonymTable
-from distillguard.watermark.models import LocalModel, generate, next_token_argmax, perplexity
+from distillguard.watermark.models import (
+    LocalModel,
+    generate,
+    next_token_argmax,
+    next_token_probs,
+    perplexity,
+)
 from distillguard.watermark.processors import KGWLogitsProcessor
+from distillguard.watermark.soft import SoftGreenTest, WindowMassAccumulator
 
 TRANSFORMS = ("none", "paraphrase", "rewrite")
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
@@ -178,6 +190,61 @@ def teacher_outputs(
     return out
 
 
+def soft_scores(
+    model: LocalModel,
+    texts: list[np.ndarray],
+    starts: list[int],
+    served: list[int],
+    key: WatermarkKey,
+    controls: KeyRing,
+    params: KGWParams,
+    path: Path,
+) -> dict[str, object]:
+    """Soft open-mode scores of one model (cached in ``path``): served texts with control
+    keys, and all texts."""
+    if path.exists():
+        return dict(json.loads(path.read_text()))
+    t0 = time.time()
+    h = params.context_width
+    acc_all = WindowMassAccumulator(model.vocab_size, h)
+    acc_srv = WindowMassAccumulator(model.vocab_size, h)
+    picked = set(served)
+    for i, (t, s) in enumerate(zip(texts, starts, strict=True)):
+        probs = next_token_probs(model, t)
+        acc_all.add(t, probs, s)
+        if i in picked:
+            acc_srv.add(t, probs, s)
+    srv = SoftGreenTest(acc_srv.result(), params)
+    d_srv = srv.test(key)
+    d_all = SoftGreenTest(acc_all.result(), params).test(key)
+    ctl = srv.test_many(controls.keys)
+    rig = np.array([d.p_value for d in ctl])
+    nor = np.array([d.p_normal for d in ctl])
+    out: dict[str, object] = {
+        "soft_p": d_srv.p_value,
+        "soft_p_normal": d_srv.p_normal,
+        "soft_z": round(d_srv.z, 3),
+        "soft_windows": d_srv.windows,
+        "soft_positions": d_srv.positions_used,
+        "soft_green_mass": round(d_srv.green_mass, 5),
+        "soft_all_p": d_all.p_value,
+        "soft_all_p_normal": d_all.p_normal,
+        "soft_all_z": round(d_all.z, 3),
+        "soft_all_windows": d_all.windows,
+        "soft_all_green_mass": round(d_all.green_mass, 5),
+        "soft_controls": len(ctl),
+        "soft_ctl_min_p": float(rig.min()),
+        "soft_ctl_ks_p": stats.ks_uniform(list(nor)),
+        "soft_ctl_frac_p01": float(np.mean(rig < 0.01)),
+        "soft_ctl_frac_normal_p01": float(np.mean(nor < 0.01)),
+        "soft_ctl_mean_z": round(float(np.mean([d.z for d in ctl])), 3),
+        "soft_ctl_sd_z": round(float(np.std([d.z for d in ctl])), 3),
+        "soft_s": round(time.time() - t0, 1),
+    }
+    path.write_text(json.dumps(out))
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--prompts", type=int, default=400)
@@ -199,8 +266,12 @@ def main() -> None:
         help="Comma list of none, paraphrase, rewrite (altered rows use fractions > 0).",
     )
     ap.add_argument("--controls", type=int, default=100)
+    ap.add_argument("--soft-controls", type=int, default=200, help="Control keys, soft score.")
     ap.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "dg-radioactivity")
     ap.add_argument("--json", type=Path, help="Also write the rows as JSON here.")
+    ap.add_argument(
+        "--teacher-row", action="store_true", help="Also score the untuned teacher (soft, H0)."
+    )
     args = ap.parse_args()
     torch.set_num_threads(1)
     args.cache.mkdir(parents=True, exist_ok=True)
@@ -213,6 +284,9 @@ def main() -> None:
     params = KGWParams(gamma=args.gamma, delta=args.delta, context_width=args.width)
     key = master.derive("cohort:harvester", "kgw", tokenizer_fingerprint=tok.fingerprint)
     controls = KeyRing.derive(master, [f"cohort:ctl-{i}" for i in range(args.controls)], "kgw")
+    soft_ctl = KeyRing.derive(
+        master, [f"cohort:soft-ctl-{i}" for i in range(args.soft_controls)], "kgw"
+    )
     train_prompts, probe_prompts = load_prompts(args.prompts, args.probes)
     cut = args.prompt_tokens
     train_prompts = [tok.decode(tok.encode(p)[-cut:]) for p in train_prompts]
@@ -257,16 +331,48 @@ def main() -> None:
         args.min_new_tokens,
         3,
     )
+    soft_tag = _tag(base, args.soft_controls, "soft-v1")
+    every = list(range(len(served_all)))
+    if args.teacher_row:
+        t_soft = soft_scores(
+            teacher,
+            served_all,
+            starts_all,
+            every,
+            key,
+            soft_ctl,
+            params,
+            args.cache / f"soft-{soft_tag}-teacher.json",
+        )
+        print(f"# teacher (untuned, H0 for the true key) soft: {t_soft}", flush=True)
+        rows.append({"fraction": -1.0, "transform": "teacher", **t_soft})
     for frac, mode in variants:
         row_path = args.cache / f"row-{base}-{frac}-{TRANSFORMS.index(mode)}.json"
-        if row_path.exists():
-            row = json.loads(row_path.read_text())
-            rows.append(row)
-            print(f"# cached f={frac} {mode}: {row}", flush=True)
-            continue
+        student_path = args.cache / f"student-{base}-{frac}-{TRANSFORMS.index(mode)}.pt"
+        soft_path = args.cache / f"soft-{soft_tag}-{frac}-{TRANSFORMS.index(mode)}.json"
         rng = random.Random(int(frac * 1000) + 7)
         prng = random.Random(int(frac * 1000) + 11)  # paraphraser: own stream, same picks
         picked = [i for i in range(len(train_prompts)) if rng.random() < frac or frac == 1.0]
+        if row_path.exists():
+            row = json.loads(row_path.read_text())
+            if not soft_path.exists():
+                student = copy.deepcopy(teacher)
+                student.model.load_state_dict(torch.load(student_path))
+            row.update(
+                soft_scores(
+                    student if not soft_path.exists() else teacher,
+                    served_all,
+                    starts_all,
+                    picked or every,
+                    key,
+                    soft_ctl,
+                    params,
+                    soft_path,
+                )
+            )
+            rows.append(row)
+            print(f"# cached f={frac} {mode}: {row}", flush=True)
+            continue
         answers = {i: wm[i] for i in picked}
         if mode == "paraphrase":
             answers = {i: tok.encode(paraphrase(tok.decode(wm[i]), prng, table)) for i in picked}
@@ -279,7 +385,6 @@ def main() -> None:
             p_ids[i] + answers.get(i, clean[i]) + [teacher.eos_id]
             for i in range(len(train_prompts))
         ]
-        student_path = args.cache / f"student-{base}-{frac}-{TRANSFORMS.index(mode)}.pt"
         train_s = float("nan")
         t_row = time.time()
         if student_path.exists():
@@ -334,6 +439,9 @@ def main() -> None:
             "loadavg": [round(x, 1) for x in os.getloadavg()],
         }
         row_path.write_text(json.dumps(row))
+        row.update(
+            soft_scores(student, served_all, starts_all, idx, key, soft_ctl, params, soft_path)
+        )
         rows.append(row)
         print(f"# done f={frac} {mode} at {time.time() - t0:.0f}s: {row}", flush=True)
     cols = [
@@ -352,11 +460,19 @@ def main() -> None:
         ("green", "closed_green", ">6.3f"),
         ("ctl min p", "control_min_p", ">9.2g"),
         ("ctl KS p", "control_ks_p", ">8.2f"),
+        ("soft p", "soft_p", ">9.2g"),
+        ("soft pN", "soft_p_normal", ">9.2g"),
+        ("windows", "soft_windows", ">7"),
+        ("gmass", "soft_green_mass", ">7.4f"),
+        ("soft all p", "soft_all_p", ">10.2g"),
+        ("windows", "soft_all_windows", ">7"),
+        ("sctl KS", "soft_ctl_ks_p", ">7.2f"),
+        ("sctl<.01", "soft_ctl_frac_p01", ">8.3f"),
+        ("sctlN<.01", "soft_ctl_frac_normal_p01", ">9.3f"),
     ]
     print(" ".join(f"{h:>{f[1:].split('.')[0]}}" for h, _, f in cols))
     for r in rows:
-        vals = r
-        print(" ".join(format(vals[k], f) for _, k, f in cols))
+        print(" ".join(format(r[k], f) if k in r else f"{'-':{f[:-2] or f}}" for _, k, f in cols))
     if args.json:
         args.json.write_text(
             json.dumps(

@@ -243,3 +243,4 @@ def test_audit_open_cli_reports_the_soft_score(key_file, tmp_path, tiny_lm, caps
     assert "soft green-mass score: watermark found for: none" in out
     rep = json.loads((tmp_path / "rep" / "audit.json").read_text())
     assert rep["soft"]["keys"][0]["windows"] > 25 and len(rep["soft"]["control"]) == 5
+    assert "probability mass on the green lists" in (tmp_path / "rep" / "audit.html").read_text()
