@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from distillguard.detect.config import DetectConfig
+from distillguard.detect.unionfind import DisjointSets
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,32 +105,24 @@ def group_families(
         rows: ``(family_id, users, events, distill_share, account_id)``, one per fitting user.
         min_accounts: smallest group kept (fitting users).
     """
-    parent: dict[int, int] = {}
-
-    def find(x: int) -> int:
-        parent.setdefault(x, x)
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
+    sets: DisjointSets[int] = DisjointSets()
     fam_stats: dict[int, tuple[int, int, float]] = {}
     first_family: dict[str, int] = {}
     for fid, users, events, dshare, acc in rows:
         fam_stats[fid] = (int(users), int(events), float(dshare))
-        find(fid)
+        sets.find(fid)
         if acc in first_family:
-            ra, rb = find(first_family[acc]), find(fid)
-            if ra != rb:
-                parent[max(ra, rb)] = min(ra, rb)
+            ra, rb = sets.find(first_family[acc]), sets.find(fid)
+            if ra != rb:  # the smallest family id is the group's root
+                sets.link(max(ra, rb), min(ra, rb))
         else:
             first_family[acc] = fid
     fams: dict[int, set[int]] = defaultdict(set)
     for fid in fam_stats:
-        fams[find(fid)].add(fid)
+        fams[sets.find(fid)].add(fid)
     accs: dict[int, set[str]] = defaultdict(set)
     for fid, *_, acc in rows:
-        accs[find(fid)].add(acc)
+        accs[sets.find(fid)].add(acc)
     out = []
     for root, members in sorted(fams.items()):
         accounts = accs[root]

@@ -37,6 +37,7 @@ from typing import Any
 
 from distillguard.detect.config import DetectConfig
 from distillguard.detect.scoring import AccountScore, score_community
+from distillguard.detect.unionfind import DisjointSets
 
 #: A candidate campaign: (-volume, community, members, risk).
 Pending = tuple[float, int, list[str], float]
@@ -165,21 +166,11 @@ def _coverage(mine: Mapping[str, float], tactics: set[str]) -> float:
 
 def network_groups(members: Sequence[str], asns: Mapping[str, frozenset[str]]) -> dict[str, str]:
     """Member -> its network group's root (members sharing an ASN, transitively, one group)."""
-    parent: dict[str, str] = {}
-
-    def find(x: str) -> str:
-        parent.setdefault(x, x)
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
+    sets: DisjointSets[str] = DisjointSets()
     for a in members:
         for asn in asns.get(a, ()):
-            ra, rb = find(a), find(f"asn:{asn}")
-            if ra != rb:
-                parent[ra] = rb
-    return {a: find(a) for a in members}
+            sets.union(a, f"asn:{asn}")
+    return {a: sets.find(a) for a in members}
 
 
 def split_by_network(

@@ -31,6 +31,7 @@ from typing import Any
 from distillguard.detect.config import DetectConfig
 from distillguard.detect.membership import Pending, split_off
 from distillguard.detect.scoring import AccountScore
+from distillguard.detect.unionfind import DisjointSets
 
 #: Identity pairs among a set of accounts (a callable so that only campaigns are queried).
 PairsOf = Callable[[Sequence[str]], Iterable[tuple[str, str]]]
@@ -55,22 +56,11 @@ def identity_components(
     members: Sequence[str], pairs: Iterable[tuple[str, str]]
 ) -> list[list[str]]:
     """Members grouped by identity ties (transitively), largest group first."""
-    parent = {a: a for a in members}
-
-    def find(x: str) -> str:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
+    sets = DisjointSets(members)
     for a, b in pairs:
-        if a in parent and b in parent:
-            ra, rb = find(a), find(b)
-            if ra != rb:
-                parent[ra] = rb
-    groups: dict[str, list[str]] = {}
-    for a in members:
-        groups.setdefault(find(a), []).append(a)
+        if a in sets and b in sets:
+            sets.union(a, b)
+    groups = sets.groups(members)
     return sorted(groups.values(), key=lambda g: (-len(g), g[0]))
 
 
