@@ -332,3 +332,69 @@ def test_lines_longer_than_duckdbs_default_buffer(sim_lines: list[bytes]) -> Non
     kinds = _scan([big], 10_000_000, True, _Fields())
     assert kinds == bytearray([_FAST])
     assert default_parser().parse(big, True, len(big)).num_rows == 1
+
+
+# --- the scan loop's inline cases (fourth session): each against the per-line path ---------
+
+
+def _base(**kw: Any) -> dict[str, Any]:
+    obj: dict[str, Any] = {"ts": 1767225600.5, "account_id": "acct-1", "request_id": "r-1"}
+    obj.update(kw)
+    return obj
+
+
+_INLINE_CASES: list[dict[str, Any]] = [
+    # float seconds whose fraction rounds up to the next whole second (carry), and halves
+    _base(ts=1767225600.9999996),
+    _base(ts=1767225600.0000005),
+    _base(ts=1767225600.0000015),
+    _base(ts=631152000.0),
+    _base(ts=7258118400.0),
+    _base(ts=7258118400.000001),  # just out of range: rejected
+    _base(ts=1767225600123.0),  # milliseconds
+    _base(ts=1767225600),
+    _base(account={"created_at": "2025-11-02T10:00:00Z"}),
+    _base(account={"created_at": "2025-11-02T10:00:00+02:00"}),
+    _base(account={"created_at": "2025-11-02T10:00:00"}),
+    _base(account={"created_at": 1767225600.9999996}),
+    _base(account={"created_at": None, "tier": "free"}),
+    # ASN strings with a request id (converted inline) and without (normalise runs)
+    _base(client={"asn": "AS24940"}),
+    _base(client={"asn": " as7 "}),
+    _base(client={"asn": "12"}),
+    _base(client={"asn": "ASX"}),
+    _base(client={"asn": "AS12345678901"}),
+    {"ts": 1767225600.25, "account_id": "a", "client": {"asn": "AS24940"}},
+    _base(account_id=" padded "),
+    # prompts: the last user turn, else the last message; an explicit prompt wins
+    _base(
+        messages=[
+            {"role": "system", "content": "s"},
+            {"role": "user", "content": "u1"},
+            {"role": "assistant", "content": "a"},
+            {"role": "user", "content": "u2"},
+        ]
+    ),
+    _base(messages=[{"role": "system", "content": "s"}, {"role": "assistant", "content": "a"}]),
+    _base(messages=[{"role": "user", "content": None}, {"role": "system", "content": "s"}]),
+    _base(messages=[{"role": "user"}]),
+    _base(messages=[]),
+    _base(prompt="given", messages=[{"role": "user", "content": "u"}]),
+    _base(prompt="given", messages=[{"role": "user", "content": [{"type": "text", "text": "p"}]}]),
+    _base(
+        messages=[{"role": "user", "content": "u"}, {"role": "user", "content": [{"text": "x"}]}]
+    ),
+    _base(prompt="caf\u00e9 \U0001f600"),
+    _base(params={"tools": []}),
+    _base(params={"tools": [{"type": "function", "function": {"name": "f"}}, {"name": "g"}, 7]}),
+]
+
+
+@pytest.mark.parametrize("keep_text", [False, True])
+def test_inline_cases_identical(keep_text: bool) -> None:
+    lines = [msgspec.json.encode(o) for o in _INLINE_CASES]
+    _same(lines, keep_text)
+    kinds = _scan(lines, LIMIT, keep_text, _Fields())
+    # the inline conversions keep clean lines on the fast path
+    assert kinds[0] == _FAST and kinds[13] == _FAST and kinds[20] == _FAST
+    assert kinds[5] == _SLOW and kinds[16] == _SLOW  # out of range ts, "ASX": per line

@@ -38,15 +38,17 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from hashlib import blake2b as _blake2b
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 
-from distillguard.events import ARROW_SCHEMA, Event
-from distillguard.events.schema import _content_text, _tool_names, prompt_digest, split_prompt
+from distillguard.events import ARROW_SCHEMA
+from distillguard.events.schema import _tool_names, split_prompt
 from distillguard.events.validate import (
+    _ASN_RE,
     _EPOCH_MS_THRESHOLD,
     _TS_MAX,
     _TS_MIN,
@@ -201,32 +203,22 @@ def _quick_us(value: Any) -> int | None:
     return int(whole) * 1_000_000 + us
 
 
-def _prompt(ev: Event) -> str | None:
-    """``split_prompt(ev)[0]`` without building the context (content is a string or None)."""
-    if ev.prompt is not None:
-        return ev.prompt
-    msgs = ev.messages
-    if not msgs:
-        return None
-    for m in reversed(msgs):
-        if m.role == "user":
-            return _content_text(m.content)
-    return _content_text(msgs[-1].content)
-
-
 def _scan(lines: list[bytes], limit: int, keep_text: bool, out: _Fields) -> bytearray:
     """Validate every line; return its kind (blank, fast, slow) and fill ``out`` for fast ones.
 
     The checks are those of ``decode_line_fast`` (strict decode, text sizes, ``normalise``);
     a line that fails any of them, or that needs the general decoder, is marked slow.
     (Decoding the block with one ``decode_lines`` call was measured slower: all its structs
-    are alive at once.)
+    are alive at once.) The common cases (a float epoch ``ts``, a UTC ``created_at``, an
+    ``"AS…"`` ASN string, the prompt) are computed inline: this loop is the slowest stage
+    of an ingest, and each call saved here is measured (docs/benchmarks.md, "Ingest").
     """
     kinds = bytearray(len(lines))
     dec = _strict_decoder.decode
     (eid, ts, acct, created, asn, tcount, tnames, nmsg, pchars, pdig, rchars, ptext, ctext, rid) = (
         out.cols
     )
+    modf, epoch, us_unit, utc, asn_match = math.modf, _EPOCH, _US, UTC, _ASN_RE.match
     for i, line in enumerate(lines):
         if not line or line.isspace():
             continue
@@ -235,56 +227,105 @@ def _scan(lines: list[bytes], limit: int, keep_text: bool, out: _Fields) -> byte
             if len(line) > limit:
                 _check_text_sizes(ev, limit)
             c, a = ev.client, ev.account
+            # Timestamps as _quick_us converts them, its most common cases inline: a float of
+            # epoch seconds in range (below the milliseconds threshold), an aware UTC datetime.
+            t = ev.ts
+            ts_us: int | None
+            if t.__class__ is float and _TS_MIN <= t <= _TS_MAX:
+                frac, whole = modf(t)
+                us = round(frac * 1e6)
+                ts_us = (
+                    int(whole) * 1_000_000 + us
+                    if us < 1_000_000
+                    else int(whole + 1.0) * 1_000_000 + us - 1_000_000
+                )
+            else:
+                ts_us = _quick_us(t)
             at = a.created_at if a is not None else None
-            # normalise() is skipped when it would change nothing but the timestamps' type
-            # (those are converted by _quick_us); else it runs, as on the per-line path.
-            ts_us = _quick_us(ev.ts)
-            at_us = _quick_us(at) if at is not None else None
+            at_us: int | None
+            if at is None:
+                at_us = None
+            elif at.__class__ is datetime and at.tzinfo is utc:
+                at_us = (at - epoch) // us_unit
+            else:
+                at_us = _quick_us(at)
             account_id = ev.account_id
+            request_id = ev.request_id
+            # normalise() is skipped when it would change nothing but the timestamps' type
+            # (converted above) and an "AS<number>" ASN (converted here by its own rule);
+            # else it runs, as on the per-line path.
             if (
                 ts_us is None
                 or (at is not None and at_us is None)
                 or not account_id
                 or account_id[0].isspace()
                 or account_id[-1].isspace()
-                or (c is not None and c.asn.__class__ is str)
-                or not ev.request_id  # the content hash is taken of the normalised event
+                or not request_id  # the content hash is taken of the normalised event
             ):
                 normalise(ev)
-                ts_us = (ev.ts - _EPOCH) // _US  # type: ignore[operator]  # UTC datetime now
+                ts_us = (ev.ts - epoch) // us_unit  # type: ignore[operator]  # UTC datetime now
                 at = a.created_at if a is not None else None
-                at_us = (at - _EPOCH) // _US if at is not None else None  # type: ignore[operator]
+                at_us = (at - epoch) // us_unit if at is not None else None  # type: ignore[operator]
                 account_id = ev.account_id
+            elif c is not None and c.asn.__class__ is str:
+                m = asn_match(c.asn.strip())
+                if m is None:
+                    raise ValueError("bad ASN")  # the per-line path gives the exact error
+                c.asn = int(m.group(1))
         except Exception:  # noqa: BLE001 - any refusal means "ask the per-line path"
             kinds[i] = _SLOW
             continue
-        msgs = ev.messages
         if ev.decision or ev.extra or len(line) > MAX_LINE_BYTES:
             kinds[i] = _SLOW
             continue
-        if msgs and any(m.content.__class__ is list for m in msgs):
-            kinds[i] = _SLOW
-            continue
+        msgs = ev.messages
+        prompt = ev.prompt
+        if msgs:
+            last_user = None
+            parts = False
+            for m in msgs:
+                if m.content.__class__ is list:
+                    parts = True
+                    break
+                if m.role == "user":
+                    last_user = m
+            if parts:
+                kinds[i] = _SLOW
+                continue
+            if prompt is None:
+                # split_prompt's prompt: the last user turn, else the last message.
+                content = (last_user if last_user is not None else msgs[-1]).content
+                prompt = content if content is not None else ""
+            nmsg.append(len(msgs))
+        else:
+            nmsg.append(None)
         kinds[i] = _FAST
         p, r = ev.params, ev.response
-        eid.append(ev.request_id or event_id(ev))
-        rid.append(ev.request_id)
+        eid.append(request_id or event_id(ev))
+        rid.append(request_id)
         ts.append(ts_us)
         acct.append(account_id)
         created.append(at_us)
         asn.append(c.asn if c is not None else None)
         tools = p.tools if p is not None else None
-        tcount.append(len(tools) if tools else None)
-        tnames.append(_tool_names(tools))
-        nmsg.append(len(msgs) if msgs else None)
+        if tools:
+            tcount.append(len(tools))
+            tnames.append(_tool_names(tools))
+        else:
+            tcount.append(None)
+            tnames.append(None)
         if keep_text:
             prompt, context = split_prompt(ev)
             ptext.append(prompt)
             ctext.append(context)
+        if prompt is None:
+            pchars.append(None)
+            pdig.append(None)
         else:
-            prompt = _prompt(ev)
-        pchars.append(len(prompt) if prompt is not None else None)
-        pdig.append(prompt_digest(prompt) if prompt is not None else None)
+            pchars.append(len(prompt))
+            pdig.append(
+                _blake2b(prompt.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
+            )
         text = r.text if r is not None else None
         rchars.append(len(text) if text is not None else None)
     return kinds
