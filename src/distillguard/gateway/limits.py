@@ -136,15 +136,7 @@ class RedisLimiter:
         ck = (op, tuple(subs))
         hit = self._packed.get(ck)
         if hit is None:
-            keys: list[Any] = []
-            lims: list[Any] = []
-            for s in subs:
-                if op == "acquire":
-                    keys += [_rkey(s, "r"), _rkey(s, "t"), _rkey(s, "c")]
-                    lims += [s.limits.rpm, s.limits.tpm, s.limits.concurrency]
-                else:
-                    keys += [_rkey(s, "t"), _rkey(s, "c")]
-                    lims += [s.limits.tpm, s.limits.concurrency]
+            keys, lims = _keys_and_limits(op, subs)
             hit = (1 + len(keys), pack_items([len(keys), *keys]), len(lims), pack_items(lims))
             if len(self._packed) >= 10_000:  # bounded: subject lists are per key/account
                 self._packed.clear()
@@ -157,16 +149,8 @@ class RedisLimiter:
             nk, keys_b, nl, lims_b = self._pieces(op, subs)
             tail = b"%b%b%b" % (keys_b, pack_items(dynamic), lims_b)
             return await script.run_packed(nk + len(dynamic) + nl, tail)
-        keys: list[str] = []
-        args: list[Any] = list(dynamic)
-        for s in subs:
-            if op == "acquire":
-                keys += [_rkey(s, "r"), _rkey(s, "t"), _rkey(s, "c")]
-                args += [s.limits.rpm, s.limits.tpm, s.limits.concurrency]
-            else:
-                keys += [_rkey(s, "t"), _rkey(s, "c")]
-                args += [s.limits.tpm, s.limits.concurrency]
-        return await script(keys=keys, args=args)
+        keys, lims = _keys_and_limits(op, subs)
+        return await script(keys=keys, args=[*dynamic, *lims])
 
     async def acquire(self, subjects: list[Subject], request_id: str, cost: int) -> LimitDecision:
         subs = [s for s in subjects if s.limits.any()]
@@ -195,6 +179,21 @@ class RedisLimiter:
         if not subs:
             return
         await self._run("release", subs, [request_id, extra_tokens])
+
+
+def _keys_and_limits(op: str, subs: list[Subject]) -> tuple[list[str], list[int]]:
+    """The script's keys and limits for ``subs``: ``acquire`` takes requests, tokens and
+    concurrency per subject, ``release`` tokens and concurrency."""
+    keys: list[str] = []
+    lims: list[int] = []
+    for s in subs:
+        if op == "acquire":
+            keys += [_rkey(s, "r"), _rkey(s, "t"), _rkey(s, "c")]
+            lims += [s.limits.rpm, s.limits.tpm, s.limits.concurrency]
+        else:
+            keys += [_rkey(s, "t"), _rkey(s, "c")]
+            lims += [s.limits.tpm, s.limits.concurrency]
+    return keys, lims
 
 
 class LocalLimiter:
