@@ -61,3 +61,33 @@ def test_paraphrase_changes_words_but_is_seeded(script: ModuleType) -> None:
     b = script.paraphrase(text, random.Random(3), table)
     assert a == b
     assert a != text
+
+
+def test_soft_scores_row_fields_and_cache(script: ModuleType, tiny_lm, tmp_path: Path) -> None:
+    import numpy as np
+
+    from distillguard.watermark.keys import KeyRing, MasterSecret
+    from distillguard.watermark.kgw import KGWParams
+    from distillguard.watermark.models import generate
+    from distillguard.watermark.processors import KGWLogitsProcessor
+
+    master = MasterSecret(b"R" * 32)
+    key = master.derive("cohort:harvester", "kgw")
+    controls = KeyRing.derive(master, [f"cohort:c{i}" for i in range(4)], "kgw")
+    prompts = ["Question: What is 2 plus 3?\nAnswer:", "Write a haiku about rain.\n"]
+    outs = generate(
+        tiny_lm,
+        prompts,
+        processors=[KGWLogitsProcessor(key, tiny_lm.vocab_size)],
+        max_new_tokens=40,
+        min_new_tokens=40,
+        seed=1,
+    )
+    p_ids = [tiny_lm.tokenizer.encode(p) for p in prompts]
+    texts = [np.asarray(p + o, dtype=np.int64) for p, o in zip(p_ids, outs, strict=True)]
+    starts = [len(p) for p in p_ids]
+    path = tmp_path / "soft.json"
+    row = script.soft_scores(tiny_lm, texts, starts, [1], key, controls, KGWParams(), path)
+    assert row["soft_controls"] == 4 and 0 < row["soft_windows"] < row["soft_all_windows"]
+    assert 0.0 <= row["soft_p"] <= 1.0 and 0.0 <= row["soft_ctl_frac_p01"] <= 1.0
+    assert script.soft_scores(tiny_lm, [], [], [], key, controls, KGWParams(), path) == row
