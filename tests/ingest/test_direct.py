@@ -236,3 +236,29 @@ def test_a_failing_store_leaves_no_block_files(
         ingest_paths([src], store)
     assert Broken.calls > 2
     assert list(scratch.iterdir()) == []
+
+
+@pytest.mark.parametrize("count", [1, 2, 511, 512, 513, 1024, 3000])
+def test_block_files_hold_exactly_the_joined_lines(tmp_path: Path, count: int) -> None:
+    # Lines (blank ones, one over a page, one empty at the end) go to the file through
+    # os.writev in several calls; the file must equal their newline join.
+    lines = [b"", b"  ", b"x" * 5000, "é".encode()] + [b"%d" % i for i in range(count)] + [b""]
+    lines = lines[:count] if count < len(lines) else lines
+    path = tmp_path / "block.jsonl"
+    path.write_bytes(b"stale content that must go")
+    direct._write_lines(path, lines)
+    assert path.read_bytes() == b"\n".join(lines)
+
+
+def test_block_files_are_written_by_the_writer(sim_lines: list[bytes], tmp_path: Path) -> None:
+    lines = [line for line in sim_lines[:150] if line.strip()] + [b""]
+    (part,) = prepare_block(scan_block(1, lines, "f.jsonl", LIMIT, False), tmp_path)
+    assert isinstance(part, BlockWrite)
+    assert part.path.read_bytes() == b""  # created by prepare_block, filled on write
+    with DuckDBStore(":memory:") as store:
+        write_blocks(store, [part])
+        assert store.sql("SELECT count(*) AS n FROM events").column(0)[0].as_py() == len(lines) - 1
+    assert not part.path.exists()
+    (again,) = prepare_block(scan_block(1, lines, "f.jsonl", LIMIT, False), tmp_path)
+    assert again.materialise().read_bytes() == b"\n".join(lines)  # type: ignore[union-attr]
+    again.discard()  # type: ignore[union-attr]

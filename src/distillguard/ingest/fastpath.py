@@ -456,7 +456,6 @@ class ScannedBlock:
 
     first: int
     lines: list[bytes]
-    payload: bytes
     kinds: bytearray
     fields: _Fields
     source: str
@@ -475,7 +474,6 @@ def scan_block(
 ) -> ScannedBlock:
     """Validate lines numbered from ``first`` (the Python half of the work)."""
     py = _Fields()
-    payload = b"\n".join(lines)
     gc_was_on = gc.isenabled()
     gc.disable()  # the decoded structs die young and hold no cycles (see flatten_lines)
     try:
@@ -483,7 +481,7 @@ def scan_block(
     finally:
         if gc_was_on:
             gc.enable()
-    return ScannedBlock(first, lines, payload, kinds, py, source, limit, keep_text, min_fast_rows)
+    return ScannedBlock(first, lines, kinds, py, source, limit, keep_text, min_fast_rows)
 
 
 def finish_block(
@@ -509,7 +507,7 @@ def finish_block(
             # (it skips blank lines, as we do).
             whole = s == 0 and e == len(lines)
             try:
-                payload = block.payload if whole else b"\n".join(clean)
+                payload = b"\n".join(lines if whole else clean)
                 sql = parser.parse(payload, keep_text, max(map(len, clean)))
                 if sql.num_rows != len(clean):
                     raise NotFast(f"DuckDB read {sql.num_rows} rows of {len(clean)}")
