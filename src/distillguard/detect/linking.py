@@ -24,6 +24,7 @@ import numpy as np
 
 from distillguard.detect.config import DetectConfig, _default_edge_weights
 from distillguard.detect.features import EPOCH
+from distillguard.detect.unionfind import DisjointSets
 
 #: Edge kinds that come from infrastructure (can be shared by unrelated customers of a
 #: reseller) versus behaviour (content and timing: what separates campaign from legit).
@@ -264,22 +265,15 @@ def _merge(
     pair = a.astype(np.int64) * k + b
     uniq, inv = np.unique(pair, return_inverse=True)
     tie = np.bincount(inv, weights=w[cross])
-    parent = list(range(k))
-
-    def find(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
+    sets: DisjointSets[int] = DisjointSets(range(k))
     order = np.argsort(-tie, kind="stable")
     for i in order:
         x, y = int(uniq[i] // k), int(uniq[i] % k)
         if tie[i] >= ratio * min(strength[x], strength[y]):
-            rx, ry = find(x), find(y)
-            if rx != ry:
-                parent[max(rx, ry)] = min(rx, ry)
-    roots = np.array([find(i) for i in range(k)], dtype=np.int64)
+            rx, ry = sets.find(x), sets.find(y)
+            if rx != ry:  # the smallest community id is the root
+                sets.link(max(rx, ry), min(rx, ry))
+    roots = np.array([sets.find(i) for i in range(k)], dtype=np.int64)
     _, dense = np.unique(roots, return_inverse=True)
     return np.asarray(dense[memb], dtype=np.int64)
 

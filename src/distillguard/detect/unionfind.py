@@ -1,6 +1,7 @@
 """Disjoint sets (union-find) over hashable items, shared by the campaign-membership steps.
 
-Families grouped through shared users (:mod:`~distillguard.detect.families`), members grouped
+Communities merged after Leiden (:mod:`~distillguard.detect.linking`), families grouped
+through shared users (:mod:`~distillguard.detect.families`), members grouped
 through shared networks (:mod:`~distillguard.detect.membership`) and through identity ties
 (:mod:`~distillguard.detect.operators`) all need the transitive closure of a few thousand
 pairs; this is that, with path halving. Which root a union keeps is the caller's choice
