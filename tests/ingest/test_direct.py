@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -250,15 +251,25 @@ def test_block_files_hold_exactly_the_joined_lines(tmp_path: Path, count: int) -
     assert path.read_bytes() == b"\n".join(lines)
 
 
-def test_block_files_are_written_by_the_writer(sim_lines: list[bytes], tmp_path: Path) -> None:
+@pytest.mark.parametrize("threaded", [False, True])
+def test_block_files_are_written_whole(
+    sim_lines: list[bytes], tmp_path: Path, threaded: bool
+) -> None:
     lines = [line for line in sim_lines[:150] if line.strip()] + [b""]
-    (part,) = prepare_block(scan_block(1, lines, "f.jsonl", LIMIT, False), tmp_path)
-    assert isinstance(part, BlockWrite)
-    assert part.path.read_bytes() == b""  # created by prepare_block, filled on write
-    with DuckDBStore(":memory:") as store:
-        write_blocks(store, [part])
-        assert store.sql("SELECT count(*) AS n FROM events").column(0)[0].as_py() == len(lines) - 1
-    assert not part.path.exists()
-    (again,) = prepare_block(scan_block(1, lines, "f.jsonl", LIMIT, False), tmp_path)
-    assert again.materialise().read_bytes() == b"\n".join(lines)  # type: ignore[union-attr]
-    again.discard()  # type: ignore[union-attr]
+    with ThreadPoolExecutor(1) as writer:
+        (part,) = prepare_block(
+            scan_block(1, lines, "f.jsonl", LIMIT, False), tmp_path, writer if threaded else None
+        )
+        assert isinstance(part, BlockWrite)
+        assert (part.pending is not None) is threaded
+        assert part.materialise().read_bytes() == b"\n".join(lines)
+        assert part.pending is None
+        with DuckDBStore(":memory:") as store:
+            write_blocks(store, [part])
+            n = store.sql("SELECT count(*) AS n FROM events").column(0)[0].as_py()
+        assert n == len(lines) - 1
+        assert not part.path.exists()
+        # discarded while its write may still run: the file goes all the same
+        (again,) = prepare_block(scan_block(1, lines, "f.jsonl", LIMIT, False), tmp_path, writer)
+        again.discard()  # type: ignore[union-attr]
+    assert list(tmp_path.iterdir()) == []

@@ -23,6 +23,7 @@ import functools
 import os
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -114,18 +115,17 @@ def select_sql(keep_text: bool, max_object: int) -> str:
 
 @dataclass(slots=True)
 class BlockWrite:
-    """A clean run of validated lines, with its struct-made columns, to be written to a file.
+    """A clean run of validated lines, on disk for DuckDB, with its struct-made columns.
 
     Attributes:
-        path: temporary file for the run's lines (created empty; :meth:`materialise` fills
-            it, :meth:`discard` removes it); blank lines are kept, so line ``first + i`` of
-            the input is line ``i`` of the file.
-        lines: the run's lines (the file's content, without newlines).
+        path: temporary file holding the run's lines (removed by :meth:`discard`); blank
+            lines are kept, so line ``first + i`` of the input is line ``i`` of the file.
         py: the struct-made columns (``_rid``: each row's request id, for the alignment check).
+        pending: the file's write when a writer thread is still doing it (see
+            :func:`prepare_block`); :meth:`materialise` waits for it.
     """
 
     path: Path
-    lines: list[bytes]
     py: pa.Table
     first: int
     source: str
@@ -133,7 +133,7 @@ class BlockWrite:
     keep_text: bool
     longest: int
     ts_range: tuple[datetime, datetime]
-    written: bool = False
+    pending: Future[None] | None = None
 
     @property
     def rows(self) -> int:
@@ -141,15 +141,10 @@ class BlockWrite:
         return int(self.py.num_rows)
 
     def materialise(self) -> Path:
-        """Write the lines to :attr:`path` (once) and return it.
-
-        Called by the thread that writes to the store, not by the validating thread: the
-        kernel copies the lines from their buffers (``os.writev``, GIL released) instead of
-        Python joining them first (measured: docs/benchmarks.md, "Ingest").
-        """
-        if not self.written:
-            _write_lines(self.path, self.lines)
-            self.written = True
+        """:attr:`path`, once its content is written (raises what the write raised)."""
+        if self.pending is not None:
+            self.pending.result()
+            self.pending = None
         return self.path
 
     def table(self, parser: BlockParser | None = None) -> pa.Table:
@@ -166,17 +161,24 @@ class BlockWrite:
         return assemble_columns(sql, py, self.keep_text, self.source)
 
     def per_line(self) -> tuple[pa.Table, list[RejectTuple], int]:
-        """The run flattened by the per-line path (the fall-back)."""
-        return flatten_lines(self.first, self.lines, self.source, self.limit, self.keep_text)
+        """The run flattened by the per-line path, read back from its file (the fall-back)."""
+        lines = self.materialise().read_bytes().split(b"\n")
+        return flatten_lines(self.first, lines, self.source, self.limit, self.keep_text)
 
     def discard(self) -> None:
-        """Remove the temporary file."""
+        """Remove the temporary file (after its write, if one is still running)."""
+        with contextlib.suppress(Exception):
+            self.materialise()
         with contextlib.suppress(OSError):
             os.unlink(self.path)
 
 
 def _write_lines(path: Path, lines: list[bytes]) -> None:
-    """Write ``lines`` joined by newlines to ``path`` without joining them in Python."""
+    """Write ``lines`` joined by newlines to ``path`` without joining them in Python.
+
+    The kernel copies the lines from their own buffers (``os.writev``, the GIL released),
+    so a writer thread doing this barely holds up the validating thread.
+    """
     iov = [b"\n"] * (2 * len(lines) - 1)
     iov[::2] = lines
     fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
@@ -198,12 +200,15 @@ Rows = tuple[pa.Table, list[RejectTuple], int]
 Part = BlockWrite | Rows
 
 
-def prepare_block(block: ScannedBlock, directory: Path | None = None) -> list[Part]:
+def prepare_block(
+    block: ScannedBlock, directory: Path | None = None, writer: Executor | None = None
+) -> list[Part]:
     """Split a scanned block into parts, in line order (the Python-side half of a write).
 
-    Clean runs get an (empty) temporary file each, which the thread writing to the store
-    fills just before its statement; the other runs are flattened by the per-line path. The
-    files go to ``directory`` (default: the system's temporary directory).
+    Clean runs are written to temporary files (in ``directory``, default: the system's
+    temporary directory), by ``writer`` when given (the reader's file-writing thread: the
+    validating thread then only hands the lines over) or else here; the other runs are
+    flattened by the per-line path.
     """
     lines, kinds, py = block.lines, block.kinds, block.fields
     parts: list[Part] = []
@@ -218,18 +223,23 @@ def prepare_block(block: ScannedBlock, directory: Path | None = None) -> list[Pa
             )
             continue
         # Blank lines stay in the file (DuckDB skips them, as we do) so that line numbers hold.
-        # The file is only created here; the writing thread fills it (BlockWrite.materialise).
         run = lines if s == 0 and e == len(lines) else lines[s:e]
         count, longest = kinds.count(_FAST, s, e), max(map(len, run))
         part = py.slice(row, row + count)
         row += count
         fd, name = tempfile.mkstemp(prefix="dg-block-", suffix=".jsonl", dir=directory)
         os.close(fd)
+        path = Path(name)
+        pending = None
+        if writer is None:
+            _write_lines(path, run)
+        else:
+            pending = writer.submit(_write_lines, path, run)
         ts = part.cols[1]
         parts.append(
             BlockWrite(
-                path=Path(name),
-                lines=run,
+                path=path,
+                pending=pending,
                 py=pa.table(py_arrays(part)),
                 first=block.first + s,
                 source=block.source,

@@ -14,6 +14,7 @@ import gc
 import tempfile
 import typing
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -204,14 +205,18 @@ def _direct_chunks(
     from distillguard.ingest.parallel import pipelined
 
     # The blocks' files live in a directory of this run: if the caller stops early (a store
-    # error), the files of blocks prepared but not written go with it.
-    with tempfile.TemporaryDirectory(prefix="dg-ingest-", ignore_cleanup_errors=True) as tmp:
+    # error), the files of blocks prepared but not written go with it. A third thread writes
+    # them (os.writev, GIL released), so that validation only hands the lines over.
+    with (
+        tempfile.TemporaryDirectory(prefix="dg-ingest-", ignore_cleanup_errors=True) as tmp,
+        ThreadPoolExecutor(1, thread_name_prefix="dg-blockfile") as writer,
+    ):
         parts = pipelined(
             group_parts(
                 part
                 for first, lines in batches
                 for part in prepare_block(
-                    scan_block(first, lines, source, limit, keep_text), Path(tmp)
+                    scan_block(first, lines, source, limit, keep_text), Path(tmp), writer
                 )
             )
         )
