@@ -398,3 +398,30 @@ def test_inline_cases_identical(keep_text: bool) -> None:
     # the inline conversions keep clean lines on the fast path
     assert kinds[0] == _FAST and kinds[13] == _FAST and kinds[20] == _FAST
     assert kinds[5] == _SLOW and kinds[16] == _SLOW  # out of range ts, "ASX": per line
+
+
+def _runs_reference(kinds: bytearray, min_rows: int) -> list[tuple[bool, int, int]]:
+    """The line-by-line definition of fastpath._runs (which jumps with bytearray.find)."""
+    runs: list[tuple[bool, int, int]] = []
+    start = 0
+    while start < len(kinds):
+        slow = kinds[start] == _SLOW
+        end = start + 1
+        while end < len(kinds) and (kinds[end] == _SLOW) == slow:
+            end += 1
+        runs.append((not slow, start, end))
+        start = end
+    merged: list[tuple[bool, int, int]] = []
+    for fast, s, e in runs:
+        fast = fast and kinds.count(_FAST, s, e) >= min_rows
+        if merged and merged[-1][0] == fast:
+            merged[-1] = (fast, merged[-1][1], e)
+        else:
+            merged.append((fast, s, e))
+    return merged
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from([0, _FAST, _SLOW]), max_size=60), st.sampled_from([1, 2, 3, 64]))
+def test_runs_match_their_definition(kinds: list[int], min_rows: int) -> None:
+    assert fastpath._runs(bytearray(kinds), min_rows) == _runs_reference(bytearray(kinds), min_rows)
