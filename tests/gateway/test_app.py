@@ -61,6 +61,37 @@ def test_chat_roundtrip_records_one_event(fx: Fakes) -> None:
     assert ev.messages is not None and ev.messages[0].content == "hello there"
 
 
+def test_event_is_written_after_the_answer_with_its_account_state(fx: Fakes) -> None:
+    """A whole answer goes out first; its event then carries the account's inline state."""
+    key = fx.keys.create("acct_s", org_id="org1", actor="t").raw_key
+    with _client(fx) as c:
+        for i in range(3):
+            r = c.post(
+                "/v1/chat/completions",
+                json=_chat(f"Summarise report {i}"),
+                headers={"authorization": f"Bearer {key}"},
+            )
+            assert r.status_code == 200, r.text
+        assert fx.gateway.spool.appended == 3  # each finished once, after its answer
+    states = [e.decision["state"] for e in _events(fx.spool_dir) if e.decision]
+    assert [s["requests"] for s in states] == [1.0, 2.0, 3.0]
+    assert all(0.0 < s["top_template_share"] <= 1.0 for s in states)
+
+
+def test_a_failing_account_state_never_loses_the_event(fx: Fakes) -> None:
+    class Broken:
+        def observe(self, *a: object) -> dict[str, float]:
+            raise RuntimeError("state table broken")
+
+    fx.gateway.state = Broken()  # type: ignore[assignment]
+    key = fx.keys.create("acct_b", org_id="org1", actor="t").raw_key
+    with _client(fx) as c:
+        r = c.post("/v1/chat/completions", json=_chat(), headers={"authorization": f"Bearer {key}"})
+        assert r.status_code == 200, r.text
+    evs = _events(fx.spool_dir)
+    assert len(evs) == 1 and evs[0].status == 200 and "state" not in (evs[0].decision or {})
+
+
 def test_streaming_relays_tokens_and_captures_text(fx: Fakes) -> None:
     key = fx.keys.create("acct1", actor="t").raw_key
     with (

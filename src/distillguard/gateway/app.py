@@ -211,7 +211,10 @@ class Gateway:
             return
         ex.finished = True
         if ex.observed_at is not None:
-            self._inline_state(ex, ex.observed_at)
+            try:
+                self._inline_state(ex, ex.observed_at)
+            except Exception:  # noqa: BLE001 - inline state must never lose the event
+                log.exception("state: cannot update the account state of %s", ex.request_id)
         elapsed = time.perf_counter() - ex.t0
         cfg = self.config
         try:
