@@ -71,13 +71,20 @@ def normalise(event: Event) -> Event:
         acct.created_at = _to_utc(acct.created_at, "account.created_at")
     client: Client | None = event.client
     if client is not None and isinstance(client.asn, str):
-        m = _ASN_RE.match(client.asn.strip())
-        if m is None:
-            raise RecordError(
-                f"ASN {client.asn!r} is not a number or 'AS<number>'", field="client.asn"
-            )
-        client.asn = int(m.group(1))
+        client.asn = asn_number(client.asn)
     return event
+
+
+def asn_number(value: str) -> int:
+    """The number of an ASN given as text: ``"AS13335"``, ``"as13335"`` or ``"13335"``.
+
+    Raises:
+        RecordError: not a number or ``AS<number>`` (field ``client.asn``).
+    """
+    m = _ASN_RE.match(value.strip())
+    if m is None:
+        raise RecordError(f"ASN {value!r} is not a number or 'AS<number>'", field="client.asn")
+    return int(m.group(1))
 
 
 def _split_extra(obj: dict[str, Any]) -> dict[str, Any]:

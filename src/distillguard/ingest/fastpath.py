@@ -38,7 +38,6 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from hashlib import blake2b as _blake2b
 from pathlib import Path
 from typing import Any
 
@@ -46,13 +45,13 @@ import duckdb
 import pyarrow as pa
 
 from distillguard.events import ARROW_SCHEMA
-from distillguard.events.schema import _tool_names, split_prompt
+from distillguard.events.schema import _tool_names, prompt_digest, split_prompt
 from distillguard.events.validate import (
-    _ASN_RE,
     _EPOCH_MS_THRESHOLD,
     _TS_MAX,
     _TS_MIN,
     _check_text_sizes,
+    asn_number,
     event_id,
     normalise,
 )
@@ -218,7 +217,7 @@ def _scan(lines: list[bytes], limit: int, keep_text: bool, out: _Fields) -> byte
     (eid, ts, acct, created, asn, tcount, tnames, nmsg, pchars, pdig, rchars, ptext, ctext, rid) = (
         out.cols
     )
-    modf, epoch, us_unit, utc, asn_match = math.modf, _EPOCH, _US, UTC, _ASN_RE.match
+    modf, epoch, us_unit, utc = math.modf, _EPOCH, _US, UTC
     for i, line in enumerate(lines):
         if not line or line.isspace():
             continue
@@ -268,10 +267,7 @@ def _scan(lines: list[bytes], limit: int, keep_text: bool, out: _Fields) -> byte
                 at_us = (at - epoch) // us_unit if at is not None else None  # type: ignore[operator]
                 account_id = ev.account_id
             elif c is not None and c.asn.__class__ is str:
-                m = asn_match(c.asn.strip())
-                if m is None:
-                    raise ValueError("bad ASN")  # the per-line path gives the exact error
-                c.asn = int(m.group(1))
+                c.asn = asn_number(c.asn)  # a bad one: the per-line path gives the error
         except Exception:  # noqa: BLE001 - any refusal means "ask the per-line path"
             kinds[i] = _SLOW
             continue
@@ -323,9 +319,7 @@ def _scan(lines: list[bytes], limit: int, keep_text: bool, out: _Fields) -> byte
             pdig.append(None)
         else:
             pchars.append(len(prompt))
-            pdig.append(
-                _blake2b(prompt.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
-            )
+            pdig.append(prompt_digest(prompt))
         text = r.text if r is not None else None
         rchars.append(len(text) if text is not None else None)
     return kinds
