@@ -71,8 +71,9 @@ def content_gate(
     return rel * shares[len(shares) // 2]
 
 
-def _profile(members: Sequence[str], by_id: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
-    """Event-weighted mean of the members' ``sig_*_share`` columns (their content mix)."""
+def signal_mix(members: Sequence[str], by_id: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
+    """Requests per distillation signal (``sig_*_share`` × ``n_events``) summed over members:
+    their content mix."""
     out: dict[str, float] = defaultdict(float)
     for a in members:
         row = by_id[a]
@@ -81,11 +82,6 @@ def _profile(members: Sequence[str], by_id: Mapping[str, Mapping[str, Any]]) -> 
             if k.startswith("sig_") and k.endswith("_share") and v:
                 out[k] += n * float(v)
     return dict(out)
-
-
-def signal_mix(members: Sequence[str], by_id: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
-    """Requests per distillation signal (``sig_*_share`` × ``n_events``) summed over members."""
-    return _profile(members, by_id)
 
 
 def profile_gate(
@@ -100,7 +96,7 @@ def profile_gate(
         return list(members)
     out = []
     for a in members:
-        mine = _profile([a], by_id)
+        mine = signal_mix([a], by_id)
         if not mine or _coverage(mine, ref) >= min_similarity:
             out.append(a)
     return out
@@ -149,7 +145,7 @@ def _tactics(members: Sequence[str], by_id: Mapping[str, Mapping[str, Any]]) -> 
     (a handful of outsiders pulled in by weak edges do not make their content the group's)."""
     count: Counter[str] = Counter()
     for a in members:
-        mine = _profile([a], by_id)
+        mine = signal_mix([a], by_id)
         total = sum(mine.values())
         count.update(k for k, v in mine.items() if total > 0 and v >= 0.1 * total)
     return {k for k, n in count.items() if n >= 0.2 * len(members)}
@@ -282,8 +278,8 @@ def attach_by_family(
         camp_nets = [frozenset().union(*(nets.get(a, frozenset()) for a in p[2])) for p in pending]
         gates = [content_gate(p[2], by_id, cfg.member_relative_content) for p in pending]
         profiles = [_tactics(p[2], by_id) for p in pending]
-        mixes = [_profile(p[2], by_id) for p in pending]
-        crowd = _profile([a for a in usage.by_account if a in by_id and a not in owner], by_id)
+        mixes = [signal_mix(p[2], by_id) for p in pending]
+        crowd = signal_mix([a for a in usage.by_account if a in by_id and a not in owner], by_id)
         # A network is a weaker tie than a wrapper: own content as strong as the median member's.
         medians = [content_gate(p[2], by_id, 1.0) for p in pending]
 
@@ -291,7 +287,7 @@ def attach_by_family(
             a: str, i: int, medians: list[float] = medians, profiles: list[set[str]] = profiles
         ) -> bool:
             return _share(by_id[a]) >= medians[i] and (
-                _coverage(_profile([a], by_id), profiles[i]) >= cfg.profile_min_similarity
+                _coverage(signal_mix([a], by_id), profiles[i]) >= cfg.profile_min_similarity
             )
 
         # Networks a campaign dominates among the accounts whose content looks like its
@@ -341,7 +337,7 @@ def attach_by_family(
                     for i in range(len(pending))
                     if any((asn, i) in net_claim for asn in nets.get(a, ()))
                     and looks_like(a, i)
-                    and content_log_ratio(_profile([a], by_id), mixes[i], crowd) >= NOT_CROWD
+                    and content_log_ratio(signal_mix([a], by_id), mixes[i], crowd) >= NOT_CROWD
                 ]
                 how[a] = by_network
             if not ok:
