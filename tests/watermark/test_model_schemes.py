@@ -132,3 +132,19 @@ def test_continuation_logprobs_match_a_single_forward_pass(tiny_lm) -> None:
             logp = torch.log_softmax(tiny_lm.model(input_ids=torch.tensor([ids])).logits[0], -1)
         manual = sum(float(logp[i - 1, ids[i]]) for i in range(len(p), len(ids)))
         assert abs(manual - value) < 1e-3
+
+
+def test_next_token_probs_argmax_is_the_top1_prediction(tiny_lm) -> None:
+    """The soft score's distributions and the top-1 test's predictions come from the same
+    windows: one forward pass can serve both (``audit open`` relies on it)."""
+    from distillguard.watermark.models import next_token_argmax, next_token_probs
+
+    texts = [
+        np.asarray(tiny_lm.tokenizer.encode("Question: what is 17 times 3? " * k), np.int64)
+        for k in (1, 20)  # one window of 128 tokens, and two
+    ]
+    for ids, top1 in zip(texts, next_token_argmax(tiny_lm, texts), strict=True):
+        probs = next_token_probs(tiny_lm, ids)
+        assert probs.shape == (len(ids) - 1, tiny_lm.vocab_size)
+        np.testing.assert_allclose(probs.sum(-1), 1.0, rtol=1e-9)
+        assert np.array_equal(probs.argmax(-1), top1)

@@ -218,14 +218,20 @@ def open_cmd(
     if not docs:
         raise WatermarkError(f"{texts}: no texts to score")
     ids = [np.asarray(lm.tokenizer.encode(t), dtype=np.int64) for t in docs]
-    preds = next_token_argmax(lm, ids)
     params = _kgw_params(gamma, 2.0, context_width, seeding)
     masses = None
     if seeding == "left" and context_width >= 1:  # the soft score's independence needs these
+        # One forward pass per text serves both tests: the top-1 prediction is the argmax
+        # of the distribution the soft score sums.
         acc = WindowMassAccumulator(lm.vocab_size, context_width)
+        preds = []
         for t in ids:
-            acc.add(t, next_token_probs(lm, t), 0)
+            probs = next_token_probs(lm, t)
+            preds.append(probs.argmax(-1).astype(np.int64))
+            acc.add(t, probs, 0)
         masses = acc.result()
+    else:
+        preds = next_token_argmax(lm, ids)
     res = open_audit(
         str(suspect_model), ids, preds, ring, ctrl, lm.tokenizer, params, alpha=alpha, masses=masses
     )

@@ -7,6 +7,7 @@ tests and demos) or a local directory in Hugging Face format given by the user.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -128,6 +129,21 @@ def generate(
     return out
 
 
+def _fitting(lm: LocalModel, ids: NDArray[np.int64]) -> NDArray[np.int64]:
+    """``ids`` cut to the model's longest input (``n_positions``), as int64."""
+    limit = int(getattr(lm.model.config, "n_positions", 1 << 30))
+    return np.asarray(ids, dtype=np.int64)[:limit]
+
+
+def _window_logits(lm: LocalModel, ids: NDArray[np.int64], context: int) -> Iterator[torch.Tensor]:
+    """The model's logits over ``ids`` (already :func:`_fitting`), ``context`` tokens at a
+    time (teacher forcing): row ``i`` of window ``s`` predicts ``ids[s + i + 1]``."""
+    with torch.no_grad():
+        for s in range(0, max(len(ids) - 1, 0), context):
+            window = torch.from_numpy(ids[s : s + context].copy())[None, :]
+            yield lm.model(input_ids=window).logits[0]
+
+
 def next_token_argmax(
     lm: LocalModel, texts: list[NDArray[np.int64]], *, context: int = 128
 ) -> list[NDArray[np.int64]]:
@@ -137,21 +153,10 @@ def next_token_argmax(
     forcing, windows of ``context`` tokens). Used by the open-weights radioactivity audit.
     """
     preds: list[NDArray[np.int64]] = []
-    with torch.no_grad():
-        for ids in texts:
-            ids = (
-                ids[: lm.model.config.n_positions]
-                if hasattr(lm.model.config, "n_positions")
-                else ids
-            )
-            chunks = []
-            for s in range(0, max(len(ids) - 1, 0), context):
-                window = torch.from_numpy(ids[s : s + context].astype(np.int64))[None, :]
-                logits = lm.model(input_ids=window).logits[0]
-                chunks.append(logits.argmax(-1).numpy())
-            preds.append(
-                np.concatenate(chunks)[: len(ids) - 1] if chunks else np.zeros(0, np.int64)
-            )
+    for raw in texts:
+        ids = _fitting(lm, raw)
+        chunks = [logits.argmax(-1).numpy() for logits in _window_logits(lm, ids, context)]
+        preds.append(np.concatenate(chunks)[: len(ids) - 1] if chunks else np.zeros(0, np.int64))
     return preds
 
 
@@ -161,17 +166,11 @@ def next_token_probs(
     """The model's next-token distribution at every position of one token sequence.
 
     Row ``i`` is the distribution of ``ids[i + 1]`` given ``ids[: i + 1]`` (same windows of
-    ``context`` tokens as :func:`next_token_argmax`). Used by the soft open-mode score
-    (:mod:`distillguard.watermark.soft`).
+    ``context`` tokens as :func:`next_token_argmax`, whose prediction is each row's argmax).
+    Used by the soft open-mode score (:mod:`distillguard.watermark.soft`).
     """
-    limit = int(getattr(lm.model.config, "n_positions", 1 << 30))
-    ids = np.asarray(ids, dtype=np.int64)[:limit]
-    rows: list[NDArray[np.float64]] = []
-    with torch.no_grad():
-        for s in range(0, max(len(ids) - 1, 0), context):
-            window = torch.from_numpy(ids[s : s + context].copy())[None, :]
-            probs = torch.softmax(lm.model(input_ids=window).logits[0].double(), -1)
-            rows.append(probs.numpy())
+    ids = _fitting(lm, ids)
+    rows = [torch.softmax(lg.double(), -1).numpy() for lg in _window_logits(lm, ids, context)]
     if not rows:
         return np.zeros((0, lm.vocab_size), dtype=np.float64)
     return np.concatenate(rows)[: len(ids) - 1]
