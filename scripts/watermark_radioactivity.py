@@ -95,8 +95,37 @@ def load_prompts(n: int, probes: int) -> tuple[list[str], list[str]]:
     for i in range(max(len(pool), len(inst))):
         train += [x[i] for x in (pool, inst) if i < len(x)]
     if n > len(train):
+        train += extra_prompts(set(train) | set(probe))
+    if n > len(train):
         raise SystemExit(f"--prompts {n}: only {len(train)} prompts available")
     return train[:n], probe
+
+
+def extra_prompts(used: set[str]) -> list[str]:
+    """Prompts beyond the first pool (fourth session, 4,800 prompts): T0 / PromptSource
+    filled templates and the GSM8K train questions outside the held-out 1,500 (both were in
+    the tiny LM's pre-training corpus), each shuffled with a fixed seed, then interleaved.
+    Appended after the first pool, so every shorter prompt list is unchanged."""
+    rows = _jsonl("payloads/gsm8k_train.jsonl")
+    gsm = [f"Question: {str(r['question']).strip()}\nAnswer:" for r in rows[:-1500]]
+    t0 = [
+        str(r["prompt"])
+        for f in sorted((DATA / "templates").glob("*.jsonl"))
+        for r in _jsonl(f"templates/{f.name}")
+    ]
+    out: list[str] = []
+    seen = set(used)
+    srcs = []
+    for seed, src in ((48, t0), (49, gsm)):
+        src = list(dict.fromkeys(src))
+        random.Random(seed).shuffle(src)
+        srcs.append(src)
+    for i in range(max(len(x) for x in srcs)):
+        for x in srcs:
+            if i < len(x) and x[i] not in seen:
+                seen.add(x[i])
+                out.append(x[i])
+    return out
 
 
 def paraphrase(text: str, rng: random.Random, table: SynonymTable) -> str:
@@ -168,26 +197,72 @@ def _tag(*parts: object) -> str:
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:12]
 
 
-def teacher_outputs(
-    teacher: LocalModel, prompts: list[str], proc: KGWLogitsProcessor, args: argparse.Namespace
+CHUNK = 1200  # teacher generations are cached per chunk of this many prompts
+
+
+def _teacher_chunk(
+    teacher: LocalModel,
+    prompts: list[str],
+    proc: KGWLogitsProcessor,
+    args: argparse.Namespace,
+    k: int,
 ) -> dict[str, object]:
-    """The teacher's watermarked and clean answers (cached on disk) and their perplexities."""
-    tag = _tag(prompts, args.new_tokens, args.min_new_tokens, args.delta, args.gamma, args.width)
-    path = args.cache / f"teacher-{tag}.json"
+    """Chunk ``k`` of the teacher's answers (cached). Chunk 0 keeps the earlier sessions'
+    cache key and seeds, so a run of up to :data:`CHUNK` prompts is unchanged."""
+    chunk = prompts[k * CHUNK : (k + 1) * CHUNK]
+    parts: tuple[object, ...] = (
+        chunk,
+        args.new_tokens,
+        args.min_new_tokens,
+        args.delta,
+        args.gamma,
+        args.width,
+    )
+    path = args.cache / f"teacher-{_tag(*parts, k) if k else _tag(*parts)}.json"
     if path.exists():
         return dict(json.loads(path.read_text()))
-    p_ids = [teacher.tokenizer.encode(p) for p in prompts]
+    p_ids = [teacher.tokenizer.encode(p) for p in chunk]
     kw = {"max_new_tokens": args.new_tokens, "min_new_tokens": args.min_new_tokens}
-    wm = generate(teacher, prompts, processors=[proc], seed=1, **kw)
-    clean = generate(teacher, prompts, seed=2, **kw)
+    t0 = time.process_time()
+    wm = generate(teacher, chunk, processors=[proc], seed=1 + 10 * k, **kw)
+    clean = generate(teacher, chunk, seed=2 + 10 * k, **kw)
     out = {
         "wm": wm,
         "clean": clean,
         "ppl_wm": perplexity(teacher, wm, prompts=p_ids),
         "ppl_clean": perplexity(teacher, clean, prompts=p_ids),
     }
+    print(f"# teacher chunk {k}: {len(chunk)} prompts, {time.process_time() - t0:.0f}s CPU")
     path.write_text(json.dumps(out))
     return out
+
+
+def _pooled_ppl(chunks: list[dict[str, object]], name: str) -> float:
+    """Perplexity over all chunks: exp of the token-weighted mean log-perplexity."""
+    ans = "wm" if name == "ppl_wm" else "clean"
+    texts: list[list[list[int]]] = [c[ans] for c in chunks]  # type: ignore[misc]
+    n = [sum(len(a) for a in t) for t in texts]
+    logs = [float(np.log(float(c[name]))) for c in chunks]  # type: ignore[arg-type]
+    return float(np.exp(np.dot(n, logs) / max(sum(n), 1)))
+
+
+def teacher_outputs(
+    teacher: LocalModel, prompts: list[str], proc: KGWLogitsProcessor, args: argparse.Namespace
+) -> dict[str, object]:
+    """The teacher's watermarked and clean answers (cached on disk per chunk of
+    :data:`CHUNK` prompts) and their perplexities."""
+    chunks = [
+        _teacher_chunk(teacher, prompts, proc, args, k)
+        for k in range((len(prompts) + CHUNK - 1) // CHUNK)
+    ]
+    if len(chunks) == 1:
+        return chunks[0]
+    return {
+        "wm": [a for c in chunks for a in c["wm"]],  # type: ignore[attr-defined]
+        "clean": [a for c in chunks for a in c["clean"]],  # type: ignore[attr-defined]
+        "ppl_wm": _pooled_ppl(chunks, "ppl_wm"),
+        "ppl_clean": _pooled_ppl(chunks, "ppl_clean"),
+    }
 
 
 def soft_scores(
@@ -272,6 +347,11 @@ def main() -> None:
     ap.add_argument(
         "--teacher-row", action="store_true", help="Also score the untuned teacher (soft, H0)."
     )
+    ap.add_argument(
+        "--teacher-chunk",
+        type=int,
+        help="Only generate (and cache) this chunk of 1,200 teacher prompts, then exit.",
+    )
     args = ap.parse_args()
     torch.set_num_threads(1)
     args.cache.mkdir(parents=True, exist_ok=True)
@@ -293,6 +373,9 @@ def main() -> None:
     probe_prompts = [tok.decode(tok.encode(p)[-cut:]) for p in probe_prompts]
     p_ids = [tok.encode(p) for p in train_prompts]
     proc = KGWLogitsProcessor(key, teacher.vocab_size, params)
+    if args.teacher_chunk is not None:
+        _teacher_chunk(teacher, train_prompts, proc, args, args.teacher_chunk)
+        return
     gen = teacher_outputs(teacher, train_prompts, proc, args)
     wm: list[list[int]] = gen["wm"]  # type: ignore[assignment]
     clean: list[list[int]] = gen["clean"]  # type: ignore[assignment]

@@ -43,6 +43,26 @@ def test_prompts_are_disjoint_from_probes_and_mix_sources(
         script.load_prompts(10**6, 60)
 
 
+def test_larger_prompt_lists_extend_the_smaller_ones(script: ModuleType, shared_data: Path) -> None:
+    small, probes = script.load_prompts(1200, 60)
+    big, probes4 = script.load_prompts(4800, 60)
+    assert big[:1200] == small and probes4 == probes
+    assert not set(big) & set(probes)
+    new = big[1947:]  # after the first pool: T0 templates and early GSM8K, interleaved
+    assert len(set(new)) == len(new) and not set(new) & set(big[:1947])
+    gsm = sum(p.startswith("Question:") and p.endswith("\nAnswer:") for p in new)
+    assert 0.4 < gsm / len(new) < 0.6
+    assert script.load_prompts(4800, 60) == (big, probes)  # seeded: same list every run
+
+
+def test_pooled_perplexity_weights_chunks_by_tokens(script: ModuleType) -> None:
+    a = {"wm": [[1] * 30], "ppl_wm": 10.0}
+    b = {"wm": [[1] * 10, [2] * 20], "ppl_wm": 1000.0}
+    # equal token counts: the geometric mean of the chunk perplexities
+    assert abs(script._pooled_ppl([a, b], "ppl_wm") - 100.0) < 1e-9
+    assert abs(script._pooled_ppl([a], "ppl_wm") - 10.0) < 1e-9
+
+
 def test_rewrite_keeps_first_half_of_each_marked_answer(script: ModuleType, tiny_lm) -> None:
     prompts = ["Question: What is 2 plus 3?\nAnswer:", "Write a haiku about rain.\n"]
     wm = [list(range(100, 112)), list(range(200, 209))]
@@ -91,3 +111,26 @@ def test_soft_scores_row_fields_and_cache(script: ModuleType, tiny_lm, tmp_path:
     assert row["soft_controls"] == 4 and 0 < row["soft_windows"] < row["soft_all_windows"]
     assert 0.0 <= row["soft_p"] <= 1.0 and 0.0 <= row["soft_ctl_frac_p01"] <= 1.0
     assert script.soft_scores(tiny_lm, [], [], [], key, controls, KGWParams(), path) == row
+
+
+def test_teacher_outputs_cached_per_chunk_with_the_old_key_for_chunk_0(
+    script: ModuleType, tiny_lm, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from distillguard.watermark.keys import MasterSecret
+    from distillguard.watermark.processors import KGWLogitsProcessor
+
+    monkeypatch.setattr(script, "CHUNK", 2)
+    key = MasterSecret(b"R" * 32).derive("cohort:harvester", "kgw")
+    proc = KGWLogitsProcessor(key, tiny_lm.vocab_size)
+    args = argparse.Namespace(
+        new_tokens=6, min_new_tokens=6, delta=2.0, gamma=0.25, width=1, cache=tmp_path
+    )
+    prompts = ["Question: What is 2 plus 3?\nAnswer:", "Write a haiku.\n", "Name a colour.\n"]
+    out = script.teacher_outputs(tiny_lm, prompts, proc, args)
+    assert [len(a) for a in out["wm"]] == [6, 6, 6] and len(out["clean"]) == 3
+    old_tag = script._tag(prompts[:2], 6, 6, 2.0, 0.25, 1)  # the earlier sessions' file name
+    assert (tmp_path / f"teacher-{old_tag}.json").exists()
+    assert len(list(tmp_path.glob("teacher-*.json"))) == 2
+    first = script.teacher_outputs(tiny_lm, prompts[:2], proc, args)  # chunk 0 alone: cached
+    assert first["wm"] == out["wm"][:2]
+    assert out["ppl_wm"] > 1.0 and out["ppl_clean"] > 1.0
