@@ -20,6 +20,7 @@ must not grow with the input size. ``--memory-limit`` sets the store's DuckDB
     .venv/bin/python benchmarks/bench_ingest.py            # 100 MB and 500 MB
     .venv/bin/python benchmarks/bench_ingest.py --full     # 100 MB, 1 GB and 5 GB
     .venv/bin/python benchmarks/bench_ingest.py --sizes 1024 --memory-limit 1GB
+    .venv/bin/python benchmarks/bench_ingest.py --sizes 1024 --no-per-line --ahead 1 3
 """
 
 from __future__ import annotations
@@ -182,6 +183,10 @@ def child(kind: str, src: Path, db: Path, memory_limit: str = "") -> None:
         from distillguard.store import DuckDBStore
 
         workers = 2 if kind == "ours-2w" else 1
+        if kind.startswith("ours-ahead"):  # groups validated ahead of the one being written
+            from distillguard.ingest import direct
+
+            direct.GROUPS_AHEAD = int(kind.removeprefix("ours-ahead"))
         with DuckDBStore(db, memory_limit=memory_limit) as store:
             rep = ingest_paths(
                 [src],
@@ -228,6 +233,15 @@ def main() -> None:
     )
     ap.add_argument("--memory-limit", default="", help="[store] memory_limit for our children")
     ap.add_argument(
+        "--ahead",
+        type=int,
+        nargs="+",
+        default=[],
+        metavar="N",
+        help="also load with N groups validated ahead of the one being written "
+        "(distillguard.ingest.direct.GROUPS_AHEAD; 'ours' uses the default)",
+    )
+    ap.add_argument(
         "--baseline",
         metavar="SRC",
         help="also load each file with the distillguard package under SRC (e.g. an older "
@@ -253,6 +267,7 @@ def main() -> None:
         variants.append(("ours 2w", "ours-2w", ""))
     if args.baseline:
         variants.append(("before", "ours", args.baseline))
+    variants += [(f"ahead {n}", f"ours-ahead{n}", "") for n in args.ahead]
     rows: list[tuple[int, int, list[dict[str, float]]]] = []
     work = Path(tempfile.mkdtemp(prefix="dg-bench-ingest-", dir="/tmp"))
     try:

@@ -273,3 +273,41 @@ def test_block_files_are_written_whole(
         (again,) = prepare_block(scan_block(1, lines, "f.jsonl", LIMIT, False), tmp_path, writer)
         again.discard()  # type: ignore[union-attr]
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("ahead", [1, 3])
+def test_many_groups_validated_ahead_store_what_the_per_line_path_stores(
+    sim_lines: list[bytes], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ahead: int
+) -> None:
+    # Small blocks and groups, so that several groups are validated ahead of the one being
+    # written; lines repeated in later groups (duplicates), bad lines and a per-line run
+    # between groups. Rows, counts and quarantine entries must equal the per-line path's.
+    lines = [line for line in sim_lines if line.strip()][:1200]
+    for i in range(7, len(lines), 97):
+        lines[i] = b'{"ts": "yesterday", "account_id": "x"}'
+    lines = lines + lines[300:420] + lines[:40]
+    src = tmp_path / "many.jsonl"
+    src.write_bytes(b"\n".join(lines))
+    monkeypatch.setattr("distillguard.ingest.direct.BLOCK_LINES", 100)
+    monkeypatch.setattr("distillguard.ingest.direct.GROUP_ROWS", 250)
+    monkeypatch.setattr("distillguard.ingest.direct.GROUPS_AHEAD", ahead)
+    groups: list[int] = []
+    real = direct.write_blocks
+
+    def spy(store: Store, blocks: list[BlockWrite], parser: Any = None) -> Any:
+        groups.append(sum(b.rows for b in blocks))
+        return real(store, blocks, parser)
+
+    monkeypatch.setattr("distillguard.ingest.run.write_blocks", spy)
+    got = {}
+    for fast in (True, False):
+        quarantine = tmp_path / f"q-{fast}.jsonl"
+        with DuckDBStore(tmp_path / f"s-{fast}.duckdb") as store:
+            rep = ingest_paths([src], store, fast_path=fast, quarantine=quarantine)
+            counts = (rep.read, rep.accepted, rep.duplicates, rep.quarantined)
+            got[fast] = (counts, store.sql(_ORDER), quarantine.read_text().count("\n"))
+    assert len(groups) > 2 * ahead  # several groups were in flight
+    assert got[True][0] == got[False][0]
+    assert got[True][0][2] >= 150  # the repeated lines, less the bad ones, are duplicates
+    assert got[True][1].equals(got[False][1])
+    assert got[True][2] == got[False][2] == got[True][0][3] > 10

@@ -59,6 +59,9 @@ ROW_GROUP_ROWS = 122_880
 BLOCK_LINES = ROW_GROUP_ROWS // 10
 #: Events per insert statement (one row group).
 GROUP_ROWS = ROW_GROUP_ROWS
+#: Groups validated ahead of the one being written (``parallel.pipelined``): the Python
+#: stage and the statement take about as long per group, each varying group by group.
+GROUPS_AHEAD = 2
 _TEXT_COLUMNS = ("prompt_text", "context_text")
 #: Buffers per ``os.writev`` call (the POSIX minimum of IOV_MAX is 16; Linux has 1024).
 _IOV_MAX = min(1024, os.sysconf("SC_IOV_MAX")) if hasattr(os, "sysconf") else 16

@@ -200,6 +200,7 @@ def _direct_chunks(
     Reading, validating and preparing blocks run in a background thread while the caller
     writes the previous group (DuckDB, which releases the GIL). Order is kept.
     """
+    from distillguard.ingest import direct
     from distillguard.ingest.direct import group_parts, prepare_block
     from distillguard.ingest.fastpath import scan_block
     from distillguard.ingest.parallel import pipelined
@@ -218,7 +219,8 @@ def _direct_chunks(
                 for part in prepare_block(
                     scan_block(first, lines, source, limit, keep_text), Path(tmp), writer
                 )
-            )
+            ),
+            ahead=direct.GROUPS_AHEAD,
         )
         try:
             empty = rows_to_table([])

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import queue
+import threading
 from collections import deque
 from collections.abc import Generator, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -80,19 +82,48 @@ def parallel_flatten(
                 fut.cancel()
 
 
-def pipelined(items: Iterator[_T]) -> Generator[_T, None, None]:
-    """Yield ``items``, computing the next one in a background thread meanwhile.
+def pipelined(items: Iterator[_T], ahead: int = 1) -> Generator[_T, None, None]:
+    """Yield ``items``, computing up to ``ahead`` of the next ones in a background thread.
 
-    The JSONL reader uses it so that block N is written to the store while block N+1 is
-    read and validated in Python. DuckDB releases the GIL, so the stages overlap on two
-    cores; one item is computed ahead, so memory stays bounded by a few blocks. Closing the
-    generator waits for the item being computed.
+    The JSONL reader uses it so that block N is written to the store while the next blocks
+    are read and validated in Python. DuckDB releases the GIL, so the stages overlap on two
+    cores. With ``ahead`` > 1 the producer can run ahead of a consumer that is briefly
+    slower (and the consumer need not wait when the producer is): two stages of about the
+    same mean time but varying item by item then stay busy (docs/benchmarks.md, "Ingest").
+    Memory stays bounded by ``ahead + 1`` items. Closing the generator waits for the item
+    being computed; an exception raised by ``items`` is raised here, in order.
     """
-    with ThreadPoolExecutor(1, thread_name_prefix="dg-ingest") as pool:
-        ahead = pool.submit(next, items, _END)
+    if ahead < 1:
+        raise ValueError(f"ahead must be at least 1, not {ahead}")
+    slots = threading.Semaphore(ahead)
+    done: queue.Queue[tuple[bool, Any]] = queue.Queue()
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            while True:
+                slots.acquire()
+                if stop.is_set():
+                    return
+                item = next(items, _END)
+                done.put((True, item))
+                if item is _END:
+                    return
+        except BaseException as exc:  # handed to the consumer, raised there
+            done.put((False, exc))
+
+    thread = threading.Thread(target=produce, name="dg-ingest", daemon=True)
+    thread.start()
+    try:
         while True:
-            item = ahead.result()
+            ok, item = done.get()
+            if not ok:
+                raise item
             if item is _END:
                 return
-            ahead = pool.submit(next, items, _END)
+            slots.release()
             yield item
+    finally:
+        stop.set()
+        slots.release()  # a producer waiting for a slot wakes up and sees ``stop``
+        thread.join()
