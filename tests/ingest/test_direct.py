@@ -306,6 +306,9 @@ def test_many_groups_validated_ahead_store_what_the_per_line_path_stores(
             rep = ingest_paths([src], store, fast_path=fast, quarantine=quarantine)
             counts = (rep.read, rep.accepted, rep.duplicates, rep.quarantined)
             got[fast] = (counts, store.sql(_ORDER), quarantine.read_text().count("\n"))
+            again = ingest_paths([src], store, fast_path=fast)  # a re-run adds nothing
+            assert (again.read, again.accepted, again.quarantined) == (rep.read, 0, rep.quarantined)
+            assert store.sql(_ORDER).equals(got[fast][1])
     assert len(groups) > 2 * ahead  # several groups were in flight
     assert got[True][0] == got[False][0]
     assert got[True][0][2] >= 150  # the repeated lines, less the bad ones, are duplicates

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from distillguard.errors import StoreError
 from distillguard.events import decode_event, events_to_arrow
 from distillguard.store import DuckDBStore, MemoryStore, Store
 
@@ -130,3 +131,26 @@ def test_write_select_deduplicates_with_and_without_unique_keys(checked: bool) -
     assert stored == sorted(
         {*first.column("event_id").to_pylist(), *second.column("event_id").to_pylist()}
     )
+
+
+def test_write_select_skips_the_select_when_every_key_is_stored() -> None:
+    """With unique_keys all stored (a re-run), nothing would be inserted: the select is not
+    run (one that would fail shows it), and every row counts as a duplicate."""
+    from datetime import UTC, datetime
+
+    batch = _batch(6)
+    lo, hi = datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
+    failing = "SELECT * FROM _b WHERE error('the select ran')"
+    with DuckDBStore(":memory:") as store:
+        store.write(batch.slice(0, 5))
+        res = store.write_select(
+            failing, [], {"_b": batch.slice(0, 5)}, (lo, hi), 5, unique_keys="_b"
+        )
+        assert (res.inserted, res.duplicates) == (0, 5)
+        with pytest.raises(StoreError, match="the select ran"):  # one key is new: it runs
+            store.write_select(failing, [], {"_b": batch}, (lo, hi), 6, unique_keys="_b")
+        res = store.write_select(
+            "SELECT * FROM _b", [], {"_b": batch}, (lo, hi), 6, unique_keys="_b"
+        )
+        assert (res.inserted, res.duplicates) == (1, 5)
+        assert store.sql("SELECT count(*) AS n FROM events").to_pylist() == [{"n": 6}]

@@ -141,8 +141,10 @@ class DuckDBStore:
         stored rows in ``ts_range`` are first probed for those keys alone, and when none is
         stored (the usual case: new data) the rows are inserted with a plain ``INSERT``: no
         window over whole rows, no hash table of them (measured: less CPU and memory); when
-        some are stored (overlapping inputs, a re-run), the rows are anti-joined against the
-        stored keys without the window that de-duplicates the batch itself.
+        some are stored (overlapping inputs), the rows are anti-joined against the stored
+        keys without the window that de-duplicates the batch itself; and when all of them are
+        (a re-run of the same input), ``select`` is not run at all: nothing would be inserted.
+        The table must then hold exactly ``rows`` rows, one per row of ``select``.
 
         Raises:
             StoreError: the statement failed (nothing of it was inserted).
@@ -164,9 +166,12 @@ class DuckDBStore:
                     self.con.register(name, table)
                 sql = _INSERT_SQL.format(select=select, window=window)
                 if unique_keys is not None:
+                    stored = self._stored_count(unique_keys, window)
+                    if stored == rows:
+                        return WriteResult(0, rows)
                     sql = (
                         _ANTI_SQL.format(select=select, window=window)
-                        if self._stored_any(unique_keys, window)
+                        if stored
                         else f"INSERT INTO events {select}"
                     )
                 res = self.con.execute(sql, params).fetchall()
@@ -178,13 +183,15 @@ class DuckDBStore:
                     self.con.unregister(name)
         return WriteResult(inserted, rows - inserted)
 
-    def _stored_any(self, keys: str, window: str) -> bool:
-        """Whether any (event_id, ts) of table ``keys`` is stored (caller holds the lock)."""
+    def _stored_count(self, keys: str, window: str) -> int:
+        """How many rows of table ``keys`` have their (event_id, ts) stored (caller holds the
+        lock)."""
         found = self.con.execute(
-            f"SELECT count(*) FROM (SELECT event_id, ts FROM events{window}) e "  # noqa: S608
-            f"SEMI JOIN {keys} k ON e.event_id = k.event_id AND e.ts = k.ts"
+            f"SELECT count(*) FROM {keys} k SEMI JOIN "  # noqa: S608
+            f"(SELECT event_id, ts FROM events{window}) e "
+            "ON e.event_id = k.event_id AND e.ts = k.ts"
         ).fetchall()
-        return bool(found[0][0])
+        return int(found[0][0])
 
     def begin(self) -> None:
         """Start a transaction: the following writes and statements commit together."""
