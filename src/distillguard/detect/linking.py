@@ -131,16 +131,31 @@ def build_edges(
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE _l_keys AS {_keys_sql(cfg, events, has_fam, list(sig_cols))}"
     ).fetchall()
+    # Accounts as dense integers (their order is the account ids' order, so ``least`` and
+    # ``greatest`` orient a pair the same way): the joins and aggregations below run over
+    # tens of millions of pairs at 10 M events, and integer keys keep their hash tables a
+    # third of the size of string keys (no spilling to disk under ``memory_limit``).
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _l_acc AS
+        SELECT account_id, CAST(row_number() OVER (ORDER BY account_id) AS BIGINT) AS i
+        FROM (SELECT DISTINCT account_id FROM _l_keys) x"""
+    ).fetchall()
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _l_kid AS
+        SELECT kind, key, CAST(row_number() OVER (ORDER BY kind, key) AS BIGINT) AS kid
+        FROM (SELECT DISTINCT kind, key FROM _l_keys) x"""
+    ).fetchall()
     # md5, not hash(): the fan-out order must be the same on every engine (Spark parity).
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _l_rank AS
-        SELECT k.account_id, k.kind, k.key, count(*) OVER (PARTITION BY k.kind, k.key) AS n,
-          row_number() OVER (PARTITION BY k.kind, k.key
+        SELECT x.i AS acc, k.kind, d.kid, count(*) OVER (PARTITION BY d.kid) AS n,
+          row_number() OVER (PARTITION BY d.kid
               ORDER BY md5(k.account_id || '{seed}a'), k.account_id) AS r1,
-          row_number() OVER (PARTITION BY k.kind, k.key
+          row_number() OVER (PARTITION BY d.kid
               ORDER BY md5(k.account_id || '{seed}b'), k.account_id) AS r2,
           CASE WHEN k.kind = 'family' THEN {fam_strength} ELSE 1.0 END AS base
-        FROM _l_keys k {fam_w}"""
+        FROM _l_keys k JOIN _l_acc x ON x.account_id = k.account_id
+          JOIN _l_kid d ON d.kind = k.kind AND d.key = k.key {fam_w}"""
     ).fetchall()
     # The offsets are added before the join (ka) so that the join is a plain equi-join on
     # (kind, key, rank): written as ``b.r1 = a.r1 + o.off`` DuckDB joined on kind alone and
@@ -149,14 +164,14 @@ def build_edges(
         f"""CREATE OR REPLACE TEMP TABLE _l_pairs AS
         WITH k AS (SELECT * FROM _l_rank WHERE n BETWEEN 2 AND {int(cfg.key_max_accounts)}),
         o AS (SELECT range AS off FROM range(1, {fan + 1})),
-        ka AS (SELECT k.account_id, k.kind, k.key, k.n, k.base, k.r1 + o.off AS t1,
+        ka AS (SELECT k.acc, k.kind, k.kid, k.n, k.base, k.r1 + o.off AS t1,
                       k.r2 + o.off AS t2 FROM k, o),
         p AS (
-          SELECT a.account_id AS x, b.account_id AS y, a.kind, a.n, a.base
-          FROM ka a JOIN k b ON b.kind = a.kind AND b.key = a.key AND b.r1 = a.t1
+          SELECT a.acc AS x, b.acc AS y, a.kind, a.n, a.base
+          FROM ka a JOIN k b ON b.kid = a.kid AND b.r1 = a.t1
           UNION ALL
-          SELECT a.account_id, b.account_id, a.kind, a.n, a.base
-          FROM ka a JOIN k b ON b.kind = a.kind AND b.key = a.key AND b.r2 = a.t2)
+          SELECT a.acc, b.acc, a.kind, a.n, a.base
+          FROM ka a JOIN k b ON b.kid = a.kid AND b.r2 = a.t2)
         SELECT least(x, y) AS a, greatest(x, y) AS b, kind,
           max(base / (1.0 + greatest(log10(n / 10.0), 0))) AS strength,
           count(*) AS evidence
@@ -175,9 +190,9 @@ def build_edges(
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _l_ls AS
         WITH cells AS (
-          SELECT DISTINCT e.account_id, CAST(floor({EPOCH.format("e.ts")} / {bucket}) AS BIGINT)
-              AS bk, {fam_col} AS fam
-          FROM {events} e {fam_join}),
+          SELECT DISTINCT x.i AS account_id,
+              CAST(floor({EPOCH.format("e.ts")} / {bucket}) AS BIGINT) AS bk, {fam_col} AS fam
+          FROM {events} e JOIN _l_acc x ON x.account_id = e.account_id {fam_join}),
         sized AS (SELECT *, count(*) OVER (PARTITION BY bk, fam) AS n,
                          count(*) OVER (PARTITION BY account_id) AS cells_of_account
                   FROM cells),
@@ -195,10 +210,15 @@ def build_edges(
     behaviour = ", ".join(f"'{k}'" for k in sorted(BEHAVIOUR_KINDS))
     identity = ", ".join(f"'{k}'" for k in sorted(IDENTITY_KINDS))
     con.execute(
-        f"""CREATE OR REPLACE TABLE account_edges AS
+        f"""CREATE OR REPLACE TEMP TABLE _l_edges AS
         SELECT a, b, kind, least(strength, 1.0) * (CASE kind {kind_w} ELSE 0.5 END) AS weight,
                evidence
         FROM (SELECT * FROM _l_pairs UNION ALL SELECT * FROM _l_ls) e"""
+    ).fetchall()
+    con.execute(
+        """CREATE OR REPLACE TABLE account_edges AS
+        SELECT xa.account_id AS a, xb.account_id AS b, e.kind, e.weight, e.evidence
+        FROM _l_edges e JOIN _l_acc xa ON xa.i = e.a JOIN _l_acc xb ON xb.i = e.b"""
     ).fetchall()
     # Guilt by association needs guilt: an edge counts in proportion to how suspicious both
     # of its ends already look on their own, so a campaign's members pull together while a
@@ -206,20 +226,25 @@ def build_edges(
     floor = min(max(float(cfg.edge_suspicion_floor), 0.0), 1.0)
     if prior:
         scale = f"({floor} + {1.0 - floor} * sqrt(pa.suspicion * pb.suspicion))"
-        join = f"JOIN {prior} pa ON pa.account_id = g.a JOIN {prior} pb ON pb.account_id = g.b"
+        join = (
+            f"JOIN {prior} pa ON pa.account_id = xa.account_id "
+            f"JOIN {prior} pb ON pb.account_id = xb.account_id"
+        )
     else:
         scale, join = "1.0", ""
     con.execute(
         f"""CREATE OR REPLACE TABLE account_graph AS
-        SELECT g.a, g.b, g.weight * {scale} AS weight, g.behaviour * {scale} AS behaviour,
-               g.identity * {scale} AS identity, g.weight AS raw_weight
+        SELECT xa.account_id AS a, xb.account_id AS b, g.weight * {scale} AS weight,
+               g.behaviour * {scale} AS behaviour, g.identity * {scale} AS identity,
+               g.weight AS raw_weight
         FROM (SELECT a, b, sum(weight) AS weight,
                      sum(CASE WHEN kind IN ({behaviour}) THEN weight ELSE 0 END) AS behaviour,
                      sum(CASE WHEN kind IN ({identity}) THEN weight ELSE 0 END) AS identity
-              FROM account_edges GROUP BY a, b) g {join}
+              FROM _l_edges GROUP BY a, b) g
+          JOIN _l_acc xa ON xa.i = g.a JOIN _l_acc xb ON xb.i = g.b {join}
         WHERE g.weight * {scale} >= {float(cfg.min_edge_weight)}"""
     ).fetchall()
-    for t in ("_l_keys", "_l_rank", "_l_pairs", "_l_ls"):
+    for t in ("_l_keys", "_l_acc", "_l_kid", "_l_rank", "_l_pairs", "_l_ls", "_l_edges"):
         con.execute(f"DROP TABLE IF EXISTS {t}").fetchall()
     rows = con.execute("SELECT kind, count(*) FROM account_edges GROUP BY kind").fetchall()
     return {str(k): int(n) for k, n in rows}

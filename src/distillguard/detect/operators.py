@@ -28,10 +28,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from statistics import median
 from typing import Any
 
+import igraph as ig
+import pyarrow as pa
+
 from distillguard.detect.config import DetectConfig
 from distillguard.detect.membership import Pending, split_off
 from distillguard.detect.scoring import AccountScore
-from distillguard.detect.unionfind import DisjointSets
 
 #: Identity pairs among a set of accounts (a callable so that only campaigns are queried).
 PairsOf = Callable[[Sequence[str]], Iterable[tuple[str, str]]]
@@ -55,12 +57,25 @@ MIN_LOG_RATIO = math.log(2.0)
 def identity_components(
     members: Sequence[str], pairs: Iterable[tuple[str, str]]
 ) -> list[list[str]]:
-    """Members grouped by identity ties (transitively), largest group first."""
-    sets = DisjointSets(members)
+    """Members grouped by identity ties (transitively), largest group first.
+
+    Pairs naming an account outside ``members`` are ignored. Each group keeps the members'
+    order; vectorised (a campaign of 50,000 accounts has millions of identity ties).
+    """
+    index = {a: i for i, a in enumerate(members)}
+    get = index.get
+    src: list[int] = []
+    dst: list[int] = []
     for a, b in pairs:
-        if a in sets and b in sets:
-            sets.union(a, b)
-    groups = sets.groups(members)
+        i, j = get(a), get(b)
+        if i is not None and j is not None:
+            src.append(i)
+            dst.append(j)
+    graph = ig.Graph(n=len(members), edges=list(zip(src, dst, strict=True)))
+    labels = graph.connected_components().membership
+    groups: dict[int, list[str]] = {}
+    for a, label in zip(members, labels, strict=True):
+        groups.setdefault(label, []).append(a)
     return sorted(groups.values(), key=lambda g: (-len(g), g[0]))
 
 
@@ -141,11 +156,23 @@ def identity_pairs(con: Any, kinds: Sequence[str]) -> PairsOf:
     def pairs_of(members: Sequence[str]) -> list[tuple[str, str]]:
         if not kind_list or not members:
             return []
-        ids = ", ".join("'" + a.replace("'", "''") + "'" for a in members)
-        rows = con.execute(
-            f"SELECT a, b FROM account_edges WHERE kind IN ({kind_list}) "  # noqa: S608
-            f"AND a IN ({ids}) AND b IN ({ids})"
-        ).fetchall()
-        return [(str(a), str(b)) for a, b in rows]
+        # The members travel as a registered table (a join), not as an IN list of literals:
+        # a campaign can have tens of thousands of them.
+        con.register("_op_members", pa.table({"account_id": [str(a) for a in members]}))
+        try:
+            tbl = con.sql(
+                f"SELECT a, b FROM account_edges WHERE kind IN ({kind_list}) "  # noqa: S608
+                "AND a IN (SELECT account_id FROM _op_members) "
+                "AND b IN (SELECT account_id FROM _op_members)"
+            ).to_arrow_table()
+        finally:
+            con.unregister("_op_members")
+        return list(
+            zip(
+                (str(a) for a in tbl.column("a").to_pylist()),
+                (str(b) for b in tbl.column("b").to_pylist()),
+                strict=True,
+            )
+        )
 
     return pairs_of
