@@ -267,7 +267,7 @@ def _leiden(
             objective_function="modularity",
             weights="weight",
             resolution=float(cfg.leiden_resolution),
-            n_iterations=-1,
+            n_iterations=int(cfg.leiden_iterations),
         )
     finally:
         ig.set_random_number_generator(random)
