@@ -111,3 +111,30 @@ def test_identity_pairs_reads_only_given_kinds_among_members(
     expected = [("a", "b"), ("b", "c"), ("o'k", "a")] if kinds else []
     assert got == expected
     store.close()
+
+
+def _tactic(rows: list[dict[str, object]], signal: str) -> list[dict[str, object]]:
+    return [{**r, f"sig_{signal}_share": 1.0} for r in rows]
+
+
+def test_second_operation_with_other_tactics_becomes_its_own_campaign() -> None:
+    """Regression (demo-week seed 11, 10 % of the sweep-chaser's volume replayed): 28
+    clearly risky release-chasers sat in the hydra's community; the profile gate kept the
+    hydra's reasoning harvest and left the sweepers as lone suspects, in no campaign."""
+    hydra = _tactic([_row(f"h{i:02d}", 1.0) for i in range(20)], "reasoning_trace")
+    sweep = _tactic([_row(f"s{i}", 1.0, n=40) for i in range(4)], "capability_sweep")
+    camps = sorted(_decide(hydra + sweep))
+    assert camps == [tuple(f"h{i:02d}" for i in range(20)), tuple(f"s{i}" for i in range(4))]
+
+
+def test_left_out_accounts_that_are_not_clearly_risky_stay_out() -> None:
+    """Accounts the profile gate left out join no campaign unless enough of them are clearly
+    risky (``suspect_threshold``) on their own: verified, aged, no max_tokens at the cap."""
+    hydra = _tactic([_row(f"h{i:02d}", 1.0) for i in range(20)], "reasoning_trace")
+    mild = [
+        {**r, "verified": 1, "max_tokens_cap_share": 0.0}
+        for r in _tactic(
+            [_row(f"m{i}", 0.8, n=40, age=400.0) for i in range(4)], "capability_sweep"
+        )
+    ]
+    assert sorted(_decide(hydra + mild)) == [tuple(f"h{i:02d}" for i in range(20))]

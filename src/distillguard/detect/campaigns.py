@@ -248,6 +248,39 @@ def _minus(total: Mapping[str, float], part: Mapping[str, float]) -> dict[str, f
     return {k: max(v - part.get(k, 0.0), 0.0) for k, v in total.items()}
 
 
+def _second_operation(
+    pending: list[tuple[float, int, list[str], float]],
+    comm: int,
+    candidates: Sequence[str],
+    members: Sequence[str],
+    by_id: Mapping[str, Mapping[str, Any]],
+    scores: Mapping[str, AccountScore],
+    cfg: DetectConfig,
+    behaviour: float,
+) -> None:
+    """Add the candidates the profile gate left out as a campaign of their own (in place).
+
+    One community can hold two operations with different tactics (a release chaser's
+    capability sweeps beside a hydra's reasoning harvest, on the same proxies): the profile
+    gate keeps the core's tactics, and the rest were left as lone suspects. They become a
+    campaign when their clearly risky accounts (``suspect_threshold``) are enough for one,
+    score as a campaign on their own, and share a tactic profile among themselves.
+    """
+    kept = set(members)
+    others = [a for a in candidates if a not in kept]
+    anchors = [a for a in others if scores[a].risk >= cfg.suspect_threshold]
+    if len(anchors) < cfg.min_campaign_accounts:
+        return
+    cs = score_community([by_id[a] for a in anchors], [scores[a] for a in anchors], behaviour)
+    if cs.risk < cfg.campaign_threshold:
+        return
+    group = profile_gate(others, anchors, by_id, cfg.member_min_profile_similarity)
+    volume = sum(int(by_id[a].get("n_events") or 0) for a in group)
+    if len(group) < cfg.min_campaign_accounts or volume < cfg.min_campaign_events:
+        return
+    pending.append((-float(volume), -3000 - len(pending), sorted(group), cs.risk))
+
+
 def decide(
     rows: Sequence[Mapping[str, Any]],
     communities: Mapping[str, tuple[int, bool]],
@@ -401,7 +434,11 @@ def decide(
             }
             if float(by_id[a].get("distill_share") or 0.0) >= cgate
         )
+        candidates = members
         members = profile_gate(members, core, by_id, cfg.member_min_profile_similarity)
+        _second_operation(
+            pending, comm, candidates, members, by_id, scores, cfg, behaviour_share.get(comm, 0.0)
+        )
         volume = sum(int(by_id[a].get("n_events") or 0) for a in members)
         if len(members) < cfg.min_campaign_accounts or volume < cfg.min_campaign_events:
             continue
