@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from distillguard.detect.allowlist import AllowList
+from distillguard.detect.campaigns import decide
+from distillguard.detect.config import DetectConfig
+from distillguard.detect.membership import FamilyUsage
 from distillguard.detect.operators import (
     identity_components,
     identity_pairs,
@@ -120,7 +125,8 @@ def _tactic(rows: list[dict[str, object]], signal: str) -> list[dict[str, object
 def test_second_operation_with_other_tactics_becomes_its_own_campaign() -> None:
     """Regression (demo-week seed 11, 10 % of the sweep-chaser's volume replayed): 28
     clearly risky release-chasers sat in the hydra's community; the profile gate kept the
-    hydra's reasoning harvest and left the sweepers as lone suspects, in no campaign."""
+    hydra's reasoning harvest and left the sweepers as lone suspects, in no campaign (time
+    to detection 25 % of its volume)."""
     hydra = _tactic([_row(f"h{i:02d}", 1.0) for i in range(20)], "reasoning_trace")
     sweep = _tactic([_row(f"s{i}", 1.0, n=40) for i in range(4)], "capability_sweep")
     camps = sorted(_decide(hydra + sweep))
@@ -138,3 +144,33 @@ def test_left_out_accounts_that_are_not_clearly_risky_stay_out() -> None:
         )
     ]
     assert sorted(_decide(hydra + mild)) == [tuple(f"h{i:02d}" for i in range(20))]
+
+
+def test_left_out_accounts_a_campaign_takes_in_later_stay_with_it() -> None:
+    """Regression (demo-week seed 7, full scale): 7 slow-and-low accounts that the profile
+    gate left out of the hydra's community speak through the slow-and-low campaign's wrapper
+    family; they join that campaign, not a campaign of their own."""
+    hydra = _tactic([_row(f"h{i:02d}", 1.0) for i in range(20)], "reasoning_trace")
+    quiet = _tactic([_row(f"q{i}", 1.0, n=40) for i in range(10)], "capability_sweep")
+    left = _tactic([_row(f"s{i}", 1.0, n=40) for i in range(4)], "capability_sweep")
+    rows = hydra + quiet + left
+    comm = {str(r["account_id"]): (1 if str(r["account_id"])[0] == "q" else 0, True) for r in rows}
+    kinds = {str(r["account_id"]): {"signal_profile": 2} for r in rows}
+    by_acc = {f"h{i:02d}": {3: 20} for i in range(20)}
+    by_acc |= {f"q{i}": {7: 20} for i in range(10)} | {f"s{i}": {7: 20} for i in range(4)}
+    usage = FamilyUsage(by_acc, {3: 20, 7: 14})
+    _, camps = decide(
+        rows,
+        comm,
+        kinds,
+        {0: 1.0, 1: 1.0},
+        [],
+        AllowList(),
+        datetime.now(UTC),
+        DetectConfig(),
+        family_usage=usage,
+    )  # type: ignore[arg-type]
+    assert sorted(c.accounts for c in camps) == [
+        tuple(f"h{i:02d}" for i in range(20)),
+        tuple(sorted([f"q{i}" for i in range(10)] + [f"s{i}" for i in range(4)])),
+    ]

@@ -250,24 +250,22 @@ def _minus(total: Mapping[str, float], part: Mapping[str, float]) -> dict[str, f
 
 def _second_operation(
     pending: list[tuple[float, int, list[str], float]],
-    comm: int,
-    candidates: Sequence[str],
-    members: Sequence[str],
+    others: Sequence[str],
     by_id: Mapping[str, Mapping[str, Any]],
     scores: Mapping[str, AccountScore],
     cfg: DetectConfig,
     behaviour: float,
 ) -> None:
-    """Add the candidates the profile gate left out as a campaign of their own (in place).
+    """Add candidates the profile gate left out, and no campaign took, as a campaign of their
+    own (in place).
 
     One community can hold two operations with different tactics (a release chaser's
     capability sweeps beside a hydra's reasoning harvest, on the same proxies): the profile
-    gate keeps the core's tactics, and the rest were left as lone suspects. They become a
-    campaign when their clearly risky accounts (``suspect_threshold``) are enough for one,
-    score as a campaign on their own, and share a tactic profile among themselves.
+    gate keeps the core's tactics and leaves the others out. Those that no campaign took in
+    later (network split, wrapper families) become a campaign when their clearly risky
+    accounts (``suspect_threshold``) are enough for one, score as a campaign on their own,
+    and share a tactic profile among themselves.
     """
-    kept = set(members)
-    others = [a for a in candidates if a not in kept]
     anchors = [a for a in others if scores[a].risk >= cfg.suspect_threshold]
     if len(anchors) < cfg.min_campaign_accounts:
         return
@@ -349,6 +347,7 @@ def decide(
     campaigns: list[Campaign] = []
     member_of: dict[str, tuple[str, float]] = {}
     pending: list[tuple[float, int, list[str], float]] = []
+    left_out: list[tuple[int, list[str]]] = []  # candidates the profile gate left out
     # The distillation-like content of everyone (text mode): the crowd a campaign hides in.
     content_users = [a for a in (family_usage.by_account if family_usage else ()) if a in by_id]
     everyone = signal_mix(content_users, by_id)
@@ -436,9 +435,9 @@ def decide(
         )
         candidates = members
         members = profile_gate(members, core, by_id, cfg.member_min_profile_similarity)
-        _second_operation(
-            pending, comm, candidates, members, by_id, scores, cfg, behaviour_share.get(comm, 0.0)
-        )
+        if len(candidates) > len(members):
+            kept_ids = set(members)
+            left_out.append((comm, [a for a in candidates if a not in kept_ids]))
         volume = sum(int(by_id[a].get("n_events") or 0) for a in members)
         if len(members) < cfg.min_campaign_accounts or volume < cfg.min_campaign_events:
             continue
@@ -451,6 +450,16 @@ def decide(
         operator_note = split_by_operator(pending, identity_pairs, by_id, scores, cfg)
     if family_usage:
         family_note.update(attach_by_family(pending, family_usage, by_id, allowed, cfg, networks))
+    taken = {a for p in pending for a in p[2]}
+    for comm, others in left_out:
+        _second_operation(
+            pending,
+            [a for a in others if a not in taken],
+            by_id,
+            scores,
+            cfg,
+            behaviour_share.get(comm, 0.0),
+        )
     intel_note: dict[str, str] = {}
     if intel is not None:
         n_events = {a: int(r.get("n_events") or 0) for a, r in by_id.items()}
