@@ -75,6 +75,19 @@ def sim_lines(tmp_path_factory: pytest.TempPathFactory) -> list[bytes]:
     return res.events_path.read_bytes().split(b"\n")
 
 
+def _rows_per_write(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Spy on the direct path's store writes: the rows of each call, in order."""
+    rows: list[int] = []
+    real = direct.write_blocks
+
+    def spy(store: Store, blocks: list[BlockWrite], parser: Any = None) -> Any:
+        rows.append(sum(b.rows for b in blocks))
+        return real(store, blocks, parser)
+
+    monkeypatch.setattr("distillguard.ingest.run.write_blocks", spy)
+    return rows
+
+
 @pytest.mark.parametrize("keep_text", [False, True])
 def test_simulator_output_identical_and_direct(sim_lines: list[bytes], keep_text: bool) -> None:
     assert _same(sim_lines, keep_text) == 1  # the whole block went to DuckDB in one statement
@@ -120,14 +133,7 @@ def test_ingest_paths_direct_and_finish_paths_store_the_same(
         lines[i] = b'{"ts": "2026-13-01T00:00:00Z", "account_id": "x"}'
     src = tmp_path / "mixed.jsonl"
     src.write_bytes(b"\n".join(lines + lines[:50]))  # the last 50 lines again: duplicates
-    calls: list[int] = []
-    real = direct.write_blocks
-
-    def spy(store: Store, blocks: list[BlockWrite], parser: Any = None) -> Any:
-        calls.append(sum(b.rows for b in blocks))
-        return real(store, blocks, parser)
-
-    monkeypatch.setattr("distillguard.ingest.run.write_blocks", spy)
+    calls = _rows_per_write(monkeypatch)
     got = {}
     for direct_writes in (True, False):
         with DuckDBStore(":memory:") as store:
@@ -291,14 +297,7 @@ def test_many_groups_validated_ahead_store_what_the_per_line_path_stores(
     monkeypatch.setattr("distillguard.ingest.direct.BLOCK_LINES", 100)
     monkeypatch.setattr("distillguard.ingest.direct.GROUP_ROWS", 250)
     monkeypatch.setattr("distillguard.ingest.direct.GROUPS_AHEAD", ahead)
-    groups: list[int] = []
-    real = direct.write_blocks
-
-    def spy(store: Store, blocks: list[BlockWrite], parser: Any = None) -> Any:
-        groups.append(sum(b.rows for b in blocks))
-        return real(store, blocks, parser)
-
-    monkeypatch.setattr("distillguard.ingest.run.write_blocks", spy)
+    groups = _rows_per_write(monkeypatch)
     got = {}
     for fast in (True, False):
         quarantine = tmp_path / f"q-{fast}.jsonl"
