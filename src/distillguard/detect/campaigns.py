@@ -22,10 +22,12 @@ from distillguard.detect.linking import EDGE_REASONS
 from distillguard.detect.membership import (
     NOT_CROWD,
     FamilyUsage,
+    Pending,
     attach_by_family,
     content_gate,
     content_log_ratio,
     profile_gate,
+    requests_of,
     signal_mix,
     split_by_network,
 )
@@ -226,10 +228,10 @@ def _add_family_groups(
         if hit:
             idx = hit.most_common(1)[0][0]
             neg_vol, comm, members, risk = pending[idx]
-            vol = sum(int(by_id[a].get("n_events") or 0) for a in fresh)
+            vol = requests_of(fresh, by_id)
             pending[idx] = (neg_vol - vol, comm, sorted({*members, *fresh}), risk)
         else:
-            volume = sum(int(by_id[a].get("n_events") or 0) for a in accs)
+            volume = requests_of(accs, by_id)
             if volume < cfg.min_campaign_events:
                 continue
             cs = score_community([by_id[a] for a in accs], [scores[a] for a in accs], 1.0, 0.0)
@@ -249,7 +251,7 @@ def _minus(total: Mapping[str, float], part: Mapping[str, float]) -> dict[str, f
 
 
 def _second_operation(
-    pending: list[tuple[float, int, list[str], float]],
+    pending: list[Pending],
     others: Sequence[str],
     by_id: Mapping[str, Mapping[str, Any]],
     scores: Mapping[str, AccountScore],
@@ -273,7 +275,7 @@ def _second_operation(
     if cs.risk < cfg.campaign_threshold:
         return
     group = profile_gate(others, anchors, by_id, cfg.member_min_profile_similarity)
-    volume = sum(int(by_id[a].get("n_events") or 0) for a in group)
+    volume = requests_of(group, by_id)
     if len(group) < cfg.min_campaign_accounts or volume < cfg.min_campaign_events:
         return
     pending.append((-float(volume), -3000 - len(pending), sorted(group), cs.risk))
@@ -438,7 +440,7 @@ def decide(
         if len(candidates) > len(members):
             kept_ids = set(members)
             left_out.append((comm, [a for a in candidates if a not in kept_ids]))
-        volume = sum(int(by_id[a].get("n_events") or 0) for a in members)
+        volume = requests_of(members, by_id)
         if len(members) < cfg.min_campaign_accounts or volume < cfg.min_campaign_events:
             continue
         pending.append((-float(volume), comm, members, cs.risk))

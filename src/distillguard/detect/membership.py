@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,6 +59,11 @@ class FamilyUsage:
 
 def _share(row: Mapping[str, Any]) -> float:
     return float(row.get("distill_share") or 0.0)
+
+
+def requests_of(members: Iterable[str], by_id: Mapping[str, Mapping[str, Any]]) -> int:
+    """Requests sent by ``members`` (their ``n_events`` summed)."""
+    return sum(int(by_id[a].get("n_events") or 0) for a in members)
 
 
 def content_gate(
@@ -214,7 +219,7 @@ def split_off(
     ``rest`` does not score as a campaign and nothing changes).
     """
     cs = score_community([by_id[a] for a in rest], [scores[a] for a in rest], 1.0, 0.0)
-    vol = sum(int(by_id[a].get("n_events") or 0) for a in rest)
+    vol = requests_of(rest, by_id)
     if cs.risk < cfg.campaign_threshold or vol < cfg.min_campaign_events:
         return None
     neg_vol, comm, members, risk = pending[idx]
@@ -348,7 +353,7 @@ def attach_by_family(
             break
         for idx, accs in added.items():
             neg_vol, comm, members, risk = pending[idx]
-            vol = sum(int(by_id[a].get("n_events") or 0) for a in accs)
+            vol = requests_of(accs, by_id)
             pending[idx] = (neg_vol - vol, comm, sorted({*members, *accs}), risk)
             for a in accs:
                 attached[a] = how[a]

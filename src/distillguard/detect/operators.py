@@ -60,7 +60,8 @@ def identity_components(
     """Members grouped by identity ties (transitively), largest group first.
 
     Pairs naming an account outside ``members`` are ignored. Each group keeps the members'
-    order; vectorised (a campaign of 50,000 accounts has millions of identity ties).
+    order. The components are igraph's (a campaign of 50,000 accounts has millions of
+    identity ties: a union-find in Python took seconds).
     """
     index = {a: i for i, a in enumerate(members)}
     get = index.get
@@ -167,12 +168,6 @@ def identity_pairs(con: Any, kinds: Sequence[str]) -> PairsOf:
             ).to_arrow_table()
         finally:
             con.unregister("_op_members")
-        return list(
-            zip(
-                (str(a) for a in tbl.column("a").to_pylist()),
-                (str(b) for b in tbl.column("b").to_pylist()),
-                strict=True,
-            )
-        )
+        return list(zip(tbl.column("a").to_pylist(), tbl.column("b").to_pylist(), strict=True))
 
     return pairs_of

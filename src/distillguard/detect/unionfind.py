@@ -1,11 +1,12 @@
 """Disjoint sets (union-find) over hashable items, shared by the campaign-membership steps.
 
 Communities merged after Leiden (:mod:`~distillguard.detect.linking`), families grouped
-through shared users (:mod:`~distillguard.detect.families`), members grouped
-through shared networks (:mod:`~distillguard.detect.membership`) and through identity ties
-(:mod:`~distillguard.detect.operators`) all need the transitive closure of a few thousand
-pairs; this is that, with path halving. Which root a union keeps is the caller's choice
-(:meth:`DisjointSets.link`), so each step keeps its deterministic group ids.
+through shared users (:mod:`~distillguard.detect.families`) and members grouped through
+shared networks (:mod:`~distillguard.detect.membership`) all need the transitive closure of
+a few thousand pairs (identity ties, millions at scale, go through igraph in
+:mod:`~distillguard.detect.operators`); this is that, with path halving. Which root a union
+keeps is the caller's choice (:meth:`DisjointSets.link`), so each step keeps its
+deterministic group ids.
 """
 
 from __future__ import annotations

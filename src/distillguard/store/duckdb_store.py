@@ -34,22 +34,23 @@ _DDL: tuple[str, ...] = (
 )
 
 
-#: New rows of a batch: first of each (event_id, ts) in the batch, none already stored. The
-#: stored side is restricted to the batch's ts window (``{window}``) so that only the row
-#: groups whose zone maps overlap it are read. ``{select}`` yields rows in ARROW_SCHEMA order.
-_INSERT_SQL = (
-    "INSERT INTO events SELECT b.* FROM "
-    "(SELECT * FROM ({select}) QUALIFY row_number() OVER (PARTITION BY event_id, ts) = 1) b "
+#: Rows of ``b`` whose (event_id, ts) is not stored. The stored side is restricted to the
+#: batch's ts window (``{window}``) so that only the row groups whose zone maps overlap it are
+#: read.
+_NOT_STORED = (
     "ANTI JOIN (SELECT event_id, ts FROM events{window}) e "
     "ON e.event_id = b.event_id AND e.ts = b.ts"
+)
+#: New rows of a batch: first of each (event_id, ts) in the batch, none already stored.
+#: ``{select}`` yields rows in ARROW_SCHEMA order.
+_INSERT_SQL = (
+    "INSERT INTO events SELECT b.* FROM "  # noqa: S608  (fixed text, no data)
+    "(SELECT * FROM ({select}) QUALIFY row_number() OVER (PARTITION BY event_id, ts) = 1) b "
+    + _NOT_STORED
 )
 #: The same when the batch's (event_id, ts) pairs are known to be distinct: no window over
 #: whole rows (measured: 16-28% less CPU than _INSERT_SQL when some rows are stored).
-_ANTI_SQL = (
-    "INSERT INTO events SELECT b.* FROM ({select}) b "
-    "ANTI JOIN (SELECT event_id, ts FROM events{window}) e "
-    "ON e.event_id = b.event_id AND e.ts = b.ts"
-)
+_ANTI_SQL = "INSERT INTO events SELECT b.* FROM ({select}) b " + _NOT_STORED  # noqa: S608
 
 
 def _ts_window(batch: pa.Table) -> str:
