@@ -174,3 +174,18 @@ def test_left_out_accounts_a_campaign_takes_in_later_stay_with_it() -> None:
         tuple(f"h{i:02d}" for i in range(20)),
         tuple(sorted([f"q{i}" for i in range(10)] + [f"s{i}" for i in range(4)])),
     ]
+
+
+def test_campaign_edge_evidence_order_does_not_depend_on_input_order() -> None:
+    """Edge kinds with equal counts are listed by name, whatever order the per-account
+    counts arrive in (a parallel aggregation's): campaigns.json is the same on every run."""
+    rows = _tactic([_row(f"h{i:02d}", 1.0) for i in range(6)], "reasoning_trace")
+    comm = {str(r["account_id"]): (0, True) for r in rows}
+    orders = []
+    for kinds_order in (("slash24", "payment", "asn_ua"), ("asn_ua", "payment", "slash24")):
+        kinds = {str(r["account_id"]): dict.fromkeys(kinds_order, 2) for r in rows}
+        _, camps = decide(
+            rows, comm, kinds, {0: 1.0}, [], AllowList(), datetime.now(UTC), DetectConfig()
+        )  # type: ignore[arg-type]
+        orders.append(list(camps[0].evidence["edges"]))
+    assert orders[0] == orders[1] == ["asn_ua", "payment", "slash24"]

@@ -474,7 +474,9 @@ def decide(
         for a in members:
             kinds.update(edge_kinds_by_account.get(a, {}))
         fired: Counter[str] = Counter(r.id for a in members for r in scores[a].rules)
-        edges = {k: v // 2 for k, v in kinds.most_common()}
+        # Ties broken by name: the per-account counts arrive in the order of a parallel
+        # aggregation, and campaigns.json must be the same on every run.
+        edges = {k: v // 2 for k, v in sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0]))}
         if intel is not None:
             edges.update(intel.pair_counts(members))
         evidence = {
