@@ -219,3 +219,72 @@ def test_identity_attach_needs_content_more_typical_of_the_campaign_than_of_the_
     assert set(accounts) == core | {"small"}
     accounts = _decide_with_crowd([*camp, casual, small], crowd, core)  # no text: no crowd
     assert set(accounts) == core | {"small", "casual"}
+
+
+def test_quiet_core_members_join_the_operation_they_run_like() -> None:
+    """Regression (demo-week, scale 0.05, seeds 1-3): a residential slow-and-low fleet in the
+    hydra's community was split off by network, but 11-14 of its 20 accounts (5-16 requests,
+    own risk 0.2-0.45) stayed below the member gate the hydra's anchors set (0.5 x 0.99) and
+    the campaign was not found on seeds 1 and 3."""
+    from dataclasses import replace
+
+    from distillguard.detect.scoring import score_account
+
+    def acct(aid: str, n: int, reasoning: float, synth: float, age: float, ips: int) -> dict:
+        return {
+            **_row(aid, 1.0, n=n, age=age),
+            "sig_reasoning_trace_share": reasoning,
+            "sig_synthetic_data_share": synth,
+            "n_ips": ips,
+            "n_asns": ips,
+        }
+
+    hydra = [acct(f"h{i}", 40, 1.0, 0.0, 1.0, 30) for i in range(8)]
+    fleet = [acct(f"q{i}", 25, 0.7, 0.3, 90.0, 1) for i in range(4)]
+    quiet = [acct(f"s{i}", 6, 0.8, 0.2, 90.0, 1) for i in range(3)]
+    quiet.append(acct("s3", 6, 1.0, 0.0, 90.0, 1))  # fits the hydra's content too
+    # Same community core, not the campaigns' content: a developer (a third distillation-like),
+    # an evaluation harness repeating a fixed set, a fleet-like account below member_min_risk,
+    # a small account sending another tactic.
+    dev = {**acct("dev", 30, 0.7, 0.3, 300.0, 1), "distill_share": 0.3}
+    harness = {**acct("eval", 50, 1.0, 0.0, 300.0, 1), "dup_prompt_share": 0.9}
+    faint = acct("faint", 6, 0.8, 0.2, 90.0, 1)
+    sweep = {**acct("wsweep", 6, 0.0, 0.0, 90.0, 1), "sig_capability_sweep_share": 1.0}
+    crowd = [{**acct(f"c{i:02d}", 20, 0.5, 0.5, 300.0, 1), "distill_share": 0.3} for i in range(20)]
+    inside = [*hydra, *fleet, *quiet, dev, harness, faint, sweep]
+    risk = {"h": 0.99, "q": 0.9, "s": 0.3, "d": 0.3, "e": 0.3, "f": 0.1}
+    scores = {
+        str(r["account_id"]): replace(
+            score_account(r, []), risk=risk.get(str(r["account_id"])[0], 0.3)
+        )
+        for r in [*inside, *crowd]
+    }
+    nets = {str(r["account_id"]): frozenset({"100", "101"}) for r in hydra}
+    nets |= {str(r["account_id"]): frozenset({f"2{i:02d}"}) for i, r in enumerate(inside[8:])}
+    users = [str(r["account_id"]) for r in [*inside, *crowd]]
+    usage = FamilyUsage({a: {-1: 2} for a in users}, {})
+    comm = {str(r["account_id"]): (0, True) for r in inside}
+    comm |= {str(r["account_id"]): (-1, False) for r in crowd}
+    kinds = {a: {"signal_profile": 2} for a in users}
+
+    def run(cfg: DetectConfig) -> list[tuple[str, ...]]:
+        _, camps = decide(
+            [*inside, *crowd],
+            comm,
+            kinds,
+            {0: 1.0},
+            [],
+            AllowList(),
+            datetime.now(UTC),
+            cfg,
+            scores=scores,
+            networks=nets,
+            family_usage=usage,
+        )
+        return sorted(c.accounts for c in camps)
+
+    fleet_ids = (*(f"q{i}" for i in range(4)), *(f"s{i}" for i in range(4)))
+    assert run(DetectConfig()) == [tuple(f"h{i}" for i in range(8)), fleet_ids]
+    # The step off: the quiet accounts stay out, as before.
+    off = run(DetectConfig(quiet_min_log_ratio=100.0))
+    assert off == [tuple(f"h{i}" for i in range(8)), tuple(f"q{i}" for i in range(4))]

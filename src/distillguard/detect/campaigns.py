@@ -23,6 +23,7 @@ from distillguard.detect.membership import (
     NOT_CROWD,
     FamilyUsage,
     Pending,
+    admit_quiet_members,
     attach_by_family,
     content_gate,
     content_log_ratio,
@@ -350,6 +351,7 @@ def decide(
     member_of: dict[str, tuple[str, float]] = {}
     pending: list[tuple[float, int, list[str], float]] = []
     left_out: list[tuple[int, list[str]]] = []  # candidates the profile gate left out
+    quiet: dict[int, list[str]] = {}  # core members below their community's member gate
     # The distillation-like content of everyone (text mode): the crowd a campaign hides in.
     content_users = [a for a in (family_usage.by_account if family_usage else ()) if a in by_id]
     everyone = signal_mix(content_users, by_id)
@@ -379,6 +381,7 @@ def decide(
             top = sorted(scores[a].risk for a in anchors)
             gate = max(gate, cfg.member_relative_risk * top[len(top) // 2])
             ref = anchors
+        below = [a for a in core if scores[a].risk < gate]
         core = [a for a in core if scores[a].risk >= gate]
         kept = set(core)
         if len(core) < cfg.min_campaign_accounts:
@@ -444,12 +447,16 @@ def decide(
         if len(members) < cfg.min_campaign_accounts or volume < cfg.min_campaign_events:
             continue
         pending.append((-float(volume), comm, members, cs.risk))
+        if below:
+            quiet[comm] = below
     family_note = _add_family_groups(pending, family_groups, by_id, allowed, scores, cfg)
+    before_splits = len(pending)
     if networks:
         split_by_network(pending, networks, by_id, scores, cfg)
     operator_note: dict[int, list[str]] = {}
     if identity_pairs is not None:
         operator_note = split_by_operator(pending, identity_pairs, by_id, scores, cfg)
+    split_off_ops = range(before_splits, len(pending))
     if family_usage:
         family_note.update(attach_by_family(pending, family_usage, by_id, allowed, cfg, networks))
     taken = {a for p in pending for a in p[2]}
@@ -461,6 +468,18 @@ def decide(
             scores,
             cfg,
             behaviour_share.get(comm, 0.0),
+        )
+    if family_usage:
+        family_note.update(
+            admit_quiet_members(
+                pending,
+                quiet,
+                {a: c for a, (c, _) in communities.items()},
+                by_id,
+                content_users,
+                cfg,
+                split_off_ops,
+            )
         )
     intel_note: dict[str, str] = {}
     if intel is not None:

@@ -122,6 +122,13 @@ class DetectConfig:
             distillation signals among the campaign core's tactics is another operation
             (reasoning harvesting linked to a capability sweep by a shared network); 0
             disables.
+        quiet_min_log_ratio: a core member of a community (risk ≥ ``member_min_risk``) left
+            below its member gate joins a campaign the network or operator split made of that
+            community (another operation than the one whose anchors set the gate) when its
+            content passes that campaign's content gate, at least ``profile_min_similarity``
+            of it is the campaign's tactics, and it is at least this typical of the campaign
+            against the crowd (mean log-likelihood ratio per request; -0.69: not twice as
+            typical of the crowd). A large value (e.g. 100) disables.
     """
 
     seed: int = 7
@@ -170,6 +177,7 @@ class DetectConfig:
     network_claim_share: float = 0.3
     profile_min_similarity: float = 0.9
     member_min_profile_similarity: float = 0.3
+    quiet_min_log_ratio: float = -0.69
 
 
 def load_detect_config(path: str | Path | None = None) -> DetectConfig:

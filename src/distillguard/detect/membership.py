@@ -42,6 +42,17 @@ from distillguard.detect.unionfind import DisjointSets
 #: A candidate campaign: (-volume, community, members, risk).
 Pending = tuple[float, int, list[str], float]
 
+#: Operational features: how an operation runs its accounts (compared on a log scale by the
+#: operator split, :mod:`distillguard.detect.operators`, and by :func:`admit_quiet_members`).
+OPERATIONAL = (
+    "n_ips",
+    "n_asns",
+    "account_age_days",
+    "span_hours",
+    "active_days",
+    "events_per_active_hour",
+)
+
 
 @dataclass(frozen=True, slots=True)
 class FamilyUsage:
@@ -403,3 +414,109 @@ def family_usage(
         "WHERE p.family_id >= 0 GROUP BY 1"
     ).fetchall()
     return FamilyUsage(dict(out), {int(f): int(n) for f, n in users})
+
+
+def _log1p(row: Mapping[str, Any], name: str) -> float:
+    v = row.get(name)
+    return math.log1p(max(float(v), 0.0)) if v is not None and v == v else 0.0
+
+
+def _operations(members: Sequence[str], by_id: Mapping[str, Mapping[str, Any]]) -> list[float]:
+    """The members' median of each :data:`OPERATIONAL` feature (log1p scale)."""
+    out = []
+    for name in OPERATIONAL:
+        vals = sorted(_log1p(by_id[a], name) for a in members)
+        out.append(vals[len(vals) // 2] if vals else 0.0)
+    return out
+
+
+def _operational_distance(row: Mapping[str, Any], ops: Sequence[float]) -> float:
+    return sum(abs(_log1p(row, name) - m) for name, m in zip(OPERATIONAL, ops, strict=True))
+
+
+def admit_quiet_members(
+    pending: list[Pending],
+    quiet: Mapping[int, Sequence[str]],
+    community_of: Mapping[str, int],
+    by_id: Mapping[str, Mapping[str, Any]],
+    content_users: Sequence[str],
+    cfg: DetectConfig,
+    split_off_ops: Iterable[int],
+) -> dict[str, str]:
+    """Give an operation split off its community the quiet members the other one gated out
+    (in place).
+
+    A community's member gate is set by its clearly risky accounts (``member_relative_risk``
+    × their median risk). When the community holds two operations (a datacenter hydra and a
+    slow-and-low fleet on residential networks), the hydra's anchors set that gate, and every
+    fleet account with too few requests to score high on its own (four to sixteen) is left
+    out; the network or operator split then makes the fleet's riskier accounts a campaign of
+    their own, whose gate its quiet members never met. A core member of that community (risk
+    ≥ ``member_min_risk``) joins such a split-off campaign when what it sent is plainly the
+    campaign's content: at least the campaign's content gate, at least
+    ``profile_min_similarity`` of it the campaign's tactics, fewer than half of it repeated
+    prompts, and a :func:`content_log_ratio` against the crowd (the other accounts sending
+    distillation-like content) of at least ``quiet_min_log_ratio`` (the default, −log 2,
+    keeps out content twice as typical of the crowd as of the campaign). When it fits
+    more than one, it joins the one whose members operate most like it (the medians of
+    :data:`OPERATIONAL`, log scale). A campaign that is its community's own operation keeps
+    its gate: there, the gated-out core members are the crowd it hides in.
+
+    Args:
+        pending: candidate campaigns, extended in place.
+        quiet: community -> its core members below the community's member gate (not
+            allow-listed, risk ≥ ``member_min_risk``).
+        community_of: account -> its community.
+        by_id: account_features rows by account.
+        content_users: accounts that send distillation-like content (the crowd).
+        cfg: thresholds.
+        split_off_ops: indexes in ``pending`` of the campaigns the network and operator
+            splits made.
+
+    Returns:
+        admitted account -> why it joined, in words (for its reasons).
+    """
+    notes: dict[str, str] = {}
+    split_off_ops = set(split_off_ops)
+    if not quiet or not split_off_ops:
+        return notes
+    owner = {a for p in pending for a in p[2]}
+    crowd = signal_mix([a for a in content_users if a in by_id and a not in owner], by_id)
+    sources = [
+        {community_of.get(a, -1) for a in p[2]} if i in split_off_ops else set()
+        for i, p in enumerate(pending)
+    ]
+    mixes = [signal_mix(p[2], by_id) for p in pending]
+    tactics = [_tactics(p[2], by_id) for p in pending]
+    gates = [content_gate(p[2], by_id, cfg.member_relative_content) for p in pending]
+    ops = [_operations(p[2], by_id) for p in pending]
+    note = "sends only this campaign's kind of distillation content, at the core of its community"
+    added: dict[int, list[str]] = defaultdict(list)
+    for comm, accounts in sorted(quiet.items()):
+        near = [i for i, src in enumerate(sources) if comm in src]
+        for a in accounts:
+            row = by_id[a]
+            if (
+                a in owner
+                or int(row.get("n_events") or 0) < cfg.family_attach_min_requests
+                or float(row.get("dup_prompt_share") or 0.0) >= 0.5
+            ):
+                continue
+            mine = signal_mix([a], by_id)
+            fits = [
+                i
+                for i in near
+                if _share(row) >= gates[i]
+                and _coverage(mine, tactics[i]) >= cfg.profile_min_similarity
+                and content_log_ratio(mine, mixes[i], crowd) >= cfg.quiet_min_log_ratio
+            ]
+            if fits:
+                # Two operations in one community (a hydra and a slow-and-low fleet running
+                # the same wrappers): it joins the one it operates most like.
+                idx = min(fits, key=lambda i: (_operational_distance(row, ops[i]), i))
+                added[idx].append(a)
+                notes[a] = note
+    for idx, accs in added.items():
+        neg_vol, comm, members, risk = pending[idx]
+        pending[idx] = (neg_vol - requests_of(accs, by_id), comm, sorted({*members, *accs}), risk)
+    return notes

@@ -32,21 +32,11 @@ import igraph as ig
 import pyarrow as pa
 
 from distillguard.detect.config import DetectConfig
-from distillguard.detect.membership import Pending, split_off
+from distillguard.detect.membership import OPERATIONAL, Pending, split_off
 from distillguard.detect.scoring import AccountScore
 
 #: Identity pairs among a set of accounts (a callable so that only campaigns are queried).
 PairsOf = Callable[[Sequence[str]], Iterable[tuple[str, str]]]
-
-#: Operational features compared between the identity group and the rest (log scale).
-OPERATIONAL = (
-    "n_ips",
-    "n_asns",
-    "account_age_days",
-    "span_hours",
-    "active_days",
-    "events_per_active_hour",
-)
 
 
 #: ... and whose medians differ at least twofold (log1p scale), so that a tight spread alone
