@@ -113,6 +113,31 @@ def test_privacy_mode_runs_and_lists_unavailable_signals(tmp_path: Path) -> None
     assert res.edges_by_kind.get("payment", 0) > 0
 
 
+def test_store_ingested_without_text_is_scanned_in_privacy_mode(tmp_path: Path) -> None:
+    """Regression: `distillguard ingest` keeps each prompt's digest but not its text by
+    default; the scan took the digests for text, computed every text signal as "no
+    distillation content" and did not report them unavailable."""
+    from distillguard.ingest import ingest_paths
+    from distillguard.store import DuckDBStore
+
+    rng = random.Random(7)
+    events = legit_events(rng, 20) + campaign_events(rng, 10, 80)
+    db = tmp_path / "store.duckdb"
+    store = DuckDBStore(db)
+    try:
+        ingest_paths([write_jsonl(tmp_path / "e.jsonl", events)], store)  # no keep_text
+        digests, texts = store.con.execute(
+            "SELECT count(prompt_digest), count(prompt_text) FROM events"
+        ).fetchall()[0]
+    finally:
+        store.close()
+    assert digests > 0 and texts == 0
+    res = run_scan(None, tmp_path / "out", db=db)
+    assert any("no prompt text" in u for u in res.unavailable)
+    assert "Signals unavailable" in (tmp_path / "out" / "report.html").read_text()
+    assert len(_rows(tmp_path / "out")) == 30
+
+
 @pytest.mark.parametrize("shape", ["one_event", "one_minute", "one_year", "one_account"])
 def test_degenerate_logs_do_not_crash(tmp_path: Path, shape: str, fake_annotator: None) -> None:
     rng = random.Random(9)

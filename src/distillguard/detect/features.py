@@ -124,7 +124,7 @@ def compute_features(con: Any, cfg: DetectConfig, *, events: str = "ev") -> Feat
     tables = {str(r[0]) for r in con.execute("SHOW TABLES").fetchall()}
     sig_cols: list[str] = []
     has_text = bool(
-        con.execute(f"SELECT count(prompt_digest) FROM {events}").fetchall()[0][0]  # noqa: S608
+        con.execute(f"SELECT count(prompt_text) FROM {events}").fetchall()[0][0]  # noqa: S608
     )
     if "prompt_signals" in tables and has_text:
         sig_cols = [c for c in _table_columns(con, "prompt_signals") if c.startswith("sig_")]

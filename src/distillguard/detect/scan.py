@@ -247,7 +247,10 @@ def run_scan(
                 f"{db_path}: no events to scan"
                 + (f" at or before {until.isoformat()}" if until else "")
             )
-        has_text = bool(con.execute("SELECT count(prompt_digest) FROM ev").fetchall()[0][0])
+        # Prompt text, not its digest: a store ingested without --keep-text holds every
+        # prompt's digest and no text (privacy mode), and the text signals must then be
+        # reported unavailable rather than computed as "no distillation content".
+        has_text = bool(con.execute("SELECT count(prompt_text) FROM ev").fetchall()[0][0])
         notes: list[str] = []
         atlas_of: dict[str, tuple[str, ...]] = {}
         t = time.perf_counter()
