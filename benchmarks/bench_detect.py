@@ -1,10 +1,13 @@
 """Detection quality on simulator scenarios: recall, FPR, B-cubed F1, time to detection.
 
 Usage: .venv/bin/python benchmarks/bench_detect.py [--small] [--scenarios a,b] [--no-ttd]
+       [--privacy]
 
 Each scenario is simulated (seeded), scanned with the licensed org(s) of the scenario's
 manifest on an allow-list, evaluated against its labels, and (unless --no-ttd) replayed on
-prefixes for time to detection. Prints one table.
+prefixes for time to detection. With --privacy the events are first ingested the way
+`distillguard ingest` does by default (prompt digests, no text) and the store is scanned in
+privacy mode. Prints one table.
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ from pathlib import Path
 
 from distillguard.detect.evaluate import evaluate, read_labels, time_to_detection
 from distillguard.detect.scan import run_scan
+from distillguard.ingest import ingest_paths
 from distillguard.sim import load_scenario, simulate
+from distillguard.store import DuckDBStore
 
 SCENARIOS = (
     "demo-week",
@@ -54,6 +59,7 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--scenarios", default=",".join(SCENARIOS))
     ap.add_argument("--no-ttd", action="store_true")
+    ap.add_argument("--privacy", action="store_true", help="scan without prompt text")
     args = ap.parse_args()
     scale = args.scale or (0.05 if args.small else 0.25)
     rows = []
@@ -67,7 +73,16 @@ def main() -> int:
                 continue
             allow = _allowlist(sim.manifest_path, work / "allow.yaml")
             t = time.perf_counter()
-            res = run_scan([sim.events_path], work / "scan", allowlist=allow)
+            if args.privacy:
+                db = work / "store.duckdb"
+                store = DuckDBStore(db)
+                try:
+                    ingest_paths([sim.events_path], store)  # digests only, no text
+                finally:
+                    store.close()
+                res = run_scan(None, work / "scan", db=db, allowlist=allow)
+            else:
+                res = run_scan([sim.events_path], work / "scan", allowlist=allow)
             scan_s = time.perf_counter() - t
             ev = evaluate(work / "scan", sim.labels_path)
             ttd: dict[str, float | None] = {}
@@ -87,7 +102,7 @@ def main() -> int:
                     f"{scan_s:>6.1f}s",
                 )
             )
-    print(f"scale {scale}, seed {args.seed}")
+    print(f"scale {scale}, seed {args.seed}" + (", privacy mode" if args.privacy else ""))
     print(
         f"{'scenario':18} {'events':>9} {'cmp':>3} {'found':>5} {'recall':>7} {'FPR':>8} "
         f"{'heavyFP':>7} {'B3-F1':>6} {'TTD':>7} {'scan':>7}"

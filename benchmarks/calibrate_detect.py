@@ -2,6 +2,7 @@
 
 Usage: .venv/bin/python benchmarks/calibrate_detect.py [--scale 0.05]
        [--train demo-week,slow-and-low,...] [--test reseller-mix,...] [--seeds 7,11]
+       [--privacy]
 
 Each scenario is simulated and scanned once per seed; the score terms of every account
 (``distillguard.detect.scoring.account_terms`` plus the fired rules' level weights) become a
@@ -11,6 +12,10 @@ the FIRST seed; the table reports ROC AUC and the share of campaign accounts sco
 the 99.9th percentile of legitimate accounts (recall at 0.1 % FPR) on train and on the TEST
 scenarios of EVERY seed, for the fitted weights and for the weights shipped in
 ``scoring.ACCOUNT_WEIGHTS``. Prints one table, then the fitted weights as a Python dict.
+
+With ``--privacy`` the events are ingested without prompt text (as ``distillguard ingest``
+does by default) and scanned in privacy mode, and the weights are fitted and compared with
+``scoring.PRIVACY_WEIGHTS``: the model a scan uses when the store holds no prompt text.
 """
 
 from __future__ import annotations
@@ -27,8 +32,10 @@ import numpy as np
 from distillguard.detect.evaluate import read_labels
 from distillguard.detect.ruleset import load_rules
 from distillguard.detect.scan import run_scan
-from distillguard.detect.scoring import ACCOUNT_WEIGHTS, account_terms
+from distillguard.detect.scoring import ACCOUNT_WEIGHTS, PRIVACY_WEIGHTS, account_terms
+from distillguard.ingest import ingest_paths
 from distillguard.sim import load_scenario, simulate
+from distillguard.store import DuckDBStore
 
 TRAIN = ("demo-week", "slow-and-low", "paraphrase", "eval-harness", "licensed")
 TEST = ("reseller-mix", "enterprise-reuse", "hydra-release", "small-in-large")
@@ -37,6 +44,9 @@ SMALLER = {"small-in-large": 0.2, "hydra-release": 0.5}
 #: high reasoning effort (an artefact of the generator, not a property of the tactic), and
 #: ``rules`` because rules restate the features (collinear); rules keep a fixed small weight.
 EXCLUDED = ("high_effort", "rules")
+#: ... and in text mode ``fresh_cap`` (privacy mode's harvest term); in privacy mode ``cap``,
+#: which weighs an evaluation harness re-running its benchmark at the cap like a harvester.
+MODE_EXCLUDED = {False: ("fresh_cap",), True: ("cap",)}
 #: Terms allowed a negative weight (evidence of legitimate use); any other term whose fitted
 #: weight comes out negative is dropped and the model refitted, so every reason shown to a
 #: reviewer pushes risk up.
@@ -44,11 +54,12 @@ MAY_BE_NEGATIVE = ("repeats",)
 
 
 def _rows(
-    name: str, seed: int, scale: float, tmp: Path, cache: Path | None
+    name: str, seed: int, scale: float, tmp: Path, cache: Path | None, privacy: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
     import duckdb
 
-    cached = cache / f"{name}-{seed}-{scale}.npz" if cache else None
+    mode = "-privacy" if privacy else ""
+    cached = cache / f"{name}-{seed}-{scale}{mode}.npz" if cache else None
     if cached is not None and cached.exists():
         z = np.load(cached)
         return z["x"], z["y"]
@@ -61,7 +72,16 @@ def _rows(
         for e in json.loads(sim.manifest_path.read_text()).get("allow_list", [])
         if e.get("org_id")
     }
-    res = run_scan([sim.events_path], work / "scan")
+    if privacy:
+        db = work / "store.duckdb"
+        store = DuckDBStore(db)
+        try:
+            ingest_paths([sim.events_path], store)  # digests only, no text
+        finally:
+            store.close()
+        res = run_scan(None, work / "scan", db=db)
+    else:
+        res = run_scan([sim.events_path], work / "scan")
     labels = read_labels(sim.labels_path)
     rules = load_rules()
     con = duckdb.connect(str(res.db), read_only=True)
@@ -84,13 +104,16 @@ def _rows(
     return x, y
 
 
-def _fit(x: np.ndarray, y: np.ndarray, names: list[str]) -> tuple[float, np.ndarray]:
+def _fit(
+    x: np.ndarray, y: np.ndarray, names: list[str], privacy: bool = False, c: float = 1.0
+) -> tuple[float, np.ndarray]:
     """L2 logistic regression; terms with a wrong-signed weight are dropped and it is refit."""
     from sklearn.linear_model import LogisticRegression
 
-    use = [i for i, n in enumerate(names) if n not in EXCLUDED]
+    skip = (*EXCLUDED, *MODE_EXCLUDED[privacy])
+    use = [i for i, n in enumerate(names) if n not in skip]
     while True:
-        model = LogisticRegression(C=1.0, max_iter=5000).fit(x[:, use], y)
+        model = LogisticRegression(C=c, max_iter=5000).fit(x[:, use], y)
         coef = model.coef_[0]
         bad = [
             u for u, c in zip(use, coef, strict=True) if c < 0 and names[u] not in MAY_BE_NEGATIVE
@@ -125,20 +148,25 @@ def main() -> int:
     ap.add_argument("--test", default=",".join(TEST))
     ap.add_argument("--seeds", default="7,11")
     ap.add_argument("--cache", type=Path, default=None, help="keep per-scenario rows here")
+    ap.add_argument("--privacy", action="store_true", help="fit the no-prompt-text model")
+    ap.add_argument("--C", type=float, default=1.0, help="inverse L2 strength (default 1)")
     args = ap.parse_args()
 
     seeds = [int(s) for s in args.seeds.split(",")]
     names = _names()
-    shipped = np.array([ACCOUNT_WEIGHTS.get(k, 0.0) for k in names])
+    ref = PRIVACY_WEIGHTS if args.privacy else ACCOUNT_WEIGHTS
+    shipped = np.array([ref.get(k, 0.0) for k in names])
     data: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = {}
     with tempfile.TemporaryDirectory(prefix="dg-calib-") as tmp:
         for seed in seeds:
             for name in [*args.train.split(","), *args.test.split(",")]:
-                data[(name, seed)] = _rows(name, seed, args.scale, Path(tmp), args.cache)
+                data[(name, seed)] = _rows(
+                    name, seed, args.scale, Path(tmp), args.cache, args.privacy
+                )
     train = [data[(n, seeds[0])] for n in args.train.split(",")]
     x = np.vstack([d[0] for d in train])
     y = np.concatenate([d[1] for d in train])
-    bias, fitted = _fit(x, y, names)
+    bias, fitted = _fit(x, y, names, args.privacy, args.C)
     print(f"scale {args.scale}; fitted on {args.train} seed {seeds[0]} ({len(y)} accounts)")
     print(
         f"{'scenario':18} {'seed':>4} {'split':>5} {'AUC fit':>8} {'R@.1% fit':>9} "

@@ -19,6 +19,7 @@ from distillguard.detect.ruleset import Rule
 from distillguard.detect.scan import run_scan
 from distillguard.detect.scoring import (
     ACCOUNT_WEIGHTS,
+    PRIVACY_WEIGHTS,
     account_terms,
     score_account,
     score_accounts,
@@ -169,14 +170,16 @@ def test_vectorised_scoring_equals_row_by_row(rows: list[dict[str, object]]) -> 
         for i, c in enumerate(_CONDITIONS)
     ]
     table = pa.Table.from_pylist(rows)
-    fast = score_accounts(table, rules)
-    for row in rows:
-        slow = score_account(row, rules)
-        got = fast[str(row["account_id"])]
-        assert [r.id for r in got.rules] == [r.id for r in slow.rules], row
-        assert got.risk == pytest.approx(slow.risk, rel=1e-9, abs=1e-12), row
-        for k, v in slow.terms.items():
-            assert got.terms[k] == pytest.approx(v, rel=1e-9, abs=1e-12), (k, row)
+    for weights in (ACCOUNT_WEIGHTS, PRIVACY_WEIGHTS):
+        fast = score_accounts(table, rules, weights)
+        for row in rows:
+            slow = score_account(row, rules, weights)
+            got = fast[str(row["account_id"])]
+            assert [r.id for r in got.rules] == [r.id for r in slow.rules], row
+            assert got.risk == pytest.approx(slow.risk, rel=1e-9, abs=1e-12), row
+            assert got.weights is slow.weights is weights
+            for k, v in slow.terms.items():
+                assert got.terms[k] == pytest.approx(v, rel=1e-9, abs=1e-12), (k, row)
 
 
 def test_rerunning_a_fixed_benchmark_is_not_extraction() -> None:
@@ -185,6 +188,27 @@ def test_rerunning_a_fixed_benchmark_is_not_extraction() -> None:
     harness = score_account({**base, "dup_prompt_share": 0.98}, [])
     harvester = score_account({**base, "dup_prompt_share": 0.02}, [])
     assert harness.risk < 0.2 < 0.9 < harvester.risk
+
+
+def test_privacy_model_weighs_metadata_and_spares_a_benchmark_at_the_cap() -> None:
+    """Regression (sim slow-and-low without text): fitted with the plain max_tokens-cap term,
+    the privacy-mode model gave an evaluation harness re-running GSM8K at the cap (5,500
+    requests, 95 % repeats) risk 0.999; it now counts the cap on new prompts only."""
+    assert set(PRIVACY_WEIGHTS) == set(ACCOUNT_WEIGHTS)
+    assert PRIVACY_WEIGHTS["distill"] == PRIVACY_WEIGHTS["rare_family"] == 0.0  # need text
+    assert ACCOUNT_WEIGHTS["fresh_cap"] == 0.0  # text mode unchanged
+    base = {"n_events": 5500, "max_tokens_cap_share": 1.0, "verified": 1, "account_age_days": 650}
+    harness = score_account({**base, "dup_prompt_share": 0.95}, [], PRIVACY_WEIGHTS)
+    assert harness.risk < 0.5
+    # A fresh account rotating addresses (demo-week's datacenter hydra without its text): the
+    # text model, missing its content term, leaves it under every membership threshold.
+    hydra = {"n_events": 40, "n_ips": 30, "account_age_days": 1.0}
+    text_risk = score_account(hydra, []).risk
+    privacy_risk = score_account(hydra, [], PRIVACY_WEIGHTS).risk
+    assert text_risk < DetectConfig().member_min_risk < privacy_risk
+    fresh = score_account({**base, "dup_prompt_share": 0.0}, [], PRIVACY_WEIGHTS)
+    assert fresh.risk > 0.8 > 0.05 > harness.risk
+    assert "100% of requests are new prompts asking for the max_tokens cap" in fresh.reasons()
 
 
 def _row(aid: str, distill: float, age: float) -> dict[str, object]:

@@ -33,8 +33,14 @@ from distillguard.detect.membership import (
     split_by_network,
 )
 from distillguard.detect.operators import PairsOf, split_by_operator
+from distillguard.detect.privacy import drop_thin_campaigns, identity_share
 from distillguard.detect.ruleset import Rule
-from distillguard.detect.scoring import AccountScore, score_account, score_community
+from distillguard.detect.scoring import (
+    AccountScore,
+    is_privacy_mode,
+    score_account,
+    score_community,
+)
 
 #: The MITRE ATLAS techniques a campaign's tactics are reported as (id -> name).
 ATLAS_TECHNIQUES: dict[str, str] = {
@@ -386,23 +392,11 @@ def decide(
         kept = set(core)
         if len(core) < cfg.min_campaign_accounts:
             continue
-        orgs = {by_id[a].get("org_id") or a for a in core}
-        ident = (
-            sum(
-                1
-                for a in core
-                if edge_kinds_by_account.get(a, {}).get("payment")
-                or edge_kinds_by_account.get(a, {}).get("creation_burst")
-            )
-            / len(core)
-            if len(orgs) > 1
-            else 0.0
-        )
         cs = score_community(
             [by_id[a] for a in core],
             [scores[a] for a in core],
             behaviour_share.get(comm, 0.0),
-            ident,
+            identity_share(core, by_id, edge_kinds_by_account),
         )
         if cs.risk < cfg.campaign_threshold:
             continue
@@ -438,6 +432,13 @@ def decide(
             }
             if float(by_id[a].get("distill_share") or 0.0) >= cgate
         )
+        if is_privacy_mode(scores[core[0]]):
+            # No text, no content gate: a member's own evidence is its own risk, which must
+            # be comparable to the group's typical member's (a reseller's own customers share
+            # its payment instrument and proxies, and look half as risky as the campaign).
+            typical = sorted(scores[a].risk for a in ([a for a in ref if a in kept] or core))
+            rgate = cfg.member_relative_content * typical[len(typical) // 2]
+            members = [a for a in members if scores[a].risk >= rgate]
         candidates = members
         members = profile_gate(members, core, by_id, cfg.member_min_profile_similarity)
         if len(candidates) > len(members):
@@ -481,6 +482,8 @@ def decide(
                 split_off_ops,
             )
         )
+    if scores and is_privacy_mode(next(iter(scores.values()))):
+        drop_thin_campaigns(pending, by_id, edge_kinds_by_account, cfg)
     intel_note: dict[str, str] = {}
     if intel is not None:
         n_events = {a: int(r.get("n_events") or 0) for a, r in by_id.items()}

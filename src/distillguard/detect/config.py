@@ -129,6 +129,11 @@ class DetectConfig:
             of it is the campaign's tactics, and it is at least this typical of the campaign
             against the crowd (mean log-likelihood ratio per request; -0.69: not twice as
             typical of the crowd). A large value (e.g. 100) disables.
+        privacy_min_campaign_accounts: in privacy mode (no prompt text in the store) a
+            campaign needs at least this many accounts ...
+        privacy_min_identity_share: ... or at least this share of its members tied by a
+            payment instrument or a creation burst to accounts of other organisations
+            (``detect/privacy.py``).
     """
 
     seed: int = 7
@@ -178,6 +183,8 @@ class DetectConfig:
     profile_min_similarity: float = 0.9
     member_min_profile_similarity: float = 0.3
     quiet_min_log_ratio: float = -0.69
+    privacy_min_campaign_accounts: int = 10
+    privacy_min_identity_share: float = 0.5
 
 
 def load_detect_config(path: str | Path | None = None) -> DetectConfig:

@@ -30,7 +30,13 @@ from distillguard.detect.linking import build_edges, cluster
 from distillguard.detect.membership import account_networks, family_usage
 from distillguard.detect.operators import identity_pairs
 from distillguard.detect.ruleset import load_rules
-from distillguard.detect.scoring import AccountScore, score_accounts, suspicion
+from distillguard.detect.scoring import (
+    ACCOUNT_WEIGHTS,
+    PRIVACY_WEIGHTS,
+    AccountScore,
+    score_accounts,
+    suspicion,
+)
 from distillguard.detect.signals.registry import SIGNALS
 from distillguard.errors import DetectionError, InputError
 from distillguard.intel.config import IntelConfig, load_intel_config
@@ -274,7 +280,7 @@ def run_scan(
         if intel is not None:
             feat_table = intel.join(feat_table)
             scan_notes.append(_intel_note(intel))
-        scores = score_accounts(feat_table, rules)
+        scores = score_accounts(feat_table, rules, ACCOUNT_WEIGHTS if has_text else PRIVACY_WEIGHTS)
         rows = feat_table.to_pylist()
         _write_prior(con, scores)
         timings["scoring"] = time.perf_counter() - t

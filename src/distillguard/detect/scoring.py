@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -36,11 +36,12 @@ from distillguard.detect.ruleset import Rule
 #: weight on top (they restate features, so they are not fitted). ``intel`` (peers' shared
 #: indicators, :mod:`distillguard.detect.intel_signal`) is set by hand: the simulator's
 #: traffic carries no intel to fit it on; it is 0 for every account when the store holds
-#: no ``intel_hits``.
+#: no ``intel_hits``. ``fresh_cap`` (privacy mode's harvest term) is not in the text-mode fit.
 ACCOUNT_WEIGHTS: dict[str, float] = {
     "bias": -5.64,
     "distill": 10.38,
     "cap": 3.81,
+    "fresh_cap": 0.0,
     "young": 2.4,
     "regular": 1.78,
     "logprobs": 1.54,
@@ -60,6 +61,36 @@ ACCOUNT_WEIGHTS: dict[str, float] = {
     "intel": 3.0,
 }
 
+#: Log-odds weights of the account score in privacy mode (the store holds no prompt text, so
+#: ``distill``, ``rare_family`` and the rules over text signals are 0 for every account).
+#: Fitted the same way on the same scenarios scanned without prompt text
+#: (``benchmarks/calibrate_detect.py --privacy``, docs/benchmarks.md): with the text terms
+#: gone, the shipped text-mode weights put a datacenter hydra at risk ~0.1, under every
+#: membership threshold, although it stands out from legitimate accounts.
+PRIVACY_WEIGHTS: dict[str, float] = {
+    "bias": -3.3,
+    "distill": 0.0,
+    "cap": 0.0,
+    "fresh_cap": 4.93,
+    "young": 2.16,
+    "regular": 2.07,
+    "ip_churn": 1.94,
+    "logprobs": 1.9,
+    "long_answers": 1.41,
+    "round_clock": 0.18,
+    "new_model_rush": 0.1,
+    "repeats": 0.1,
+    "length_stop": 0.05,
+    "unverified": 0.0,
+    "rare_family": 0.0,
+    "multi_n": 0.0,
+    "geo": 0.0,
+    "rate": 0.0,
+    "high_effort": 0.0,
+    "rules": 0.25,
+    "intel": 3.0,
+}
+
 #: Log-odds weights of the community score.
 COMMUNITY_WEIGHTS: dict[str, float] = {
     "bias": -5.5,
@@ -75,12 +106,23 @@ COMMUNITY_WEIGHTS: dict[str, float] = {
     "machine": 1.0,
 }
 
+#: Log-odds weights of the community score in privacy mode. With no prompt text the
+#: community's content term is unknown, not 0: its weight moves to the members' mean risk,
+#: which the privacy-mode account model (:data:`PRIVACY_WEIGHTS`) was fitted to give
+#: campaign accounts without text.
+PRIVACY_COMMUNITY_WEIGHTS: dict[str, float] = {
+    **COMMUNITY_WEIGHTS,
+    "distill": 0.0,
+    "mean_account": COMMUNITY_WEIGHTS["mean_account"] + COMMUNITY_WEIGHTS["distill"],
+}
+
 _REASON_TEXT: dict[str, str] = {
     "distill": "{p:.0%} of requests are new prompts carrying distillation content",
     "rare_family": "{p:.0%} of requests reuse rare templates shared across organisations",
     "regular": "machine-regular timing between requests",
     "round_clock": "active round the clock ({p:.0%} of hours)",
     "cap": "{p:.0%} of requests ask for the max_tokens cap",
+    "fresh_cap": "{p:.0%} of requests are new prompts asking for the max_tokens cap",
     "logprobs": "{p:.0%} of requests ask for logprobs",
     "multi_n": "{p:.0%} of requests ask for several completions (n > 1)",
     "new_model_rush": "moved to a newly released model within hours",
@@ -148,6 +190,9 @@ def account_terms(row: Mapping[str, Any]) -> dict[str, float]:
         "regular": max(0.0, 1.0 - float(cv)) if cv is not None and n >= 20 else 0.0,
         "round_clock": _f(row, "active_hour_share") if n >= 50 else 0.0,
         "cap": _f(row, "max_tokens_cap_share") * shrink,
+        # The cap on new prompts only (privacy mode's harvest term): re-running a fixed
+        # benchmark at the cap is what an evaluation harness does.
+        "fresh_cap": _f(row, "max_tokens_cap_share") * (1.0 - _f(row, "dup_prompt_share")) * shrink,
         "logprobs": _f(row, "logprobs_share") * shrink,
         "multi_n": _f(row, "multi_n_share") * shrink,
         "new_model_rush": min(rush * 2.0, 1.0),
@@ -175,14 +220,17 @@ class AccountScore:
     risk: float
     terms: dict[str, float]
     rules: tuple[Rule, ...]
+    #: The model that gave ``risk`` (:data:`ACCOUNT_WEIGHTS` or :data:`PRIVACY_WEIGHTS`).
+    weights: Mapping[str, float] = field(default_factory=lambda: ACCOUNT_WEIGHTS)
 
     def reasons(self, k: int = 3) -> list[str]:
         """The ``k`` largest contributions, in words."""
+        w = self.weights
         contrib = sorted(
             (
-                (ACCOUNT_WEIGHTS.get(t, 0.0) * v, t, v)
+                (w.get(t, 0.0) * v, t, v)
                 for t, v in self.terms.items()
-                if v > 0.05 and ACCOUNT_WEIGHTS.get(t, 0.0) > 0 and t not in _DETAILED_TERMS
+                if v > 0.05 and w.get(t, 0.0) > 0 and t not in _DETAILED_TERMS
             ),
             reverse=True,
         )
@@ -191,13 +239,20 @@ class AccountScore:
         return out
 
 
-def score_account(row: Mapping[str, Any], rules: Sequence[Rule]) -> AccountScore:
+def is_privacy_mode(score: AccountScore) -> bool:
+    """Whether ``score`` came from the privacy-mode model (the store holds no prompt text)."""
+    return score.weights is PRIVACY_WEIGHTS
+
+
+def score_account(
+    row: Mapping[str, Any], rules: Sequence[Rule], weights: Mapping[str, float] = ACCOUNT_WEIGHTS
+) -> AccountScore:
     """Score one account from its features and the rules that fire on them."""
     terms = account_terms(row)
     fired = tuple(r for r in rules if r.matches(row))
-    z = ACCOUNT_WEIGHTS["bias"] + sum(ACCOUNT_WEIGHTS.get(t, 0.0) * v for t, v in terms.items())
-    z += ACCOUNT_WEIGHTS["rules"] * sum(r.weight for r in fired)
-    return AccountScore(risk=sigmoid(z), terms=terms, rules=fired)
+    z = weights["bias"] + sum(weights.get(t, 0.0) * v for t, v in terms.items())
+    z += weights["rules"] * sum(r.weight for r in fired)
+    return AccountScore(risk=sigmoid(z), terms=terms, rules=fired, weights=weights)
 
 
 def _col(cols: Mapping[str, Any], key: str, n: int, default: float = 0.0) -> np.ndarray:
@@ -250,6 +305,9 @@ def account_term_columns(cols: Mapping[str, Any], n: int) -> dict[str, np.ndarra
         "regular": np.where(cv_ok, np.maximum(0.0, 1.0 - cv), 0.0),
         "round_clock": np.where(ne >= 50, _col(cols, "active_hour_share", n), 0.0),
         "cap": _col(cols, "max_tokens_cap_share", n) * shrink,
+        "fresh_cap": _col(cols, "max_tokens_cap_share", n)
+        * (1.0 - _col(cols, "dup_prompt_share", n))
+        * shrink,
         "logprobs": _col(cols, "logprobs_share", n) * shrink,
         "multi_n": _col(cols, "multi_n_share", n) * shrink,
         "new_model_rush": np.minimum(rush * 2.0, 1.0),
@@ -266,21 +324,24 @@ def account_term_columns(cols: Mapping[str, Any], n: int) -> dict[str, np.ndarra
     }
 
 
-def score_accounts(table: Any, rules: Sequence[Rule]) -> dict[str, AccountScore]:
+def score_accounts(
+    table: Any, rules: Sequence[Rule], weights: Mapping[str, float] = ACCOUNT_WEIGHTS
+) -> dict[str, AccountScore]:
     """Score every account of an ``account_features`` Arrow table, vectorised.
 
     Same result as :func:`score_account` row by row (terms, fired rules, risk), in numpy:
-    the scan scores hundreds of thousands of accounts this way.
+    the scan scores hundreds of thousands of accounts this way. ``weights`` is the model
+    (:data:`PRIVACY_WEIGHTS` when the store holds no prompt text).
     """
     n = table.num_rows
     cols = {name: table.column(name).to_numpy(zero_copy_only=False) for name in table.column_names}
     terms = account_term_columns(cols, n)
-    z = np.full(n, ACCOUNT_WEIGHTS["bias"])
+    z = np.full(n, weights["bias"])
     for t, v in terms.items():
-        z += ACCOUNT_WEIGHTS.get(t, 0.0) * v
+        z += weights.get(t, 0.0) * v
     fired = [evaluate_columns(r.node, cols, n) for r in rules]
     for r, hit in zip(rules, fired, strict=True):
-        z += ACCOUNT_WEIGHTS["rules"] * r.weight * hit
+        z += weights["rules"] * r.weight * hit
     risk = np.where(
         z >= 0, 1.0 / (1.0 + np.exp(-np.abs(z))), np.exp(-np.abs(z)) / (1.0 + np.exp(-np.abs(z)))
     )
@@ -294,6 +355,7 @@ def score_accounts(table: Any, rules: Sequence[Rule]) -> dict[str, AccountScore]
             risk=float(risk[i]),
             terms=dict(zip(names, mat[i], strict=True)),
             rules=tuple(r for r, h in zip(rules, hits[i], strict=True) if h),
+            weights=weights,
         )
     return out
 
@@ -323,6 +385,9 @@ def score_community(
             (template, timing, content) rather than infrastructure.
         identity_share: share of core members sharing a payment instrument or a creation
             burst with another member while belonging to different organisations.
+
+    Members scored by the privacy-mode model (:data:`PRIVACY_WEIGHTS`) are judged with
+    :data:`PRIVACY_COMMUNITY_WEIGHTS`.
     """
     n = len(core)
     events = sum(_f(r, "n_events") for r in core)
@@ -343,5 +408,6 @@ def score_community(
         "identity": identity_share,
         "machine": sum(max(s.terms["regular"], s.terms["round_clock"]) for s in scores) / n,
     }
-    z = COMMUNITY_WEIGHTS["bias"] + sum(COMMUNITY_WEIGHTS[t] * v for t, v in terms.items())
+    w = PRIVACY_COMMUNITY_WEIGHTS if is_privacy_mode(scores[0]) else COMMUNITY_WEIGHTS
+    z = w["bias"] + sum(w[t] * v for t, v in terms.items())
     return CommunityScore(sigmoid(z), terms, n, int(events))
