@@ -288,3 +288,23 @@ def test_quiet_core_members_join_the_operation_they_run_like() -> None:
     # The step off: the quiet accounts stay out, as before.
     off = run(DetectConfig(quiet_min_log_ratio=100.0))
     assert off == [tuple(f"h{i}" for i in range(8)), tuple(f"q{i}" for i in range(4))]
+
+
+def test_feature_rows_remember_each_accounts_mix_and_give_the_same_sums() -> None:
+    from distillguard.detect.membership import FeatureRows, signal_mix
+
+    rows = {
+        "a": {"n_events": 10, "sig_reasoning_trace_share": 0.3, "sig_rubric_grading_share": 0.1},
+        "b": {"n_events": 7, "sig_reasoning_trace_share": 1.0, "sig_other": 5.0, "x_share": 1},
+        "c": {"n_events": None, "sig_reasoning_trace_share": 0.5},
+        "d": {"n_events": 3, "sig_capability_sweep_share": 0.0},
+    }
+    cached = FeatureRows(rows)
+    for members in (["a"], ["a", "b"], ["b", "a", "c", "d"], []):
+        assert signal_mix(members, cached) == signal_mix(members, rows)
+    assert signal_mix(["a", "b"], cached) == {
+        "sig_reasoning_trace_share": 10 * 0.3 + 7 * 1.0,
+        "sig_rubric_grading_share": 10 * 0.1,
+    }
+    assert cached.mix_of("b") is cached.mix_of("b")  # read once
+    assert cached["a"] is rows["a"] and len(cached) == 4

@@ -112,9 +112,13 @@ def test_identity_pairs_reads_only_given_kinds_among_members(
         "INSERT INTO account_edges VALUES ('a','b','payment'), ('b','c','ip'), "
         "('a','c','family'), ('c','d','payment'), ('o''k','a','ip')"
     ).fetchall()
-    got = sorted(identity_pairs(con, kinds)(["a", "b", "c", "o'k"]))
+    tbl = identity_pairs(con, kinds)(["a", "b", "c", "o'k"])
+    got = sorted(zip(tbl.column("a").to_pylist(), tbl.column("b").to_pylist(), strict=True))
     expected = [("a", "b"), ("b", "c"), ("o'k", "a")] if kinds else []
     assert got == expected
+    # The table and the same pairs as tuples give the same components.
+    members = ["a", "b", "c", "d", "o'k"]
+    assert identity_components(members, tbl) == identity_components(members, got)
     store.close()
 
 

@@ -22,6 +22,7 @@ from distillguard.detect.linking import EDGE_REASONS
 from distillguard.detect.membership import (
     NOT_CROWD,
     FamilyUsage,
+    FeatureRows,
     Pending,
     admit_quiet_members,
     attach_by_family,
@@ -344,7 +345,7 @@ def decide(
     """
     if scores is None:
         scores = {str(r["account_id"]): score_account(r, rules) for r in rows}
-    by_id = {str(r["account_id"]): r for r in rows}
+    by_id = FeatureRows({str(r["account_id"]): r for r in rows})
     allowed = {
         aid: e
         for aid, r in by_id.items()
