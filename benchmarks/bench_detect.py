@@ -5,8 +5,8 @@ Usage: .venv/bin/python benchmarks/bench_detect.py [--small] [--scenarios a,b] [
 
 Each scenario is simulated (seeded), scanned with the licensed org(s) of the scenario's
 manifest on an allow-list, evaluated against its labels, and (unless --no-ttd) replayed on
-prefixes for time to detection. With --privacy the events are first ingested the way
-`distillguard ingest` does by default (prompt digests, no text) and the store is scanned in
+prefixes for time to detection. With --privacy the scan keeps no prompt text (`scan
+--no-text`: prompt digests only, as `distillguard ingest` stores by default) and runs in
 privacy mode. Prints one table.
 """
 
@@ -21,9 +21,7 @@ from pathlib import Path
 
 from distillguard.detect.evaluate import evaluate, read_labels, time_to_detection
 from distillguard.detect.scan import run_scan
-from distillguard.ingest import ingest_paths
 from distillguard.sim import load_scenario, simulate
-from distillguard.store import DuckDBStore
 
 SCENARIOS = (
     "demo-week",
@@ -73,16 +71,9 @@ def main() -> int:
                 continue
             allow = _allowlist(sim.manifest_path, work / "allow.yaml")
             t = time.perf_counter()
-            if args.privacy:
-                db = work / "store.duckdb"
-                store = DuckDBStore(db)
-                try:
-                    ingest_paths([sim.events_path], store)  # digests only, no text
-                finally:
-                    store.close()
-                res = run_scan(None, work / "scan", db=db, allowlist=allow)
-            else:
-                res = run_scan([sim.events_path], work / "scan", allowlist=allow)
+            res = run_scan(
+                [sim.events_path], work / "scan", allowlist=allow, keep_text=not args.privacy
+            )
             scan_s = time.perf_counter() - t
             ev = evaluate(work / "scan", sim.labels_path)
             ttd: dict[str, float | None] = {}

@@ -13,9 +13,10 @@ the 99.9th percentile of legitimate accounts (recall at 0.1 % FPR) on train and 
 scenarios of EVERY seed, for the fitted weights and for the weights shipped in
 ``scoring.ACCOUNT_WEIGHTS``. Prints one table, then the fitted weights as a Python dict.
 
-With ``--privacy`` the events are ingested without prompt text (as ``distillguard ingest``
-does by default) and scanned in privacy mode, and the weights are fitted and compared with
-``scoring.PRIVACY_WEIGHTS``: the model a scan uses when the store holds no prompt text.
+With ``--privacy`` the events are scanned without prompt text (``scan --no-text``: digests
+only, as ``distillguard ingest`` stores by default), in privacy mode, and the weights are
+fitted and compared with ``scoring.PRIVACY_WEIGHTS``: the model a scan uses when the store
+holds no prompt text.
 """
 
 from __future__ import annotations
@@ -33,9 +34,7 @@ from distillguard.detect.evaluate import read_labels
 from distillguard.detect.ruleset import load_rules
 from distillguard.detect.scan import run_scan
 from distillguard.detect.scoring import ACCOUNT_WEIGHTS, PRIVACY_WEIGHTS, account_terms
-from distillguard.ingest import ingest_paths
 from distillguard.sim import load_scenario, simulate
-from distillguard.store import DuckDBStore
 
 TRAIN = ("demo-week", "slow-and-low", "paraphrase", "eval-harness", "licensed")
 TEST = ("reseller-mix", "enterprise-reuse", "hydra-release", "small-in-large")
@@ -72,16 +71,7 @@ def _rows(
         for e in json.loads(sim.manifest_path.read_text()).get("allow_list", [])
         if e.get("org_id")
     }
-    if privacy:
-        db = work / "store.duckdb"
-        store = DuckDBStore(db)
-        try:
-            ingest_paths([sim.events_path], store)  # digests only, no text
-        finally:
-            store.close()
-        res = run_scan(None, work / "scan", db=db)
-    else:
-        res = run_scan([sim.events_path], work / "scan")
+    res = run_scan([sim.events_path], work / "scan", keep_text=not privacy)
     labels = read_labels(sim.labels_path)
     rules = load_rules()
     con = duckdb.connect(str(res.db), read_only=True)

@@ -6,6 +6,7 @@ import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import duckdb
 import pytest
 from click.testing import CliRunner
 
@@ -193,6 +194,22 @@ def test_unusable_input_is_an_error(tmp_path: Path) -> None:
         run_scan([bad], tmp_path / "out")
     result = CliRunner().invoke(cli, ["scan", str(bad), "--out", str(tmp_path / "o2")])
     assert result.exit_code != 0
+
+
+def test_cli_scan_no_text_keeps_no_prompt_text_and_scans_in_privacy_mode(
+    small_log: Path, tmp_path: Path
+) -> None:
+    res = CliRunner().invoke(cli, ["scan", str(small_log), "--no-text", "--out", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    assert "no prompt text" in res.output
+    con = duckdb.connect(str(tmp_path / "scan.duckdb"), read_only=True)
+    try:
+        digests, texts = con.execute(
+            "SELECT count(prompt_digest), count(prompt_text) FROM events"
+        ).fetchall()[0]
+    finally:
+        con.close()
+    assert digests > 0 and texts == 0
 
 
 def test_cli_scan_and_eval(small_log: Path, tmp_path: Path, fake_annotator: None) -> None:

@@ -75,6 +75,11 @@ def _parse_until(value: str | None) -> datetime | None:
     help="Read events from this event lake (distillguard ingest --lake).",
 )
 @click.option("--show-prompts", is_flag=True, help="Include example prompt text in the report.")
+@click.option(
+    "--no-text",
+    is_flag=True,
+    help="Do not store or use prompt text of EVENTS (digests only): privacy mode.",
+)
 @click.option("--progress/--no-progress", default=None, help="Progress bars on stderr.")
 def scan(
     events: tuple[Path, ...],
@@ -87,6 +92,7 @@ def scan(
     engine: str,
     lake: Path | None,
     show_prompts: bool,
+    no_text: bool,
     progress: bool | None,
 ) -> None:
     """Find distillation campaigns in event logs; write accounts.csv, campaigns.json, report.html.
@@ -96,6 +102,7 @@ def scan(
       distillguard scan sim/events.jsonl --out scan-out
       distillguard scan logs/ --out scan-out --allowlist allow.yaml --rules my-rules/
       distillguard scan --db scan-out/scan.duckdb --until 2025-03-04T12:00:00Z --out replay/
+      distillguard scan logs/ --no-text --out scan-out   # privacy mode: no prompt text kept
     """
     from distillguard.config import load_section, read_file
     from distillguard.detect.config import load_detect_config
@@ -117,6 +124,7 @@ def scan(
         engine=engine,
         lake=lake,
         intel_config=load_section("intel", IntelConfig, file_data=read_file(config_path)),
+        keep_text=not no_text,
     )
     if res.ingest is not None:
         r = res.ingest

@@ -180,6 +180,7 @@ def run_scan(
     engine: str = "duckdb",
     lake: Path | None = None,
     intel_config: IntelConfig | None = None,
+    keep_text: bool = True,
 ) -> ScanResult:
     """Scan event logs and write accounts.csv, campaigns.json and report.html to ``out_dir``.
 
@@ -198,6 +199,9 @@ def run_scan(
         lake: read the events from this event lake instead of the store.
         intel_config: ``[intel]`` weighing of peers' indicators when the store holds
             ``intel_hits`` (default: loaded from the configuration file and environment).
+        keep_text: store the prompt and answer text of ``inputs`` (default). False keeps
+            only each prompt's digest, and the scan runs in privacy mode
+            (docs/detection.md, "Privacy mode").
 
     Raises:
         InputError: nothing usable was read.
@@ -225,7 +229,7 @@ def run_scan(
             report = ingest_paths(
                 list(inputs),
                 store,
-                keep_text=True,
+                keep_text=keep_text,
                 quarantine=out_dir / "quarantine.jsonl",
                 progress=progress,
             )
