@@ -243,8 +243,9 @@ def test_quiet_core_members_join_the_operation_they_run_like() -> None:
     fleet = [acct(f"q{i}", 25, 0.7, 0.3, 90.0, 1) for i in range(4)]
     quiet = [acct(f"s{i}", 6, 0.8, 0.2, 90.0, 1) for i in range(3)]
     quiet.append(acct("s3", 6, 1.0, 0.0, 90.0, 1))  # fits the hydra's content too
+    quiet.append(acct("t0", 5, 0.8, 0.2, 90.0, 1))  # risk 0.15: under member_min_risk
     # Same community core, not the campaigns' content: a developer (a third distillation-like),
-    # an evaluation harness repeating a fixed set, a fleet-like account below member_min_risk,
+    # an evaluation harness repeating a fixed set, a fleet-like account below quiet_min_risk,
     # a small account sending another tactic.
     dev = {**acct("dev", 30, 0.7, 0.3, 300.0, 1), "distill_share": 0.3}
     harness = {**acct("eval", 50, 1.0, 0.0, 300.0, 1), "dup_prompt_share": 0.9}
@@ -252,7 +253,7 @@ def test_quiet_core_members_join_the_operation_they_run_like() -> None:
     sweep = {**acct("wsweep", 6, 0.0, 0.0, 90.0, 1), "sig_capability_sweep_share": 1.0}
     crowd = [{**acct(f"c{i:02d}", 20, 0.5, 0.5, 300.0, 1), "distill_share": 0.3} for i in range(20)]
     inside = [*hydra, *fleet, *quiet, dev, harness, faint, sweep]
-    risk = {"h": 0.99, "q": 0.9, "s": 0.3, "d": 0.3, "e": 0.3, "f": 0.1}
+    risk = {"h": 0.99, "q": 0.9, "s": 0.3, "t": 0.15, "d": 0.3, "e": 0.3, "f": 0.05}
     scores = {
         str(r["account_id"]): replace(
             score_account(r, []), risk=risk.get(str(r["account_id"])[0], 0.3)
@@ -283,7 +284,7 @@ def test_quiet_core_members_join_the_operation_they_run_like() -> None:
         )
         return sorted(c.accounts for c in camps)
 
-    fleet_ids = (*(f"q{i}" for i in range(4)), *(f"s{i}" for i in range(4)))
+    fleet_ids = (*(f"q{i}" for i in range(4)), *(f"s{i}" for i in range(4)), "t0")
     assert run(DetectConfig()) == [tuple(f"h{i}" for i in range(8)), fleet_ids]
     # The step off: the quiet accounts stay out, as before.
     off = run(DetectConfig(quiet_min_log_ratio=100.0))

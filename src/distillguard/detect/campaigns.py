@@ -388,7 +388,9 @@ def decide(
             top = sorted(scores[a].risk for a in anchors)
             gate = max(gate, cfg.member_relative_risk * top[len(top) // 2])
             ref = anchors
-        below = [a for a in core if scores[a].risk < gate]
+        below = [
+            a for a in cands if communities[a][1] and cfg.quiet_min_risk <= scores[a].risk < gate
+        ]
         core = [a for a in core if scores[a].risk >= gate]
         kept = set(core)
         if len(core) < cfg.min_campaign_accounts:

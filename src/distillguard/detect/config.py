@@ -129,6 +129,8 @@ class DetectConfig:
             of it is the campaign's tactics, and it is at least this typical of the campaign
             against the crowd (mean log-likelihood ratio per request; -0.69: not twice as
             typical of the crowd). A large value (e.g. 100) disables.
+        quiet_min_risk: ... and its own risk reaches this (lower than ``member_min_risk``:
+            the content conditions carry the evidence of an account of 4-8 requests).
         privacy_min_campaign_accounts: in privacy mode (no prompt text in the store) a
             campaign needs at least this many accounts ...
         privacy_min_identity_share: ... or at least this share of its members tied by a
@@ -183,6 +185,7 @@ class DetectConfig:
     profile_min_similarity: float = 0.9
     member_min_profile_similarity: float = 0.3
     quiet_min_log_ratio: float = -0.69
+    quiet_min_risk: float = 0.1
     privacy_min_campaign_accounts: int = 10
     privacy_min_identity_share: float = 0.5
 

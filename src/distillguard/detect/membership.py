@@ -481,7 +481,7 @@ def admit_quiet_members(
     fleet account with too few requests to score high on its own (four to sixteen) is left
     out; the network or operator split then makes the fleet's riskier accounts a campaign of
     their own, whose gate its quiet members never met. A core member of that community (risk
-    ≥ ``member_min_risk``) joins such a split-off campaign when what it sent is plainly the
+    ≥ ``quiet_min_risk``) joins such a split-off campaign when what it sent is plainly the
     campaign's content: at least the campaign's content gate, at least
     ``profile_min_similarity`` of it the campaign's tactics, fewer than half of it repeated
     prompts, and a :func:`content_log_ratio` against the crowd (the other accounts sending
@@ -494,7 +494,7 @@ def admit_quiet_members(
     Args:
         pending: candidate campaigns, extended in place.
         quiet: community -> its core members below the community's member gate (not
-            allow-listed, risk ≥ ``member_min_risk``).
+            allow-listed, risk ≥ ``quiet_min_risk``).
         community_of: account -> its community.
         by_id: account_features rows by account.
         content_users: accounts that send distillation-like content (the crowd).
