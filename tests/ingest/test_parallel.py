@@ -19,6 +19,7 @@ class _Counted:
         self.n = n
         self.fail_at = fail_at
         self.started = 0
+        self.at_gate = -1  # the item the producer is waiting to be let through for
         self.gate = threading.Semaphore(0)
         self.gated = False
         self.closed = threading.Event()
@@ -27,6 +28,7 @@ class _Counted:
         try:
             for i in range(self.n):
                 if self.gated:
+                    self.at_gate = i
                     self.gate.acquire()
                 self.started = i + 1
                 if i == self.fail_at:
@@ -74,6 +76,13 @@ def test_closing_early_stops_the_producer_and_waits_for_it() -> None:
         src.gate.release()
     gen = pipelined(iter(src), ahead=2)
     assert next(gen) == 0
+    # Wait until the producer is held at the third item's gate: closing before it gets there
+    # would return at once (a loaded fresh-clone CI run did so), which is not what is tested.
+    waited = 0
+    while src.at_gate < 2 and waited < 5000:
+        threading.Event().wait(0.002)
+        waited += 1
+    assert src.at_gate == 2
     closer = threading.Thread(target=gen.close)
     closer.start()
     closer.join(0.05)
