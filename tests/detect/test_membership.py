@@ -223,9 +223,9 @@ def test_identity_attach_needs_content_more_typical_of_the_campaign_than_of_the_
 
 def test_quiet_core_members_join_the_operation_they_run_like() -> None:
     """Regression (demo-week, scale 0.05, seeds 1-3): a residential slow-and-low fleet in the
-    hydra's community was split off by network, but 11-14 of its 20 accounts (5-16 requests,
-    own risk 0.2-0.45) stayed below the member gate the hydra's anchors set (0.5 x 0.99) and
-    the campaign was not found on seeds 1 and 3."""
+    hydra's community was split off by network, but most of its 20 accounts (5-16 requests,
+    own risk 0.1-0.45) stayed below the member gate the hydra's anchors set (0.5 x 0.99) and
+    the campaign was not found on seeds 1, 2 and 3."""
     from dataclasses import replace
 
     from distillguard.detect.scoring import score_account
