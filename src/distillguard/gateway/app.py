@@ -55,6 +55,8 @@ if TYPE_CHECKING:
     from distillguard.gateway.asgi import Incoming
 
 log = logging.getLogger("distillguard.gateway")
+#: Seconds ``Gateway.stop`` waits for its cancelled background tasks.
+STOP_TASKS_TIMEOUT_S = 5.0
 
 _dec = msgspec.json.Decoder()
 _enc = msgspec.json.Encoder()
@@ -152,11 +154,15 @@ class Gateway:
 
     async def stop(self) -> None:
         """Stop background work, flush the spool, close clients."""
-        for t in list(self._tasks):
+        tasks = list(self._tasks)
+        for t in tasks:
             t.cancel()
-        for t in list(self._tasks):
-            with contextlib.suppress(BaseException):
-                await t
+        if tasks:
+            # Bounded: a task stuck where cancellation cannot reach it must not hold the
+            # shutdown (and the spool flush after it) forever.
+            _, stuck = await asyncio.wait(tasks, timeout=STOP_TASKS_TIMEOUT_S)
+            if stuck:
+                log.warning("stop: %d background task(s) did not finish; leaving them", len(stuck))
         await self.upstream.aclose()
         if self.upstream_raw is not None:
             await self.upstream_raw.aclose()
