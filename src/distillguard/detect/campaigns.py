@@ -346,6 +346,8 @@ def decide(
     if scores is None:
         scores = {str(r["account_id"]): score_account(r, rules) for r in rows}
     by_id = FeatureRows({str(r["account_id"]): r for r in rows})
+    # No prompt text in the store: the scores came from the privacy-mode model.
+    privacy = bool(scores) and is_privacy_mode(next(iter(scores.values())))
     allowed = {
         aid: e
         for aid, r in by_id.items()
@@ -435,7 +437,7 @@ def decide(
             }
             if float(by_id[a].get("distill_share") or 0.0) >= cgate
         )
-        if is_privacy_mode(scores[core[0]]):
+        if privacy:
             # No text, no content gate: a member's own evidence is its own risk, which must
             # be comparable to the group's typical member's (a reseller's own customers share
             # its payment instrument and proxies, and look half as risky as the campaign).
@@ -478,14 +480,14 @@ def decide(
             admit_quiet_members(
                 pending,
                 quiet,
-                {a: c for a, (c, _) in communities.items()},
+                communities,
                 by_id,
                 content_users,
                 cfg,
                 split_off_ops,
             )
         )
-    if scores and is_privacy_mode(next(iter(scores.values()))):
+    if privacy:
         drop_thin_campaigns(pending, by_id, edge_kinds_by_account, cfg)
     intel_note: dict[str, str] = {}
     if intel is not None:

@@ -466,7 +466,7 @@ def _operational_distance(row: Mapping[str, Any], ops: Sequence[float]) -> float
 def admit_quiet_members(
     pending: list[Pending],
     quiet: Mapping[int, Sequence[str]],
-    community_of: Mapping[str, int],
+    communities: Mapping[str, tuple[int, bool]],
     by_id: Mapping[str, Mapping[str, Any]],
     content_users: Sequence[str],
     cfg: DetectConfig,
@@ -495,7 +495,7 @@ def admit_quiet_members(
         pending: candidate campaigns, extended in place.
         quiet: community -> its core members below the community's member gate (not
             allow-listed, risk ≥ ``quiet_min_risk``).
-        community_of: account -> its community.
+        communities: account -> (community, core).
         by_id: account_features rows by account.
         content_users: accounts that send distillation-like content (the crowd).
         cfg: thresholds.
@@ -511,18 +511,17 @@ def admit_quiet_members(
         return notes
     owner = {a for p in pending for a in p[2]}
     crowd = signal_mix([a for a in content_users if a in by_id and a not in owner], by_id)
-    sources = [
-        {community_of.get(a, -1) for a in p[2]} if i in split_off_ops else set()
-        for i, p in enumerate(pending)
-    ]
-    mixes = [signal_mix(p[2], by_id) for p in pending]
-    tactics = [_tactics(p[2], by_id) for p in pending]
-    gates = [content_gate(p[2], by_id, cfg.member_relative_content) for p in pending]
-    ops = [_operations(p[2], by_id) for p in pending]
+    # Only the split-off campaigns take quiet members: their profiles alone are computed.
+    split = sorted(split_off_ops)
+    sources = {i: {communities.get(a, (-1, False))[0] for a in pending[i][2]} for i in split}
+    mixes = {i: signal_mix(pending[i][2], by_id) for i in split}
+    tactics = {i: _tactics(pending[i][2], by_id) for i in split}
+    gates = {i: content_gate(pending[i][2], by_id, cfg.member_relative_content) for i in split}
+    ops = {i: _operations(pending[i][2], by_id) for i in split}
     note = "sends only this campaign's kind of distillation content, at the core of its community"
     added: dict[int, list[str]] = defaultdict(list)
     for comm, accounts in sorted(quiet.items()):
-        near = [i for i, src in enumerate(sources) if comm in src]
+        near = [i for i in split if comm in sources[i]]
         for a in accounts:
             row = by_id[a]
             if (

@@ -3,7 +3,7 @@
 Communities merged after Leiden (:mod:`~distillguard.detect.linking`), families grouped
 through shared users (:mod:`~distillguard.detect.families`) and members grouped through
 shared networks (:mod:`~distillguard.detect.membership`) all need the transitive closure of
-a few thousand pairs (identity ties, millions at scale, go through igraph in
+a few thousand pairs (identity ties, millions at scale, go through a sparse matrix in
 :mod:`~distillguard.detect.operators`); this is that, with path halving. Which root a union
 keeps is the caller's choice (:meth:`DisjointSets.link`), so each step keeps its
 deterministic group ids.
