@@ -80,6 +80,35 @@ def test_small_accounts_join_through_the_campaigns_wrapper_families() -> None:
     assert set(accounts) == {*(f"h{i}" for i in range(6)), "s1", "s2"}
 
 
+def test_one_request_through_a_family_the_campaign_owns_joins() -> None:
+    """Regression (demo-week seeds 4 and 8, scale 0.05): slow-and-low accounts that sent
+    1-2 prompts each, every one distillation content and one of them through a wrapper
+    family used by 9 of the campaign's members and nobody else, stayed out (recall 0.91)."""
+    camp = [_row(f"q{i}", 1.0) for i in range(9)]
+    one = _row("one", 1.0, n=1, age=40.0)
+    two = _row("two", 1.0, n=2, age=40.0)  # one prompt in the owned family, one elsewhere
+    dev = _row("dev", 0.5, n=1, age=300.0)  # content unlike the campaign's
+    stray = _row("stray", 1.0, n=1, age=300.0)  # a family the campaign merely claims
+    by_acc: dict[str, dict[int, int]] = {f"q{i}": {7: 3, 9: 1} for i in range(9)}
+    by_acc |= {"one": {7: 1}, "two": {7: 1, -1: 1}, "dev": {7: 1}, "stray": {9: 1}}
+    usage = FamilyUsage(by_acc, {7: 10, 9: 40})
+    (accounts,) = _decide(camp + [one, two, dev, stray], family_usage=usage)
+    assert set(accounts) == {*(f"q{i}" for i in range(9)), "one", "two"}
+    # family_owned_min_requests = 2: a single request shows no pattern, as before.
+    _, camps = decide(
+        camp + [one, two, dev, stray],
+        {str(r["account_id"]): (0, True) for r in [*camp, one, two, dev, stray]},
+        {str(r["account_id"]): {"signal_profile": 2} for r in [*camp, one, two, dev, stray]},
+        {0: 1.0},
+        [],
+        AllowList(),
+        datetime.now(UTC),
+        DetectConfig(family_owned_min_requests=2),
+        family_usage=usage,
+    )  # type: ignore[arg-type]
+    assert set(camps[0].accounts) == {f"q{i}" for i in range(9)}
+
+
 def test_member_with_another_operations_content_mix_is_not_a_member() -> None:
     """Regression (demo-week, scale 1): slow-and-low reasoning harvesters sharing a popular
     ASN+UA with a capability sweep were counted as the sweep's members."""

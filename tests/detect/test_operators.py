@@ -90,6 +90,26 @@ def test_no_main_identity_group_no_split() -> None:
     assert len(_decide(rows, identity_pairs=lambda m: [])) == 1
 
 
+def test_small_identity_tied_operation_inside_a_fleet_without_ties_is_split() -> None:
+    """Regression (demo-week seed 4, scale 0.05): a reseller's 3 campaign accounts (young,
+    behind its 5 shared IPs) were linked with 9 accounts of an aged slow-and-low fleet (one
+    sticky IP each, no identity ties at all). The largest identity group was the reseller's
+    3 of 12, below ``identity_split_main``, so nothing was split and the reseller's campaign
+    counted as missed."""
+    fleet = _quiet(9)
+    reseller = [{**r, "account_id": f"r{i}"} for i, r in enumerate(_hydra(3))]
+    ties = _pairs([f"r{i}" for i in range(3)])
+
+    def pairs_of(members: Sequence[str]) -> list[tuple[str, str]]:
+        return [p for p in ties if p[0] in members and p[1] in members]
+
+    camps = sorted(_decide(fleet + reseller, identity_pairs=pairs_of))
+    assert camps == [tuple(f"q{i}" for i in range(9)), ("r0", "r1", "r2")]
+    # The same identity group running like the fleet is part of it: nothing is split.
+    alike = [{**r, "account_id": f"r{i}"} for i, r in enumerate(_quiet(3))]
+    assert len(_decide(fleet + alike, identity_pairs=pairs_of)) == 1
+
+
 def test_components_and_differences() -> None:
     groups = identity_components(["a", "b", "c", "d"], [("a", "b"), ("b", "c"), ("x", "a")])
     assert groups == [["a", "b", "c"], ["d"]]

@@ -113,6 +113,9 @@ class DetectConfig:
             disables).
         family_attach_min_requests: requests an account must send in a campaign's claimed
             families before it is attached (one request shows no pattern).
+        family_owned_min_requests: ... or in families it owns (more than half of all the
+            family's users are its members; a slow-and-low fleet's accounts that sent one or
+            two prompts each).
         network_claim_share: an ASN is claimed by a campaign when its members are at least
             this share of the accounts on it that send distillation content ...
         profile_min_similarity: ... and an account on a claimed ASN whose content passes the
@@ -181,6 +184,7 @@ class DetectConfig:
     family_claim_share: float = 0.2
     family_attach_rounds: int = 3
     family_attach_min_requests: int = 2
+    family_owned_min_requests: int = 1
     network_claim_share: float = 0.3
     profile_min_similarity: float = 0.9
     member_min_profile_similarity: float = 0.3

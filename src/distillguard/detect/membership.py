@@ -367,12 +367,15 @@ def attach_by_family(
             mine = nets.get(a, frozenset())
             # A family mostly the campaign's is its wrapper; one it merely claims (a popular
             # template a large campaign happens to be a fifth of) also needs a shared network.
+            # In a family it owns, fewer requests do (one, by default: the accounts of a
+            # slow-and-low fleet that sent a handful of prompts each).
+            few = max(cfg.family_crowd_min_share * n, float(cfg.family_owned_min_requests))
             ok = [
                 i
                 for i, k in per.items()
-                if k >= need
+                if (k >= need or own[i] >= few)
                 and _share(by_id[a]) >= gates[i]
-                and (own[i] >= need or not mine or not camp_nets[i] or bool(mine & camp_nets[i]))
+                and (own[i] >= few or not mine or not camp_nets[i] or bool(mine & camp_nets[i]))
             ]
             how[a] = by_family
             if not ok and n >= cfg.family_attach_min_requests and cfg.profile_min_similarity < 1:

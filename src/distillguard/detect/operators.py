@@ -136,14 +136,25 @@ def split_by_operator(
         groups = identity_components(members, pairs_of(members))
         main = groups[0]
         rest = [a for g in groups[1:] for a in g]
-        if len(main) < cfg.identity_split_main * n or len(rest) < max(
-            cfg.min_campaign_accounts, cfg.identity_split_rest * n
-        ):
-            continue
+        least = max(cfg.min_campaign_accounts, cfg.identity_split_rest * n)
+        if len(main) >= cfg.identity_split_main * n:
+            # One identity-tied operation holds most of the campaign: the members with no
+            # identity path to it are the candidates.
+            if len(rest) < least:
+                continue
+            leave = rest
+        else:
+            # No identity group holds most of it: the bulk is an operation without identity
+            # ties (each account its own card and IP), and the largest identity group, when
+            # it operates unlike all the others, is a second operation inside it (a
+            # reseller's few accounts behind its shared IPs among a slow-and-low fleet).
+            if len(main) < least or len(main) < 2:
+                continue
+            leave = main
         differ = operational_differences(main, rest, by_id)
         if len(differ) < cfg.identity_split_min_features:
             continue
-        new_comm = split_off(pending, idx, rest, by_id, scores, cfg, -2000)
+        new_comm = split_off(pending, idx, leave, by_id, scores, cfg, -2000)
         if new_comm is None:
             continue
         notes[new_comm] = differ
