@@ -3,6 +3,9 @@
 Usage: .venv/bin/python benchmarks/bench_detect.py [--small] [--scenarios a,b] [--no-ttd]
        [--privacy]
 
+``--scenarios`` takes preset names and scenario YAML files (e.g.
+``benchmarks/scenarios/sweep-only.yaml``), comma-separated.
+
 Each scenario is simulated (seeded), scanned with the licensed org(s) of the scenario's
 manifest on an allow-list, evaluated against its labels, and (unless --no-ttd) replayed on
 prefixes for time to detection. With --privacy the scan keeps no prompt text (`scan
@@ -63,11 +66,12 @@ def main() -> int:
     rows = []
     with tempfile.TemporaryDirectory(prefix="dg-bench-") as tmp:
         for name in args.scenarios.split(","):
-            work = Path(tmp) / name
+            # A preset name or a scenario YAML file (its file name names the row).
+            work = Path(tmp) / (Path(name).stem if name.endswith((".yaml", ".yml")) else name)
             try:
                 sim = simulate(load_scenario(name), work / "sim", seed=args.seed, scale=scale)
             except Exception as exc:  # noqa: BLE001 - report the scenario, keep going
-                rows.append((name, f"simulate failed: {exc}"))
+                rows.append((work.name, f"simulate failed: {exc}"))
                 continue
             allow = _allowlist(sim.manifest_path, work / "allow.yaml")
             t = time.perf_counter()
@@ -85,7 +89,7 @@ def main() -> int:
             found = sum(1 for c in ev.campaigns if c.found)
             rows.append(
                 (
-                    name,
+                    work.name,
                     f"{sim.events:>9} {len(ev.campaigns):>3} {found:>5} "
                     f"{ev.recall:>7.3f} {ev.fpr:>8.4%} "
                     f"{(ev.heavy_fpr or 0):>7.2%} {ev.bcubed_f1:>6.3f} "
