@@ -75,6 +75,19 @@ def test_every_preset_loads(name: str) -> None:
     assert s.name == name and (s.personas or s.campaigns)
 
 
+BENCH_SCENARIOS = sorted((Path(__file__).parents[2] / "benchmarks" / "scenarios").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", BENCH_SCENARIOS, ids=[p.stem for p in BENCH_SCENARIOS])
+def test_benchmark_scenario_files_simulate(path: Path, tmp_path: Path) -> None:
+    """The scenario files of benchmarks/scenarios (bench_detect --scenarios) stay valid."""
+    s = load_scenario(path)
+    assert s.name == path.stem and s.campaigns
+    res = simulate(s, tmp_path, seed=1, scale=0.002, progress=False)
+    labels = (tmp_path / "labels.csv").read_text().splitlines()
+    assert res.events > 0 and any(line.split(",")[1] for line in labels[1:])
+
+
 def test_bad_scenario_is_a_clear_error(tmp_path: Path) -> None:
     p = tmp_path / "bad.yaml"
     p.write_text(
