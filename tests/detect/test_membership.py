@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from distillguard.detect.allowlist import AllowList
 from distillguard.detect.campaigns import decide
 from distillguard.detect.config import DetectConfig
@@ -31,11 +33,13 @@ def _row(aid: str, distill: float, n: int = 200, age: float = 1.0) -> dict[str, 
     }
 
 
-def _decide(rows: list[dict[str, object]], **kw: object) -> list[tuple[str, ...]]:
+def _decide(
+    rows: list[dict[str, object]], cfg: DetectConfig | None = None, **kw: object
+) -> list[tuple[str, ...]]:
     comm = {str(r["account_id"]): (0, True) for r in rows}
     kinds = {str(r["account_id"]): {"signal_profile": 2} for r in rows}
     _, camps = decide(
-        rows, comm, kinds, {0: 1.0}, [], AllowList(), datetime.now(UTC), DetectConfig(), **kw
+        rows, comm, kinds, {0: 1.0}, [], AllowList(), datetime.now(UTC), cfg or DetectConfig(), **kw
     )  # type: ignore[arg-type]
     return [c.accounts for c in camps]
 
@@ -52,8 +56,9 @@ def test_member_needs_its_own_content_not_only_its_neighbours() -> None:
 def test_campaigns_on_disjoint_networks_are_split() -> None:
     """Regression (demo-week, scale 1): a residential slow-and-low fleet running the same
     reasoning wrappers was folded into the datacenter hydra; 'found' failed for it."""
-    hydra = [_row(f"h{i}", 1.0) for i in range(10)]
-    quiet = [_row(f"q{i}", 1.0, n=15, age=120.0) for i in range(5)]
+    # Fresh accounts rotating through ~30 datacenter IPs; aged accounts on one sticky IP.
+    hydra = [{**_row(f"h{i}", 1.0), "n_ips": 30} for i in range(10)]
+    quiet = [{**_row(f"q{i}", 1.0, n=15, age=120.0), "n_ips": 1} for i in range(5)]
     nets = {f"h{i}": frozenset({"100", "101"}) for i in range(10)}
     nets |= {f"q{i}": frozenset({str(200 + i % 3)}) for i in range(5)}
     camps = sorted(_decide(hydra + quiet, networks=nets))
@@ -61,6 +66,19 @@ def test_campaigns_on_disjoint_networks_are_split() -> None:
     # Shared networks: one operation, not split.
     same = {a: frozenset({"100"}) for a in nets}
     assert len(_decide(hydra + quiet, networks=same)) == 1
+    # Disjoint networks but run alike (benchmarks/scenarios/datagen-trusted.yaml, scale 0.05,
+    # seed 2: one fleet of 15 aged accounts, one sticky datacenter IP each over 6 networks,
+    # fell apart 5 + 10 by network): one operation, not split.
+    fleet = [_row(f"f{i:02d}", 1.0, n=40, age=400.0) for i in range(15)]
+    by_net = {f"f{i:02d}": frozenset({str(300 + (i < 5))}) for i in range(15)}
+    assert len(_decide(fleet, networks=by_net)) == 1
+    assert len(_decide(fleet, networks=by_net, cfg=DetectConfig(network_split_min_features=0))) == 2
+    # The same fleet of bought aged accounts, whose two parts differ in age by chance (seeds
+    # 7 and 8: 19-89 vs 92-368 days), paying with the same two cards: one operator.
+    aged = [{**r, "account_age_days": 40.0 if i < 5 else 250.0} for i, r in enumerate(fleet)]
+    cards = [(f"f{i:02d}", f"f{i + 5:02d}") for i in range(5)]
+    assert len(_decide(aged, networks=by_net, identity_pairs=lambda m: cards)) == 1
+    assert len(_decide(aged, networks=by_net, identity_pairs=lambda m: [])) == 2
     groups = network_groups(["a", "b", "c"], {"a": frozenset({"1"}), "b": frozenset({"1", "2"})})
     assert groups["a"] == groups["b"] != groups["c"]
 
@@ -118,14 +136,46 @@ def test_member_with_another_operations_content_mix_is_not_a_member() -> None:
     assert "r" not in accounts and len(accounts) == 8
 
 
-def test_small_account_on_a_network_the_campaign_dominates_joins_with_its_content_mix() -> None:
-    camp = [{**_row(f"q{i}", 1.0), "sig_reasoning_trace_share": 1.0} for i in range(6)]
-    twin = {**_row("t", 1.0, n=3, age=120.0), "sig_reasoning_trace_share": 1.0}
-    unlike = {**_row("u", 1.0, n=3, age=120.0), "sig_capability_sweep_share": 1.0}
-    nets = {str(r["account_id"]): frozenset({"9506"}) for r in [*camp, twin, unlike]}
+@pytest.mark.parametrize(
+    ("signal", "ages", "joins", "stays"),
+    [
+        # an aged fleet: the twin joins, a small account with a sweep's content does not
+        (
+            "reasoning_trace",
+            (60.0, 20.0),
+            ("t", "reasoning_trace", 120.0),
+            ("u", "capability_sweep", 120.0),
+        ),
+        # Regression (benchmarks/scenarios/sweep-only.yaml, scale 0.05 seed 1 and 0.25 seed
+        # 5): developers 66-494 days old whose 2-6 coding prompts all read as sweeps, on
+        # networks a sweep of 0.2-1.9-day-old accounts dominates, were attached.
+        (
+            "capability_sweep",
+            (0.2, 0.3),
+            ("fresh", "capability_sweep", 2.5),
+            ("dev", "capability_sweep", 494.0),
+        ),
+    ],
+)
+def test_small_account_on_a_network_the_campaign_dominates_joins_like_its_members(
+    signal: str,
+    ages: tuple[float, float],
+    joins: tuple[str, str, float],
+    stays: tuple[str, str, float],
+) -> None:
+    """Same network, same content mix, and an account of the campaign's age."""
+    camp = [
+        {**_row(f"m{i}", 1.0, age=ages[0] + ages[1] * i), f"sig_{signal}_share": 1.0}
+        for i in range(6)
+    ]
+    small = [
+        {**_row(aid, 1.0, n=3, age=age), f"sig_{sig}_share": 1.0}
+        for aid, sig, age in (joins, stays)
+    ]
+    nets = {str(r["account_id"]): frozenset({"9506"}) for r in [*camp, *small]}
     usage = FamilyUsage({a: {-1: 3} for a in nets}, {})
-    (accounts,) = _decide([*camp, twin, unlike], networks=nets, family_usage=usage)
-    assert "t" in accounts and "u" not in accounts
+    (accounts,) = _decide([*camp, *small], networks=nets, family_usage=usage)
+    assert joins[0] in accounts and stays[0] not in accounts
 
 
 def test_popular_template_a_large_campaign_dominates_does_not_pull_in_other_networks() -> None:
@@ -215,7 +265,7 @@ def test_network_attach_needs_content_more_typical_of_the_campaign_than_of_the_c
     content) on consumer ISPs the needle's residential proxies rotate through were attached
     "from a network its members dominate"; the needle is 60 % reasoning-trace harvesting."""
     camp = [_mix(f"n{i}", 40, 0.6, 0.4) for i in range(6)]
-    dev = _mix("dev", 2, 0.0, 1.0, age=400.0)
+    dev = _mix("dev", 2, 0.0, 1.0, age=8.0)  # of the campaign's age: content decides
     twin = _mix("twin", 2, 0.5, 0.5, age=3.0)
     crowd = [_mix(f"c{i:02d}", 20, 0.0, 1.0, age=300.0) for i in range(30)]
     ids = [str(r["account_id"]) for r in [*camp, dev, twin]]
@@ -338,3 +388,31 @@ def test_feature_rows_remember_each_accounts_mix_and_give_the_same_sums() -> Non
     }
     assert cached.mix_of("b") is cached.mix_of("b")  # read once
     assert cached["a"] is rows["a"] and len(cached) == 4
+
+
+def test_established_account_is_not_a_lone_suspect_on_its_own_risk() -> None:
+    """Regression (demo-week and slow-and-low seed 1, scale 0.05): an evaluation harness's
+    first sweep of GSM8K (1,000-2,000 new prompts in minutes, "solve step by step", a
+    verified tier-4 account 820 days old) scored 0.87-0.93 and was the only false positive."""
+
+    def lone(aid: str, *, verified: int, age: float) -> dict[str, object]:
+        return {**_row(aid, 1.0, n=1000, age=age), "verified": verified}
+
+    rows = [
+        lone("harness", verified=1, age=821.0),
+        lone("young", verified=1, age=30.0),
+        lone("unverified", verified=0, age=821.0),
+    ]
+    comm = {str(r["account_id"]): (-1, False) for r in rows}
+
+    def verdicts(cfg: DetectConfig) -> dict[str, tuple[str, float, str]]:
+        out, camps = decide(rows, comm, {}, {}, [], AllowList(), datetime.now(UTC), cfg)  # type: ignore[arg-type]
+        assert not camps
+        return {v.account_id: (v.verdict, v.risk, v.reasons[0]) for v in out}
+
+    got = verdicts(DetectConfig())
+    assert got["young"][0] == got["unverified"][0] == "suspect"
+    verdict, risk, why = got["harness"]
+    assert verdict == "legit" and risk >= 0.85  # the risk is kept for the analyst
+    assert why.startswith("not a lone suspect: verified account 821 days old")
+    assert verdicts(DetectConfig(established_min_age_days=0))["harness"][0] == "suspect"

@@ -289,6 +289,16 @@ def _second_operation(
     pending.append((-float(volume), -3000 - len(pending), sorted(group), cs.risk))
 
 
+def _established(row: Mapping[str, Any], cfg: DetectConfig) -> float | None:
+    """The account's age in days when it is verified and ``established_min_age_days`` old."""
+    if cfg.established_min_age_days <= 0 or int(row.get("verified") or 0) != 1:
+        return None
+    age = row.get("account_age_days")
+    if age is None or age != age or float(age) < cfg.established_min_age_days:
+        return None
+    return float(age)
+
+
 def decide(
     rows: Sequence[Mapping[str, Any]],
     communities: Mapping[str, tuple[int, bool]],
@@ -458,7 +468,7 @@ def decide(
     family_note = _add_family_groups(pending, family_groups, by_id, allowed, scores, cfg)
     before_splits = len(pending)
     if networks:
-        split_by_network(pending, networks, by_id, scores, cfg)
+        split_by_network(pending, networks, by_id, scores, cfg, identity_pairs)
     operator_note: dict[int, list[str]] = {}
     if identity_pairs is not None:
         operator_note = split_by_operator(pending, identity_pairs, by_id, scores, cfg)
@@ -594,8 +604,17 @@ def decide(
                 )
             )
             continue
-        n = int(by_id[aid].get("n_events") or 0)
+        row = by_id[aid]
+        n = int(row.get("n_events") or 0)
         suspect = s.risk >= cfg.suspect_threshold and n >= cfg.min_campaign_events
+        age = _established(row, cfg)
+        if suspect and age is not None:
+            suspect = False
+            reasons = [
+                f"not a lone suspect: verified account {age:.0f} days old (flagged with a "
+                "campaign only)",
+                *reasons,
+            ]
         verdicts.append(
             AccountVerdict(
                 aid,

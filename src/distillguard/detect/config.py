@@ -61,6 +61,10 @@ class DetectConfig:
             of the smaller one's total edge weight (undoes splits of one dense campaign).
         campaign_threshold: community risk at which a community becomes a campaign.
         suspect_threshold: account risk at which a lone account becomes ``suspect``.
+        established_min_age_days: a verified account at least this old is not a lone
+            ``suspect`` on its own risk (its risk is kept, and it is flagged when it is a
+            campaign's member): an evaluation harness's first sweep of a benchmark reads
+            like reasoning harvesting. 0 disables.
         member_threshold: an account in a campaign community is a member only if it has a
             behaviour edge inside it or its own risk reaches this value.
         member_min_risk: a core member (behaviour edge inside the community) belongs to the
@@ -96,6 +100,11 @@ class DetectConfig:
             transitively) holds at least this share of its members ...
         network_split_rest: ... and whose other members (at least this share) use none of
             that group's networks is split in two when the rest scores as a campaign.
+        network_split_min_features: ... and the rest also runs unlike the main group on at
+            least this many operational features (as ``identity_split_min_features``
+            counts them); 0 splits on networks alone ...
+        network_split_max_tied: ... and at most this share of the rest has an identity tie
+            (``identity_split_kinds``) to the main group; 1 ignores identity ties.
         identity_split_kinds: edge kinds that tie accounts to one operator (payment
             instrument, exact IP, creation burst) for the operator split ...
         identity_split_main: a campaign whose largest identity group holds at least this
@@ -162,6 +171,7 @@ class DetectConfig:
     merge_ratio: float = 0.2
     campaign_threshold: float = 0.5
     suspect_threshold: float = 0.85
+    established_min_age_days: float = 365.0
     member_threshold: float = 0.5
     member_min_risk: float = 0.2
     member_relative_risk: float = 0.5
@@ -177,6 +187,8 @@ class DetectConfig:
     member_relative_content: float = 0.8
     network_split_main: float = 0.3
     network_split_rest: float = 0.1
+    network_split_min_features: int = 1
+    network_split_max_tied: float = 0.2
     identity_split_kinds: tuple[str, ...] = ("payment", "ip", "creation_burst")
     identity_split_main: float = 0.5
     identity_split_rest: float = 0.03

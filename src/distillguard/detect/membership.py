@@ -33,6 +33,7 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from statistics import median
 from typing import Any
 
 from distillguard.detect.config import DetectConfig
@@ -52,6 +53,43 @@ OPERATIONAL = (
     "active_days",
     "events_per_active_hour",
 )
+
+#: Operational features differ when their interquartile ranges are disjoint and their
+#: medians differ at least twofold (log1p scale), so that a tight spread alone
+#: (50 vs 52 IPs) is no difference.
+MIN_LOG_RATIO = math.log(2.0)
+
+
+def _quartiles(values: Sequence[float]) -> tuple[float, float]:
+    """The first and third quartiles (linear interpolation)."""
+    xs = sorted(values)
+    n = len(xs)
+
+    def at(q: float) -> float:
+        pos = q * (n - 1)
+        lo = math.floor(pos)
+        hi = min(lo + 1, n - 1)
+        return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+
+    return at(0.25), at(0.75)
+
+
+def operational_differences(
+    group: Sequence[str], rest: Sequence[str], by_id: Mapping[str, Mapping[str, Any]]
+) -> list[str]:
+    """Operational features on which ``rest`` and ``group`` have disjoint interquartile ranges
+    and medians at least twofold apart."""
+    out = []
+    for name in OPERATIONAL:
+        g = [math.log1p(max(float(by_id[a].get(name) or 0.0), 0.0)) for a in group]
+        r = [math.log1p(max(float(by_id[a].get(name) or 0.0), 0.0)) for a in rest]
+        if not g or not r:
+            continue
+        g1, g3 = _quartiles(g)
+        r1, r3 = _quartiles(r)
+        if (r3 < g1 or r1 > g3) and abs(median(g) - median(r)) >= MIN_LOG_RATIO:
+            out.append(name)
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,14 +252,34 @@ def network_groups(members: Sequence[str], asns: Mapping[str, frozenset[str]]) -
     return {a: sets.find(a) for a in members}
 
 
+def _tied_to(group: Sequence[str], rest: Sequence[str], pairs: Any) -> set[str]:
+    """Members of ``rest`` with an identity tie to ``group`` (``pairs``: (a, b) tuples or a
+    table with columns ``a`` and ``b``, as :data:`distillguard.detect.operators.PairsOf`
+    gives)."""
+    if hasattr(pairs, "column"):
+        pairs = zip(pairs.column("a").to_pylist(), pairs.column("b").to_pylist(), strict=True)
+    inside, outside = set(group), set(rest)
+    tied: set[str] = set()
+    for a, b in pairs:
+        if a in inside and b in outside:
+            tied.add(b)
+        elif b in inside and a in outside:
+            tied.add(a)
+    return tied
+
+
 def split_by_network(
     pending: list[Pending],
     asns: Mapping[str, frozenset[str]],
     by_id: Mapping[str, Mapping[str, Any]],
     scores: Mapping[str, AccountScore],
     cfg: DetectConfig,
+    pairs_of: Any = None,
 ) -> int:
     """Split off members that sit on networks the campaign's main group never uses (in place).
+
+    ``pairs_of`` (members -> their identity ties, :data:`distillguard.detect.operators.
+    PairsOf`) keeps together parts tied by payment instruments, IPs or creation bursts.
 
     Returns the number of campaigns split off.
     """
@@ -236,6 +294,20 @@ def split_by_network(
         rest = [a for a in members if root[a] != main and asns.get(a)]
         if size < cfg.network_split_main * len(members) or len(rest) < max(
             cfg.min_campaign_accounts, cfg.network_split_rest * len(members)
+        ):
+            continue
+        # Other networks alone are not another operation: one fleet with a sticky IP per
+        # account over a handful of datacenter networks falls apart by network. The rest
+        # must also run unlike the main group (a residential slow-and-low fleet of aged,
+        # one-IP accounts beside a datacenter hydra of fresh, rotating ones).
+        group = [a for a in members if root.get(a) == main]
+        differ = operational_differences(group, rest, by_id)
+        if len(differ) < cfg.network_split_min_features:
+            continue
+        # One operator's cards and sign-up bursts span both parts: one operation on several
+        # networks (a fleet of aged accounts, a sticky datacenter IP each, two cards).
+        if pairs_of is not None and len(_tied_to(group, rest, pairs_of(members))) > (
+            cfg.network_split_max_tied * len(rest)
         ):
             continue
         if split_off(pending, idx, rest, by_id, scores, cfg, -1000) is not None:
@@ -267,6 +339,29 @@ def split_off(
     new_comm = comm_base - len(pending)
     pending.append((-float(vol), new_comm, sorted(rest), cs.risk))
     return new_comm
+
+
+def _age_range(
+    members: Sequence[str], by_id: Mapping[str, Mapping[str, Any]]
+) -> tuple[float, float] | None:
+    """The members' account ages (log1p days), lowest and highest; None when unknown."""
+    ages = [
+        _log1p(by_id[a], "account_age_days") for a in members if _has(by_id[a], "account_age_days")
+    ]
+    return (min(ages), max(ages)) if ages else None
+
+
+def _age_fits(row: Mapping[str, Any], span: tuple[float, float] | None) -> bool:
+    """The account's age is not clearly outside ``span`` (twofold beyond it, log1p scale)."""
+    if span is None or not _has(row, "account_age_days"):
+        return True
+    age = _log1p(row, "account_age_days")
+    return span[0] - MIN_LOG_RATIO <= age <= span[1] + MIN_LOG_RATIO
+
+
+def _has(row: Mapping[str, Any], name: str) -> bool:
+    v = row.get(name)
+    return v is not None and v == v
 
 
 def attach_by_family(
@@ -325,6 +420,7 @@ def attach_by_family(
         profiles = [_tactics(p[2], by_id) for p in pending]
         mixes = [signal_mix(p[2], by_id) for p in pending]
         crowd = signal_mix([a for a in usage.by_account if a in by_id and a not in owner], by_id)
+        ages = [_age_range(p[2], by_id) for p in pending]
         # A network is a weaker tie than a wrapper: own content as strong as the median member's.
         medians = [content_gate(p[2], by_id, 1.0) for p in pending]
 
@@ -379,13 +475,16 @@ def attach_by_family(
             ]
             how[a] = by_family
             if not ok and n >= cfg.family_attach_min_requests and cfg.profile_min_similarity < 1:
-                # Same network the campaign dominates, same mix of distillation content.
+                # Same network the campaign dominates, same mix of distillation content, and
+                # an account of the campaign's age (a developer of 500 days whose few coding
+                # prompts read as a sweep is not one of a hydra's two-day-old accounts).
                 ok = [
                     i
                     for i in range(len(pending))
                     if any((asn, i) in net_claim for asn in nets.get(a, ()))
                     and looks_like(a, i)
                     and content_log_ratio(signal_mix([a], by_id), mixes[i], crowd) >= NOT_CROWD
+                    and _age_fits(by_id[a], ages[i])
                 ]
                 how[a] = by_network
             if not ok:

@@ -23,9 +23,7 @@ card and IP) runs alike and stays one campaign.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from statistics import median
 from typing import Any
 
 import numpy as np
@@ -35,17 +33,12 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from distillguard.detect.config import DetectConfig
-from distillguard.detect.membership import OPERATIONAL, Pending, split_off
+from distillguard.detect.membership import Pending, operational_differences, split_off
 from distillguard.detect.scoring import AccountScore
 
 #: Identity pairs among a set of accounts (a callable so that only campaigns are queried):
 #: (a, b) tuples or a table with columns ``a`` and ``b``.
 PairsOf = Callable[[Sequence[str]], "Iterable[tuple[str, str]] | pa.Table"]
-
-
-#: ... and whose medians differ at least twofold (log1p scale), so that a tight spread alone
-#: (50 vs 52 IPs) is no difference.
-MIN_LOG_RATIO = math.log(2.0)
 
 
 def identity_components(
@@ -78,38 +71,6 @@ def identity_components(
     for a, label in zip(members, labels.tolist(), strict=True):
         groups.setdefault(label, []).append(a)
     return sorted(groups.values(), key=lambda g: (-len(g), g[0]))
-
-
-def _quartiles(values: Sequence[float]) -> tuple[float, float]:
-    """The first and third quartiles (linear interpolation)."""
-    xs = sorted(values)
-    n = len(xs)
-
-    def at(q: float) -> float:
-        pos = q * (n - 1)
-        lo = math.floor(pos)
-        hi = min(lo + 1, n - 1)
-        return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
-
-    return at(0.25), at(0.75)
-
-
-def operational_differences(
-    group: Sequence[str], rest: Sequence[str], by_id: Mapping[str, Mapping[str, Any]]
-) -> list[str]:
-    """Operational features on which ``rest`` and ``group`` have disjoint interquartile ranges
-    and medians at least twofold apart."""
-    out = []
-    for name in OPERATIONAL:
-        g = [math.log1p(max(float(by_id[a].get(name) or 0.0), 0.0)) for a in group]
-        r = [math.log1p(max(float(by_id[a].get(name) or 0.0), 0.0)) for a in rest]
-        if not g or not r:
-            continue
-        g1, g3 = _quartiles(g)
-        r1, r3 = _quartiles(r)
-        if (r3 < g1 or r1 > g3) and abs(median(g) - median(r)) >= MIN_LOG_RATIO:
-            out.append(name)
-    return out
 
 
 def split_by_operator(
