@@ -9,12 +9,16 @@ common proxy provider defeat the network split of :mod:`distillguard.detect.memb
 What still tells them apart is what an operator cannot share by accident:
 
 * **identity**: accounts of one operation are tied by payment instruments, exact IPs and
-  creation bursts (``identity_split_kinds``). Members with no identity path to the campaign's
-  largest identity group are candidates for another operation;
-* **operations**: the candidates must also *run* differently from that group on at least
-  ``identity_split_min_features`` of the operational features in :data:`OPERATIONAL`
-  (their interquartile ranges do not overlap): how many IPs and networks an account uses, how
-  old it is, how long and on how many days it is active, how fast it sends.
+  creation bursts (``identity_split_kinds``). When the campaign's largest identity group
+  holds most of it, the members with no identity path to that group are candidates for
+  another operation; when no identity group does (the bulk is a fleet without identity
+  ties), the largest identity group itself is the candidate (a reseller's few accounts
+  behind its shared IPs inside a one-IP-per-account fleet);
+* **operations**: the candidates must also *run* differently from the others on at least
+  ``identity_split_min_features`` of the operational features in
+  :data:`~distillguard.detect.membership.OPERATIONAL` (their interquartile ranges do not
+  overlap): how many IPs and networks an account uses, how old it is, how long and on how
+  many days it is active, how fast it sends.
 
 Only then, and only when the candidates score as a campaign on their own, is the campaign
 split. A single operation whose members simply lack identity ties (each account its own
