@@ -37,11 +37,14 @@ from tests.intel.conftest import NOW, PROVIDER_A, load_events
 
 KEY = CommunityKey(bytes(range(32)))
 SHARED_IP = "203.0.113.10"  # one of the campaign's proxy IPs at A
+ACTOR = ("c-01", "c-02", "c-03", "c-04")  # the actor's accounts that B sees
 
 
-def _b_events(path: Path) -> Path:
-    """B's traffic: A's legit users, and the actor's first two requests per account under
-    B's own account ids and payment instruments; one legit user exits from a proxy IP."""
+def _b_events(path: Path, accounts: tuple[str, ...] = ACTOR) -> Path:
+    """B's traffic: A's legit users, and the first two requests of four of the actor's six
+    accounts under B's own account ids and payment instruments; one legit user exits from a
+    proxy IP. (Five or more such accounts on the actor's wrapper are a family crowd that B
+    finds alone: see ``test_b_alone_finds_a_crowd_of_five``.)"""
     seen: dict[str, int] = {}
     with (PROVIDER_A / "events.jsonl").open() as fin, path.open("w") as fout:
         for line in fin:
@@ -49,7 +52,7 @@ def _b_events(path: Path) -> Path:
             a = e["account_id"]
             if a.startswith("c-"):
                 seen[a] = seen.get(a, 0) + 1
-                if seen[a] > 2:
+                if seen[a] > 2 or a not in accounts:
                     continue
                 e["account_id"] = "b-" + a
                 e["account"]["payment_fingerprint"] = "b-" + str(
@@ -118,15 +121,25 @@ def test_evidence_is_bounded_monotone_and_infra_capped(hits, cap) -> None:
 
 def test_b_alone_misses_the_two_request_accounts(exchange: dict[str, Any]) -> None:
     rows = _rows(exchange["tmp"] / "alone")
-    assert all(rows[f"b-c-0{i}"]["verdict"] == "legit" for i in range(1, 7))
+    assert all(rows[f"b-{a}"]["verdict"] == "legit" for a in ACTOR)
     assert exchange["alone"].intel is None and exchange["alone"].notes == ()
 
 
+def test_b_alone_finds_a_crowd_of_five(tmp_path: Path) -> None:
+    """Two requests from each of five actor accounts on one rare wrapper: a family crowd
+    (``[detect] family_crowd_min_accounts`` = 5) that B flags without any intel."""
+    five = ACTOR + ("c-05",)
+    run_scan([_b_events(tmp_path / "b.jsonl", five)], tmp_path / "out")
+    rows = _rows(tmp_path / "out")
+    assert {rows[f"b-{a}"]["verdict"] for a in five} == {"campaign"}
+    assert {r["verdict"] for a, r in rows.items() if a.startswith("u-")} == {"legit"}
+
+
 def test_peer_intel_flags_the_campaign_with_provenance(exchange: dict[str, Any]) -> None:
-    assert exchange["match"].by_kind.get("template", 0) == 6
+    assert exchange["match"].by_kind.get("template", 0) == 4
     res = exchange["intel"]
     rows = _rows(exchange["tmp"] / "intel")
-    actor = [f"b-c-0{i}" for i in range(1, 7)]
+    actor = [f"b-{a}" for a in ACTOR]
     assert {rows[a]["verdict"] for a in actor} == {"campaign"}
     assert len({rows[a]["campaign_id"] for a in actor}) == 1
     assert all("peer intel from distillguard user" in rows[a]["top_reasons"] for a in actor)
@@ -137,10 +150,10 @@ def test_peer_intel_flags_the_campaign_with_provenance(exchange: dict[str, Any])
     assert len(camp) == 1 and sorted(camp[0]["accounts"]) == actor
     ev = camp[0]["evidence"]
     assert ev["intel"]["producers"] == ["distillguard user"]
-    assert ev["intel"]["accounts_strong"] == 6 and ev["intel"]["kinds"]["template"] == 6
-    assert ev["edges"]["intel:template"] == 15  # 6 accounts share one fingerprint: 15 pairs
+    assert ev["intel"]["accounts_strong"] == 4 and ev["intel"]["kinds"]["template"] == 4
+    assert ev["edges"]["intel:template"] == 6  # 4 accounts share one fingerprint: 6 pairs
     assert ev["edge_reasons"]["intel:template"].startswith("match the same peer-shared")
-    assert ev["rules_fired"].get("dg-peer-intel-match") == 6
+    assert ev["rules_fired"].get("dg-peer-intel-match") == 4
     assert res.notes and res.notes[0].startswith("peer intel: ")
     html = (exchange["tmp"] / "intel" / "report.html").read_text()
     assert "Peer intel" in html and "b-c-01" in html
@@ -165,7 +178,7 @@ def test_replay_ignores_hits_first_seen_later(exchange: dict[str, Any]) -> None:
         store.close()
     assert before is not None and later is not None
     assert not any(a.startswith("b-") for a in before.accounts)
-    assert {f"b-c-0{i}" for i in range(1, 7)} <= set(later.accounts)
+    assert {f"b-{a}" for a in ACTOR} <= set(later.accounts)
 
 
 def test_no_intel_rows_changes_nothing(exchange: dict[str, Any], tmp_path: Path) -> None:

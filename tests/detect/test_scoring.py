@@ -301,6 +301,29 @@ def test_family_crowd_forms_a_campaign_of_accounts_too_small_for_a_risk() -> Non
     assert low == []
 
 
+def test_a_small_family_crowd_is_a_campaign_below_min_campaign_events() -> None:
+    """Regression (demo-week at 0.25, its residential fleet at 4 % of its volume): nine
+    accounts with one request each on one rare wrapper are a crowd of 9 requests, under the
+    20 a graph community needs; ``family_crowd_min_events`` is the crowd's own floor."""
+    from dataclasses import replace
+
+    from distillguard.detect.families import FamilyGroup
+
+    rows = [{**_row(f"q{i}", 1.0, 200.0), "n_events": 1} for i in range(9)]
+    comm = {str(r["account_id"]): (i, False) for i, r in enumerate(rows)}
+    ids = tuple(str(r["account_id"]) for r in rows)
+    group = FamilyGroup(families=(15,), accounts=ids, users=9, events=9, distill_share=1.0)
+    now = datetime.now(UTC)
+    cfg = DetectConfig()
+    assert cfg.family_crowd_min_events < 9 < cfg.min_campaign_events
+    verdicts, camps = decide(rows, comm, {}, {}, [], AllowList(), now, cfg, family_groups=[group])
+    assert len(camps) == 1 and set(camps[0].accounts) == set(ids) and camps[0].volume == 9
+    assert all(v.verdict == "campaign" for v in verdicts)
+    strict = replace(cfg, family_crowd_min_events=10)
+    _, none = decide(rows, comm, {}, {}, [], AllowList(), now, strict, family_groups=[group])
+    assert none == []
+
+
 def test_family_crowd_extends_the_graph_campaign_holding_its_members() -> None:
     from distillguard.detect.families import FamilyGroup
 

@@ -240,7 +240,7 @@ def _add_family_groups(
             pending[idx] = (neg_vol - vol, comm, sorted({*members, *fresh}), risk)
         else:
             volume = requests_of(accs, by_id)
-            if volume < cfg.min_campaign_events:
+            if volume < cfg.family_crowd_min_events:
                 continue
             cs = score_community([by_id[a] for a in accs], [scores[a] for a in accs], 1.0, 0.0)
             if cs.risk < cfg.campaign_threshold:

@@ -93,6 +93,10 @@ class DetectConfig:
             distinct prompts (an evaluation harness repeats a fixed set);
         family_crowd_min_fit: ... and at least this share of its users fit (established
             accounts touching a popular template once do not).
+        family_crowd_min_events: a family crowd that no campaign holds yet becomes a campaign
+            of its own with at least this many requests (``min_campaign_events`` applies to
+            graph communities; a crowd is already several organisations' accounts on one rare
+            wrapper, and a slow-and-low fleet's first requests are one per account).
         member_relative_content: in text mode a campaign member needs at least this share of
             the median ``distill_share`` of the campaign's members (its own evidence, not
             only its neighbours'); 0 disables.
@@ -184,6 +188,7 @@ class DetectConfig:
     family_crowd_min_share: float = 0.3
     family_crowd_min_distinct: float = 0.7
     family_crowd_min_fit: float = 0.6
+    family_crowd_min_events: int = 5
     member_relative_content: float = 0.8
     network_split_main: float = 0.3
     network_split_rest: float = 0.1
