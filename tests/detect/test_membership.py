@@ -369,6 +369,19 @@ def test_quiet_core_members_join_the_operation_they_run_like() -> None:
     off = run(DetectConfig(quiet_min_log_ratio=100.0))
     assert off == [tuple(f"h{i}" for i in range(8)), tuple(f"q{i}" for i in range(4))]
 
+    # Regression (demo-week, scale 0.05, seed 1): a fleet account that sent one prompt, in a
+    # wrapper family of ten users of which the split-off campaign held 4 before the quiet
+    # members joined (claimed, not owned) and 9 after (owned): it joins once they have.
+    one = acct("u0", 1, 0.8, 0.2, 90.0, 1)
+    users.append("u0")
+    usage = FamilyUsage(
+        {a: ({71: 2} if a in fleet_ids else {-1: 2}) for a in users} | {"u0": {71: 1}}, {71: 10}
+    )
+    comm["u0"] = (-1, False)
+    scores["u0"] = replace(score_account(one, []), risk=0.01)
+    crowd.append(one)
+    assert run(DetectConfig()) == [tuple(f"h{i}" for i in range(8)), (*fleet_ids, "u0")]
+
 
 def test_feature_rows_remember_each_accounts_mix_and_give_the_same_sums() -> None:
     from distillguard.detect.membership import FeatureRows, signal_mix

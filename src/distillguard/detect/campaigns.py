@@ -486,17 +486,17 @@ def decide(
             behaviour_share.get(comm, 0.0),
         )
     if family_usage:
-        family_note.update(
-            admit_quiet_members(
-                pending,
-                quiet,
-                communities,
-                by_id,
-                content_users,
-                cfg,
-                split_off_ops,
-            )
+        admitted = admit_quiet_members(
+            pending, quiet, communities, by_id, content_users, cfg, split_off_ops
         )
+        family_note.update(admitted)
+        if admitted:
+            # The admitted members can make more wrapper families the campaign's own (a
+            # slow-and-low fleet's family of twelve users, eleven of them now members): the
+            # accounts that sent one prompt through such a family join as well.
+            family_note.update(
+                attach_by_family(pending, family_usage, by_id, allowed, cfg, networks)
+            )
     if privacy:
         drop_thin_campaigns(pending, by_id, edge_kinds_by_account, cfg)
     intel_note: dict[str, str] = {}
