@@ -493,9 +493,10 @@ def decide(
         if admitted:
             # The admitted members can make more wrapper families the campaign's own (a
             # slow-and-low fleet's family of twelve users, eleven of them now members): the
-            # accounts that sent one prompt through such a family join as well.
+            # accounts that sent one prompt through such a family join that campaign too.
+            grown = {i for i, p in enumerate(pending) if not admitted.keys().isdisjoint(p[2])}
             family_note.update(
-                attach_by_family(pending, family_usage, by_id, allowed, cfg, networks)
+                attach_by_family(pending, family_usage, by_id, allowed, cfg, networks, grown)
             )
     if privacy:
         drop_thin_campaigns(pending, by_id, edge_kinds_by_account, cfg)

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from statistics import median
 from typing import Any
@@ -371,6 +371,7 @@ def attach_by_family(
     excluded: Mapping[str, Any],
     cfg: DetectConfig,
     networks: Mapping[str, frozenset[str]] | None = None,
+    targets: Collection[int] | None = None,
 ) -> dict[str, str]:
     """Add accounts that speak through a campaign's claimed wrapper families (in place).
 
@@ -384,6 +385,7 @@ def attach_by_family(
         cfg: thresholds.
         networks: account -> ASNs; an account joins the claiming campaign that shares a
             network with it when there is one (same wrappers, different operators).
+        targets: indexes in ``pending`` of the campaigns accounts may join (None: all).
 
     Returns:
         attached account -> why it joined, in words (for its reasons).
@@ -398,6 +400,7 @@ def attach_by_family(
         return attached
     claim = float(cfg.family_claim_share)
     nets = networks or {}
+    open_ = range(len(pending)) if targets is None else sorted(targets)
     for _ in range(rounds):
         owner = {a: i for i, p in enumerate(pending) for a in p[2]}
         users: dict[int, Counter[int]] = defaultdict(Counter)
@@ -437,7 +440,7 @@ def attach_by_family(
         for a in usage.by_account:
             if a not in by_id or a in excluded:
                 continue
-            for i in range(len(pending)):
+            for i in open_:
                 if owner.get(a) == i or looks_like(a, i):
                     for asn in nets.get(a, ()):
                         on_net[(asn, i)][0 if owner.get(a) == i else 1] += 1
@@ -469,7 +472,8 @@ def attach_by_family(
             ok = [
                 i
                 for i, k in per.items()
-                if (k >= need or own[i] >= few)
+                if (targets is None or i in targets)
+                and (k >= need or own[i] >= few)
                 and _share(by_id[a]) >= gates[i]
                 and (own[i] >= few or not mine or not camp_nets[i] or bool(mine & camp_nets[i]))
             ]
@@ -480,7 +484,7 @@ def attach_by_family(
                 # prompts read as a sweep is not one of a hydra's two-day-old accounts).
                 ok = [
                     i
-                    for i in range(len(pending))
+                    for i in open_
                     if any((asn, i) in net_claim for asn in nets.get(a, ()))
                     and looks_like(a, i)
                     and content_log_ratio(signal_mix([a], by_id), mixes[i], crowd) >= NOT_CROWD
