@@ -127,7 +127,8 @@ def test_b_alone_misses_the_two_request_accounts(exchange: dict[str, Any]) -> No
 
 def test_b_alone_finds_a_crowd_of_five(tmp_path: Path) -> None:
     """Two requests from each of five actor accounts on one rare wrapper: a family crowd
-    (``[detect] family_crowd_min_accounts`` = 5) that B flags without any intel."""
+    (``[detect] family_crowd_min_accounts`` = 5 users, ``family_crowd_min_events`` = 5
+    requests) that B flags without any intel."""
     five = ACTOR + ("c-05",)
     run_scan([_b_events(tmp_path / "b.jsonl", five)], tmp_path / "out")
     rows = _rows(tmp_path / "out")
