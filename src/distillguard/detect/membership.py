@@ -400,7 +400,7 @@ def attach_by_family(
         return attached
     claim = float(cfg.family_claim_share)
     nets = networks or {}
-    open_ = range(len(pending)) if targets is None else sorted(targets)
+    joinable = range(len(pending)) if targets is None else sorted(targets)
     for _ in range(rounds):
         owner = {a: i for i, p in enumerate(pending) for a in p[2]}
         users: dict[int, Counter[int]] = defaultdict(Counter)
@@ -440,7 +440,7 @@ def attach_by_family(
         for a in usage.by_account:
             if a not in by_id or a in excluded:
                 continue
-            for i in open_:
+            for i in joinable:
                 if owner.get(a) == i or looks_like(a, i):
                     for asn in nets.get(a, ()):
                         on_net[(asn, i)][0 if owner.get(a) == i else 1] += 1
@@ -472,7 +472,7 @@ def attach_by_family(
             ok = [
                 i
                 for i, k in per.items()
-                if (targets is None or i in targets)
+                if i in joinable
                 and (k >= need or own[i] >= few)
                 and _share(by_id[a]) >= gates[i]
                 and (own[i] >= few or not mine or not camp_nets[i] or bool(mine & camp_nets[i]))
@@ -484,7 +484,7 @@ def attach_by_family(
                 # prompts read as a sweep is not one of a hydra's two-day-old accounts).
                 ok = [
                     i
-                    for i in open_
+                    for i in joinable
                     if any((asn, i) in net_claim for asn in nets.get(a, ()))
                     and looks_like(a, i)
                     and content_log_ratio(signal_mix([a], by_id), mixes[i], crowd) >= NOT_CROWD
