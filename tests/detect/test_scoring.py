@@ -100,6 +100,46 @@ def test_family_keys_need_repeated_use(tmp_path: Path) -> None:
     assert fam == [("a", "b")]  # c sent one request in family 1: not linked by it
 
 
+def _profile_graph(ratio: float) -> set[tuple[str, str]]:
+    """Signal-profile edges among a (60/40 reasoning/rubric), b (90/10) and c (rubric only)."""
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE ev AS SELECT * FROM (VALUES ('a', 'o1'), ('b', 'o2'), ('c', 'o3')) "
+        "t(account_id, org_id)"
+    ).fetchall()
+    con.execute(
+        "ALTER TABLE ev ADD COLUMN ts TIMESTAMPTZ DEFAULT TIMESTAMPTZ '2025-03-03 00:00:00+00'"
+    ).fetchall()
+    for col, typ in (
+        ("account_payment_fingerprint", "VARCHAR"),
+        ("client_ip", "VARCHAR"),
+        ("client_asn", "BIGINT"),
+        ("client_user_agent", "VARCHAR"),
+        ("account_created_at", "TIMESTAMPTZ"),
+        ("account_email_domain", "VARCHAR"),
+        ("account_tier", "VARCHAR"),
+    ):
+        con.execute(f"ALTER TABLE ev ADD COLUMN {col} {typ}").fetchall()
+    con.execute(
+        "CREATE TABLE account_features AS SELECT * FROM (VALUES "
+        "('a', 10, 1.0, 0.6, 0.4), ('b', 10, 1.0, 0.9, 0.1), ('c', 10, 1.0, NULL, 1.0)) "
+        "t(account_id, n_events, distill_share, sig_reasoning_trace_share, "
+        "sig_rubric_grading_share)"
+    ).fetchall()
+    cfg = DetectConfig(signal_profile_min_ratio=ratio)
+    build_edges(con, cfg, events="ev", sig_cols=("sig_reasoning_trace", "sig_rubric_grading"))
+    rows = con.execute("SELECT a, b FROM account_edges WHERE kind = 'signal_profile'").fetchall()
+    return {(str(a), str(b)) for a, b in rows}
+
+
+def test_an_account_sending_two_tactics_evenly_links_both_halves_of_a_fleet() -> None:
+    # a sends rubric grading 2/3 as often as reasoning: it keys both profiles, so the
+    # reasoning-heavy b and the rubric-only c are tied through it (never to each other).
+    assert _profile_graph(0.5) == {("a", "b"), ("a", "c")}
+    # The top signal alone (the old key): a and b share "reasoning", c is on its own.
+    assert _profile_graph(1.0) == {("a", "b")}
+
+
 @pytest.fixture()
 def reseller_log(tmp_path: Path) -> Path:
     """A reseller: legitimate users and a campaign on one payment, IP range and org."""

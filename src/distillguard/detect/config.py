@@ -47,6 +47,9 @@ class DetectConfig:
         family_min_share: share of an account's requests a template family must make up before
             it links that account.
         family_min_requests: requests an account must send in a family before it links it.
+        signal_profile_min_ratio: a distillation signal keys an account's signal profile when
+            its share is at least this fraction of the account's top signal's share (1.0: the
+            top signal alone).
         edge_suspicion_floor: weight kept by an edge between two accounts that look clean on
             their own (1.0 disables suspicion weighting of the graph).
         creation_burst_minutes: accounts created within this many minutes with the same e-mail
@@ -166,6 +169,7 @@ class DetectConfig:
     lockstep_min_shared: int = 3
     family_min_share: float = 0.15
     family_min_requests: int = 3
+    signal_profile_min_ratio: float = 0.5
     edge_suspicion_floor: float = 0.05
     creation_burst_minutes: int = 10
     edge_weights: dict[str, float] = field(default_factory=_default_edge_weights)

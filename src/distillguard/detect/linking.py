@@ -83,16 +83,19 @@ def _keys_sql(cfg: DetectConfig, events: str, has_fam: bool, sig_cols: list[str]
             WHERE p >= {float(cfg.family_min_share)} AND c >= {int(cfg.family_min_requests)}"""
         )
     if sig_cols:
-        # The dominant distillation signal alone (not the model: campaigns spread over models).
-        arms = " ".join(
-            f"WHEN {c}_share = greatest({', '.join(f'coalesce({d}_share, 0)' for d in sig_cols)})"
-            f" THEN '{c}'"
-            for c in sig_cols
-        )
-        parts.append(
-            f"""SELECT account_id, 'signal_profile', CASE {arms} END
-            FROM account_features WHERE distill_share >= 0.3 AND n_events >= 5"""
-        )
+        # The account's main distillation signals (not the model: campaigns spread over
+        # models): its top signal and every other one it sends nearly as often
+        # (``signal_profile_min_ratio`` of the top one). With the top signal alone, a fleet
+        # that mixes two tactics evenly fell apart by whichever its accounts happened to send
+        # more of; the accounts that send both now tie the two halves together.
+        top = f"greatest({', '.join(f'coalesce({d}_share, 0)' for d in sig_cols)})"
+        ratio = float(cfg.signal_profile_min_ratio)
+        for c in sig_cols:
+            parts.append(
+                f"""SELECT account_id, 'signal_profile', '{c}' FROM account_features
+                WHERE distill_share >= 0.3 AND n_events >= 5 AND {c}_share > 0
+                  AND {c}_share >= {ratio} * {top}"""
+            )
     return " UNION ALL ".join(f"({p})" for p in parts)
 
 
