@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import random
 
+import duckdb
 import pytest
 
-from distillguard.detect.annotate import SIGNAL_COLUMNS, annotate_prompts
+from distillguard.detect.annotate import SIGNAL_COLUMNS, annotate_prompts, family_weight_sql
 from distillguard.events import decode_event
 from distillguard.events.schema import events_to_arrow
 from distillguard.store import DuckDBStore
@@ -174,6 +175,25 @@ def test_one_org_template_gets_low_weight(annotated: DuckDBStore) -> None:
     assert len(fams) == 1 and fams[0] >= 0
     w = annotated.sql("SELECT weight FROM template_families WHERE family_id = ?", [fams[0]])
     assert w.column("weight")[0].as_py() < 0.05
+
+
+def _weight(n_orgs: int, total_orgs: int, focus: float = 1.0) -> float:
+    row = duckdb.connect().execute(
+        f"SELECT {family_weight_sql()} AS w FROM (SELECT {n_orgs}::BIGINT AS n_orgs, "
+        f"{total_orgs}::BIGINT AS total_orgs, {focus}::DOUBLE AS focus)"
+    ).fetchone()
+    assert row is not None
+    return float(row[0])
+
+
+def test_a_family_half_the_organisations_use_links_nobody() -> None:
+    # The crowd's own phrasing (a popular way of asking for code) is nobody's wrapper.
+    assert _weight(500, 1000) == 0.0
+    assert _weight(900, 1000) == 0.0
+    # A fleet that is a tenth of all organisations keeps its wrapper's weight...
+    assert _weight(100, 1000) > 0.99 * _weight(100, 10**9)
+    # ... and the weight falls as the family spreads.
+    assert _weight(100, 1000) > _weight(200, 1000) > _weight(300, 1000) > _weight(400, 1000) > 0
 
 
 def test_legit_prompts_have_no_family_and_low_reasoning(annotated: DuckDBStore) -> None:

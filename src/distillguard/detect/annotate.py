@@ -83,19 +83,24 @@ class AnnotateReport:
     seconds: float
 
 
+#: A template family used by this share of all organisations or more links nobody: it is
+#: the crowd's way of writing (a popular coding-help phrasing), not a campaign's wrapper.
+CROWD_ORG_SHARE = 0.5
+
+
 def family_weight_sql() -> str:
     """The SQL expression of a family's rarity weight, in [0, 1].
 
-    ``breadth * sqrt(focus) * (1 - org_share^4)``, where ``breadth = 1 - exp(-(n_orgs-1)/4)``
-    (0 for a template used inside one organisation, however large its volume),
-    ``focus`` = the share of its accounts' events that use the family (a campaign account
-    sends little else; a customer using a popular template sends much else), and
-    ``org_share`` = the share of all organisations using it (a template used by most of the
-    population links nobody).
+    ``breadth * sqrt(focus) * (1 - min(org_share / CROWD_ORG_SHARE, 1)^4)``, where
+    ``breadth = 1 - exp(-(n_orgs-1)/4)`` (0 for a template used inside one organisation,
+    however large its volume), ``focus`` = the share of its accounts' events that use the
+    family (a campaign account sends little else; a customer using a popular template sends
+    much else), and ``org_share`` = the share of all organisations using it (a template used
+    by half of the population or more links nobody).
     """
     return (
         "(1 - exp(-(n_orgs - 1) / 4.0)) * sqrt(focus) "
-        "* (1 - pow(n_orgs::DOUBLE / greatest(total_orgs, 1), 4))"
+        f"* (1 - pow(least(n_orgs::DOUBLE / greatest(total_orgs, 1) / {CROWD_ORG_SHARE}, 1), 4))"
     )
 
 
