@@ -429,3 +429,22 @@ def test_established_account_is_not_a_lone_suspect_on_its_own_risk() -> None:
     assert verdict == "legit" and risk >= 0.85  # the risk is kept for the analyst
     assert why.startswith("not a lone suspect: verified account 821 days old")
     assert verdicts(DetectConfig(established_min_age_days=0))["harness"][0] == "suspect"
+
+
+def test_the_riskiest_tail_of_a_crowd_is_not_a_campaign() -> None:
+    """Regression (a held-out scenario with many developers, scale 0.1: FPR 1.6 %): 467
+    developers tied by the same kind of coding prompts formed one community; its 14 youngest,
+    unverified members scored as a campaign of their own."""
+    crowd = [
+        {**_row(f"d{i:02d}", 0.35, age=400.0), "verified": 1, "max_tokens_cap_share": 0.0}
+        for i in range(60)
+    ]
+    tail = [_row(f"t{i}", 0.35) for i in range(4)]
+    assert _decide(crowd + tail) == []
+    # Without the test, the tail is a "campaign" (what the scan used to report).
+    assert _decide(crowd + tail, DetectConfig(crowd_tail_share=0.0)) == [
+        tuple(f"t{i}" for i in range(4))
+    ]
+    # A small operation inside the same crowd sends far more distillation content than it.
+    ops = [_row(f"t{i}", 1.0) for i in range(4)]
+    assert _decide(crowd + ops) == [tuple(f"t{i}" for i in range(4))]

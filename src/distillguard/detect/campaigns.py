@@ -28,6 +28,7 @@ from distillguard.detect.membership import (
     attach_by_family,
     content_gate,
     content_log_ratio,
+    distill_share_of,
     profile_gate,
     requests_of,
     signal_mix,
@@ -299,6 +300,31 @@ def _established(row: Mapping[str, Any], cfg: DetectConfig) -> float | None:
     return float(age)
 
 
+def _crowd_tail(
+    core: Sequence[str],
+    cands: Sequence[str],
+    communities: Mapping[str, tuple[int, bool]],
+    by_id: Mapping[str, Mapping[str, Any]],
+    cfg: DetectConfig,
+) -> bool:
+    """Whether ``core`` is only the riskiest tail of a crowd, not an operation.
+
+    It is when it is less than ``crowd_tail_share`` of the community's tied members and its
+    requests are not clearly more distillation-heavy than theirs (``crowd_tail_content_ratio``):
+    hundreds of developers linked by the same kind of coding prompts, of whom the dozen
+    youngest and unverified look risky on their own. A small operation inside a large
+    community (a campaign hidden in a reseller's traffic, a needle among millions of
+    developers' requests) sends far more distillation content than the crowd around it.
+    """
+    kept = set(core)
+    rest = [a for a in cands if communities[a][1] and a not in kept]
+    if len(core) >= cfg.crowd_tail_share * (len(core) + len(rest)):
+        return False
+    return distill_share_of(core, by_id) < cfg.crowd_tail_content_ratio * distill_share_of(
+        rest, by_id
+    )
+
+
 def decide(
     rows: Sequence[Mapping[str, Any]],
     communities: Mapping[str, tuple[int, bool]],
@@ -406,6 +432,8 @@ def decide(
         core = [a for a in core if scores[a].risk >= gate]
         kept = set(core)
         if len(core) < cfg.min_campaign_accounts:
+            continue
+        if _crowd_tail(core, cands, communities, by_id, cfg):
             continue
         cs = score_community(
             [by_id[a] for a in core],

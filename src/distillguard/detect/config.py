@@ -80,6 +80,12 @@ class DetectConfig:
             member gates (``member_relative_risk`` × their median risk, the content gate from
             their content): a small, clearly risky operation inside a large community of
             mildly unusual legitimate users. Above 1 disables it.
+        crowd_tail_share / crowd_tail_content_ratio: a community's suspicious core that is
+            less than ``crowd_tail_share`` of the community's tied members is a campaign only
+            when its requests carry at least ``crowd_tail_content_ratio`` times the
+            distillation content share of those other members: otherwise it is the riskiest
+            tail of a crowd (the youngest, unverified few among hundreds of developers linked
+            by the same kind of coding prompts), not an operation. No effect without text.
         attach_min_content: an account of a campaign community with any edge inside it joins
             the campaign whatever its own risk (too few requests to have one) when at least
             this share of its requests carries distillation content (text needed).
@@ -184,6 +190,8 @@ class DetectConfig:
     member_min_risk: float = 0.2
     member_relative_risk: float = 0.5
     anchor_min_share: float = 0.1
+    crowd_tail_share: float = 0.1
+    crowd_tail_content_ratio: float = 1.5
     attach_min_content: float = 0.5
     min_campaign_accounts: int = 2
     min_campaign_events: int = 20

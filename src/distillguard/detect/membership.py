@@ -115,6 +115,17 @@ def requests_of(members: Iterable[str], by_id: Mapping[str, Mapping[str, Any]]) 
     return sum(int(by_id[a].get("n_events") or 0) for a in members)
 
 
+def distill_share_of(members: Iterable[str], by_id: Mapping[str, Mapping[str, Any]]) -> float:
+    """Share of ``members``' requests carrying distillation content (0.0 without requests)."""
+    n = content = 0.0
+    for a in members:
+        row = by_id[a]
+        k = float(row.get("n_events") or 0)
+        n += k
+        content += k * _share(row)
+    return content / n if n > 0 else 0.0
+
+
 def content_gate(
     members: Sequence[str], by_id: Mapping[str, Mapping[str, Any]], rel: float
 ) -> float:
