@@ -70,3 +70,25 @@ def test_catalog_queries_are_answered_by_the_engine() -> None:
     tq = "SELECT table_name FROM information_schema.tables WHERE table_name IN ('t', 'nope')"
     assert con.execute(tq).fetchall() == [("t",)]
     eng.close()
+
+
+def test_reader_batches_are_the_requested_size_whatever_the_engine_chunks() -> None:
+    """Regression: Spark's result chunks follow its partitions and ``maxRecordsPerBatch`` (a
+    test left it at 3 in the shared session); template families are assigned batch by batch,
+    so the Spark scan of the parity lake formed other families than DuckDB's."""
+    import pyarrow as pa
+
+    class Chunky(DuckDBEngine):
+        def arrow(self, query: str, params: Any = None) -> pa.Table:
+            t = super().arrow(query, params)
+            return pa.Table.from_batches(t.to_batches(max_chunksize=3), t.schema)
+
+    eng = Chunky()
+    try:
+        con = EngineConnection(eng)
+        batches = list(con.sql("SELECT range AS x FROM range(25)").to_arrow_reader(10))
+        assert [b.num_rows for b in batches] == [10, 10, 5]
+        assert [x for b in batches for x in b.column(0).to_pylist()] == list(range(25))
+        assert list(con.sql("SELECT 1 AS x WHERE false").to_arrow_reader(10)) == []
+    finally:
+        eng.close()

@@ -52,8 +52,18 @@ class _Query:
         return self._engine.arrow(self._query, self._params)
 
     def to_arrow_reader(self, batch_size: int) -> Iterator[pa.RecordBatch]:
-        """Run the query; the result in batches of at most ``batch_size`` rows."""
-        return iter(self.to_arrow_table().to_batches(max_chunksize=batch_size))
+        """Run the query; the result in batches of exactly ``batch_size`` rows (the last one
+        fewer), as DuckDB's reader gives them.
+
+        The engine's own chunks are not kept: Spark's follow its partitions and
+        ``spark.sql.execution.arrow.maxRecordsPerBatch``, and template families are assigned
+        batch by batch (:class:`~distillguard.detect.templates.FamilyIndex`), so batches of
+        another size gave other families than DuckDB's scan of the same events.
+        """
+        table = self.to_arrow_table()
+        step = max(int(batch_size), 1)
+        for offset in range(0, table.num_rows, step):
+            yield from table.slice(offset, step).combine_chunks().to_batches()
 
     def fetchall(self) -> list[tuple[Any, ...]]:
         """Run the query; the rows as tuples."""
