@@ -178,10 +178,14 @@ def test_one_org_template_gets_low_weight(annotated: DuckDBStore) -> None:
 
 
 def _weight(n_orgs: int, total_orgs: int, focus: float = 1.0) -> float:
-    row = duckdb.connect().execute(
-        f"SELECT {family_weight_sql()} AS w FROM (SELECT {n_orgs}::BIGINT AS n_orgs, "
-        f"{total_orgs}::BIGINT AS total_orgs, {focus}::DOUBLE AS focus)"
-    ).fetchone()
+    row = (
+        duckdb.connect()
+        .execute(
+            f"SELECT {family_weight_sql()} AS w FROM (SELECT {n_orgs}::BIGINT AS n_orgs, "
+            f"{total_orgs}::BIGINT AS total_orgs, {focus}::DOUBLE AS focus)"
+        )
+        .fetchone()
+    )
     assert row is not None
     return float(row[0])
 

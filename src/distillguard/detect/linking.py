@@ -88,13 +88,16 @@ def _keys_sql(cfg: DetectConfig, events: str, has_fam: bool, sig_cols: list[str]
         # (``signal_profile_min_ratio`` of the top one). With the top signal alone, a fleet
         # that mixes two tactics evenly fell apart by whichever its accounts happened to send
         # more of; the accounts that send both now tie the two halves together.
+        # Shares are ratios of small counts (1/4 against 2/4 sits exactly on a ratio of 0.5),
+        # and the engines sum them in different orders: the margin keeps such an account on
+        # the same side on every engine.
         top = f"greatest({', '.join(f'coalesce({d}_share, 0)' for d in sig_cols)})"
         ratio = float(cfg.signal_profile_min_ratio)
         for c in sig_cols:
             parts.append(
                 f"""SELECT account_id, 'signal_profile', '{c}' FROM account_features
                 WHERE distill_share >= 0.3 AND n_events >= 5 AND {c}_share > 0
-                  AND {c}_share >= {ratio} * {top}"""
+                  AND {c}_share >= {ratio} * {top} - 1e-9"""
             )
     return " UNION ALL ".join(f"({p})" for p in parts)
 
