@@ -448,3 +448,13 @@ def test_the_riskiest_tail_of_a_crowd_is_not_a_campaign() -> None:
     # A small operation inside the same crowd sends far more distillation content than it.
     ops = [_row(f"t{i}", 1.0) for i in range(4)]
     assert _decide(crowd + ops) == [tuple(f"t{i}" for i in range(4))]
+
+
+def test_a_split_never_leaves_a_one_account_campaign() -> None:
+    """Regression (a held-out scenario with five heavy accounts, scale 0.05, seed 2): the
+    network split took the heavy account and a developer out of a three-account community;
+    the developer left behind was reported as a campaign of one."""
+    stay = {**_row("x", 1.0, age=400.0), "n_ips": 1}
+    fleet = [{**_row(f"y{i}", 1.0), "n_ips": 30} for i in range(2)]
+    nets = {"x": frozenset({"100"}), "y0": frozenset({"200"}), "y1": frozenset({"201"})}
+    assert _decide([stay, *fleet], networks=nets) == [("y0", "y1")]

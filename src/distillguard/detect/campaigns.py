@@ -528,6 +528,9 @@ def decide(
             )
     if privacy:
         drop_thin_campaigns(pending, by_id, edge_kinds_by_account, cfg)
+    # A split can leave the part that stays behind below a campaign's size (one developer
+    # tied to a single heavy account and its neighbour): alone, it is no campaign.
+    pending[:] = [p for p in pending if len(p[2]) >= cfg.min_campaign_accounts]
     intel_note: dict[str, str] = {}
     if intel is not None:
         n_events = {a: int(r.get("n_events") or 0) for a, r in by_id.items()}
