@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import pytest
@@ -458,3 +459,47 @@ def test_a_split_never_leaves_a_one_account_campaign() -> None:
     fleet = [{**_row(f"y{i}", 1.0), "n_ips": 30} for i in range(2)]
     nets = {"x": frozenset({"100"}), "y0": frozenset({"200"}), "y1": frozenset({"201"})}
     assert _decide([stay, *fleet], networks=nets) == [("y0", "y1")]
+
+
+def test_two_heavy_accounts_on_one_card_are_found_not_the_crowd_around_them() -> None:
+    """Regression (a held-out scenario: five aged, verified accounts on one card harvesting at
+    a licensed customer's volume, scale 0.5): the two heavy accounts made the request-weighted
+    content of a community of 2,266 developers look like an operation's; the developers'
+    tail was reported (36 accounts, FPR 0.8 %) and the heavy pair, left out by the tactic
+    gate and below the lone-suspect bar, was missed."""
+    crowd = [
+        {
+            **_row(f"d{i:03d}", 0.45, n=50, age=400.0),
+            "verified": 1,
+            "max_tokens_cap_share": 0.0,
+            "sig_capability_sweep_share": 0.45,
+        }
+        for i in range(300)
+    ]
+    tail = [
+        {
+            **_row(f"t{i:02d}", 0.5, n=50),
+            "max_tokens_cap_share": 0.0,
+            "sig_capability_sweep_share": 0.5,
+        }
+        for i in range(20)
+    ]
+    heavy = [
+        {
+            **_row(f"h{i}", 1.0, n=10_000, age=60.0),
+            "verified": 1,
+            "max_tokens_cap_share": 0.0,
+            "sig_reasoning_trace_share": 1.0,
+            "dup_prompt_share": 0.6,
+            "logprobs_share": 0.3,
+            "iat_cv": 0.1,
+        }
+        for i in range(2)
+    ]
+
+    def card(members: Sequence[str]) -> list[tuple[str, str]]:
+        return [("h0", "h1")] if {"h0", "h1"} <= set(members) else []
+
+    assert _decide(crowd + tail + heavy, identity_pairs=card) == [("h0", "h1")]
+    # Without the card tie the pair is below the lone-suspect bar; the tail is still no campaign.
+    assert _decide(crowd + tail + heavy) == []

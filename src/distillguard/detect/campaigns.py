@@ -34,7 +34,7 @@ from distillguard.detect.membership import (
     signal_mix,
     split_by_network,
 )
-from distillguard.detect.operators import PairsOf, split_by_operator
+from distillguard.detect.operators import PairsOf, identity_components, split_by_operator
 from distillguard.detect.privacy import drop_thin_campaigns, identity_share
 from distillguard.detect.ruleset import Rule
 from distillguard.detect.scoring import (
@@ -266,6 +266,7 @@ def _second_operation(
     scores: Mapping[str, AccountScore],
     cfg: DetectConfig,
     behaviour: float,
+    identity_pairs: PairsOf | None = None,
 ) -> None:
     """Add candidates the profile gate left out, and no campaign took, as a campaign of their
     own (in place).
@@ -274,10 +275,18 @@ def _second_operation(
     capability sweeps beside a hydra's reasoning harvest, on the same proxies): the profile
     gate keeps the core's tactics and leaves the others out. Those that no campaign took in
     later (network split, wrapper families) become a campaign when their clearly risky
-    accounts (``suspect_threshold``) are enough for one, score as a campaign on their own,
-    and share a tactic profile among themselves.
+    accounts (``suspect_threshold``), or else their largest identity-tied group of accounts
+    at ``member_threshold`` (``identity_pairs`` given), are enough for one, score as a
+    campaign on their own, and share a tactic profile among themselves.
     """
     anchors = [a for a in others if scores[a].risk >= cfg.suspect_threshold]
+    if len(anchors) < cfg.min_campaign_accounts and identity_pairs is not None:
+        # Or one operator's accounts (a card, an IP, a sign-up burst) that each look like a
+        # campaign member: a few heavy, aged, verified accounts on one card harvesting at a
+        # licensed customer's volume stay below the lone-suspect bar one by one.
+        risky = [a for a in others if scores[a].risk >= cfg.member_threshold]
+        if len(risky) >= cfg.min_campaign_accounts:
+            anchors = identity_components(risky, identity_pairs(risky))[0]
     if len(anchors) < cfg.min_campaign_accounts:
         return
     cs = score_community([by_id[a] for a in anchors], [scores[a] for a in anchors], behaviour)
@@ -487,6 +496,11 @@ def decide(
         if len(candidates) > len(members):
             kept_ids = set(members)
             left_out.append((comm, [a for a in candidates if a not in kept_ids]))
+        # The same test on the members the gates kept: a couple of very heavy accounts in the
+        # core make its request-weighted content look like an operation's, while the members
+        # kept for the core's (account-counted) tactics are the crowd's tail.
+        if _crowd_tail(members, cands, communities, by_id, cfg):
+            continue
         volume = requests_of(members, by_id)
         if len(members) < cfg.min_campaign_accounts or volume < cfg.min_campaign_events:
             continue
@@ -512,6 +526,7 @@ def decide(
             scores,
             cfg,
             behaviour_share.get(comm, 0.0),
+            identity_pairs,
         )
     if family_usage:
         admitted = admit_quiet_members(
