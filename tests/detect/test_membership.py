@@ -503,3 +503,20 @@ def test_two_heavy_accounts_on_one_card_are_found_not_the_crowd_around_them() ->
     assert _decide(crowd + tail + heavy, identity_pairs=card) == [("h0", "h1")]
     # Without the card tie the pair is below the lone-suspect bar; the tail is still no campaign.
     assert _decide(crowd + tail + heavy) == []
+
+
+def test_a_campaign_does_not_rest_on_one_heavy_account() -> None:
+    """Regression (held-out few-heavy at scale 0.1: the operation is one account): a heavy
+    harvester and three young developers its wrappers' popular phrasings tie it to were
+    reported as a four-account campaign; the developers alone are no campaign."""
+    heavy = {**_row("h", 1.0, n=2_500, age=60.0), "verified": 1, "iat_cv": 0.1}
+    devs = [
+        {**_row(f"d{i}", 0.25, n=60), "max_tokens_cap_share": 0.0, "verified": 1} for i in range(3)
+    ]
+    assert _decide([heavy, *devs]) == []
+    assert _decide([heavy, *devs], DetectConfig(lead_account_max_share=1.0)) == [
+        ("d0", "d1", "d2", "h")
+    ]
+    # A hydra with one busy account: the others are a campaign without it, all stay.
+    hydra = [_row(f"x{i}", 1.0, n=40) for i in range(5)]
+    assert _decide([heavy, *hydra]) == [("h", *(f"x{i}" for i in range(5)))]

@@ -334,6 +334,37 @@ def _crowd_tail(
     )
 
 
+def _rests_on_one(
+    members: Sequence[str],
+    by_id: Mapping[str, Mapping[str, Any]],
+    scores: Mapping[str, AccountScore],
+    behaviour: float,
+    kinds_of: Mapping[str, Mapping[str, int]],
+    cfg: DetectConfig,
+) -> bool:
+    """Whether the group's case rests on one account: it sends more than
+    ``lead_account_max_share`` of the group's requests and the others do not score as a
+    campaign without it (one heavy harvester and the few developers its wrappers' popular
+    phrasings tie to it). That account is then judged alone (a lone ``suspect`` on its own
+    risk); a hydra with one busy account keeps it, its other accounts being a campaign too.
+    """
+    volumes = [(int(by_id[a].get("n_events") or 0), a) for a in members]
+    total = sum(v for v, _ in volumes)
+    if not volumes or total <= 0:
+        return False
+    top_volume, top = max(volumes)
+    if top_volume <= cfg.lead_account_max_share * total:
+        return False
+    rest = [a for a in members if a != top]
+    cs = score_community(
+        [by_id[a] for a in rest],
+        [scores[a] for a in rest],
+        behaviour,
+        identity_share(rest, by_id, kinds_of),
+    )
+    return cs.risk < cfg.campaign_threshold
+
+
 def decide(
     rows: Sequence[Mapping[str, Any]],
     communities: Mapping[str, tuple[int, bool]],
@@ -500,6 +531,10 @@ def decide(
         # core make its request-weighted content look like an operation's, while the members
         # kept for the core's (account-counted) tactics are the crowd's tail.
         if _crowd_tail(members, cands, communities, by_id, cfg):
+            continue
+        if _rests_on_one(
+            members, by_id, scores, behaviour_share.get(comm, 0.0), edge_kinds_by_account, cfg
+        ):
             continue
         volume = requests_of(members, by_id)
         if len(members) < cfg.min_campaign_accounts or volume < cfg.min_campaign_events:

@@ -86,6 +86,9 @@ class DetectConfig:
             distillation content share of those other members: otherwise it is the riskiest
             tail of a crowd (the youngest, unverified few among hundreds of developers linked
             by the same kind of coding prompts), not an operation. No effect without text.
+        lead_account_max_share: when one member sends more than this share of a campaign's
+            requests, the other members must score as a campaign without it; otherwise that
+            account is judged alone (one heavy harvester and the few developers tied to it).
         attach_min_content: an account of a campaign community with any edge inside it joins
             the campaign whatever its own risk (too few requests to have one) when at least
             this share of its requests carries distillation content (text needed).
@@ -192,6 +195,7 @@ class DetectConfig:
     anchor_min_share: float = 0.1
     crowd_tail_share: float = 0.1
     crowd_tail_content_ratio: float = 1.5
+    lead_account_max_share: float = 0.5
     attach_min_content: float = 0.5
     min_campaign_accounts: int = 2
     min_campaign_events: int = 20
