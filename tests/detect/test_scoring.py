@@ -62,17 +62,8 @@ def test_extraction_shaped_account_outscores_a_heavy_clean_one() -> None:
     assert score_account(bad, []).risk > 0.5 > score_account(good, []).risk
 
 
-def test_family_keys_need_repeated_use(tmp_path: Path) -> None:
-    """One request in a shared template does not link an account (regression: crowds)."""
-    con = duckdb.connect()
-    con.execute(
-        "CREATE TABLE ev AS SELECT * FROM (VALUES "
-        "('a', 'o1', 'd1'), ('a', 'o1', 'd2'), ('a', 'o1', 'd3'), "
-        "('b', 'o2', 'd4'), ('b', 'o2', 'd5'), ('b', 'o2', 'd6'), "
-        "('c', 'o3', 'd7'), ('c', 'o3', 'x1'), ('c', 'o3', 'x2'), ('c', 'o3', 'x3'), "
-        "('c', 'o3', 'x4'), ('c', 'o3', 'x5'), ('c', 'o3', 'x6')) "
-        "t(account_id, org_id, prompt_digest)"
-    ).fetchall()
+def _add_event_columns(con: duckdb.DuckDBPyConnection) -> None:
+    """The columns build_edges reads, empty, on a small ``ev`` table."""
     con.execute(
         "ALTER TABLE ev ADD COLUMN ts TIMESTAMPTZ DEFAULT TIMESTAMPTZ '2025-03-03 00:00:00+00'"
     ).fetchall()
@@ -86,6 +77,20 @@ def test_family_keys_need_repeated_use(tmp_path: Path) -> None:
         ("account_tier", "VARCHAR"),
     ):
         con.execute(f"ALTER TABLE ev ADD COLUMN {col} {typ}").fetchall()
+
+
+def test_family_keys_need_repeated_use(tmp_path: Path) -> None:
+    """One request in a shared template does not link an account (regression: crowds)."""
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE ev AS SELECT * FROM (VALUES "
+        "('a', 'o1', 'd1'), ('a', 'o1', 'd2'), ('a', 'o1', 'd3'), "
+        "('b', 'o2', 'd4'), ('b', 'o2', 'd5'), ('b', 'o2', 'd6'), "
+        "('c', 'o3', 'd7'), ('c', 'o3', 'x1'), ('c', 'o3', 'x2'), ('c', 'o3', 'x3'), "
+        "('c', 'o3', 'x4'), ('c', 'o3', 'x5'), ('c', 'o3', 'x6')) "
+        "t(account_id, org_id, prompt_digest)"
+    ).fetchall()
+    _add_event_columns(con)
     con.execute(
         "CREATE TABLE prompt_signals AS SELECT prompt_digest, "
         "CASE WHEN prompt_digest LIKE 'd%' THEN 1 ELSE 2 END AS family_id "
@@ -107,19 +112,7 @@ def _profile_graph(ratio: float) -> set[tuple[str, str]]:
         "CREATE TABLE ev AS SELECT * FROM (VALUES ('a', 'o1'), ('b', 'o2'), ('c', 'o3')) "
         "t(account_id, org_id)"
     ).fetchall()
-    con.execute(
-        "ALTER TABLE ev ADD COLUMN ts TIMESTAMPTZ DEFAULT TIMESTAMPTZ '2025-03-03 00:00:00+00'"
-    ).fetchall()
-    for col, typ in (
-        ("account_payment_fingerprint", "VARCHAR"),
-        ("client_ip", "VARCHAR"),
-        ("client_asn", "BIGINT"),
-        ("client_user_agent", "VARCHAR"),
-        ("account_created_at", "TIMESTAMPTZ"),
-        ("account_email_domain", "VARCHAR"),
-        ("account_tier", "VARCHAR"),
-    ):
-        con.execute(f"ALTER TABLE ev ADD COLUMN {col} {typ}").fetchall()
+    _add_event_columns(con)
     con.execute(
         "CREATE TABLE account_features AS SELECT * FROM (VALUES "
         "('a', 10, 1.0, 0.6, 0.4), ('b', 10, 1.0, 0.9, 0.1), ('c', 10, 1.0, NULL, 1.0)) "
