@@ -449,6 +449,15 @@ def test_the_riskiest_tail_of_a_crowd_is_not_a_campaign() -> None:
     # A small operation inside the same crowd sends far more distillation content than it.
     ops = [_row(f"t{i}", 1.0) for i in range(4)]
     assert _decide(crowd + ops) == [tuple(f"t{i}" for i in range(4))]
+    # Regression (demo-week 0.25 seed 4, at 3 % of the release chaser's volume): its first
+    # two accounts shared a community with 48 hydra accounts of a request or two each (below
+    # the member gate, content 0.98). A core that sends mostly distillation content is an
+    # operation, however extraction-heavy the rest of its community is.
+    thin = [
+        {**_row(f"r{i:02d}", 1.0, n=2, age=30.0), "max_tokens_cap_share": 0.0} for i in range(60)
+    ]
+    assert _decide(thin + ops) == [tuple(f"t{i}" for i in range(4))]
+    assert _decide(thin + ops, DetectConfig(crowd_tail_max_content=1.1)) == []
 
 
 def test_a_split_never_leaves_a_one_account_campaign() -> None:

@@ -318,8 +318,9 @@ def _crowd_tail(
 ) -> bool:
     """Whether ``core`` is only the riskiest tail of a crowd, not an operation.
 
-    It is when it is less than ``crowd_tail_share`` of the community's tied members and its
-    requests are not clearly more distillation-heavy than theirs (``crowd_tail_content_ratio``):
+    It is when it is less than ``crowd_tail_share`` of the community's tied members, its
+    requests are not mostly distillation content (``crowd_tail_max_content``) and not clearly
+    more distillation-heavy than theirs (``crowd_tail_content_ratio``):
     hundreds of developers linked by the same kind of coding prompts, of whom the dozen
     youngest and unverified look risky on their own. A small operation inside a large
     community (a campaign hidden in a reseller's traffic, a needle among millions of
@@ -329,9 +330,13 @@ def _crowd_tail(
     rest = [a for a in cands if communities[a][1] and a not in kept]
     if len(core) >= cfg.crowd_tail_share * (len(core) + len(rest)):
         return False
-    return distill_share_of(core, by_id) < cfg.crowd_tail_content_ratio * distill_share_of(
-        rest, by_id
-    )
+    content = distill_share_of(core, by_id)
+    # A core whose requests are mostly distillation content is an operation even when the
+    # rest of its community is too (early in a log, a hydra's accounts with a request or two
+    # each sit beside a release chaser's first two accounts, below the member gate).
+    if content >= cfg.crowd_tail_max_content:
+        return False
+    return content < cfg.crowd_tail_content_ratio * distill_share_of(rest, by_id)
 
 
 def _rests_on_one(

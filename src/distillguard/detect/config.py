@@ -86,6 +86,8 @@ class DetectConfig:
             distillation content share of those other members: otherwise it is the riskiest
             tail of a crowd (the youngest, unverified few among hundreds of developers linked
             by the same kind of coding prompts), not an operation. No effect without text.
+        crowd_tail_max_content: ... and a core whose requests carry at least this share of
+            distillation content is never a crowd's tail (an operation's own content).
         lead_account_max_share: when one member sends more than this share of a campaign's
             requests, the other members must score as a campaign without it; otherwise that
             account is judged alone (one heavy harvester and the few developers tied to it).
@@ -193,8 +195,9 @@ class DetectConfig:
     member_min_risk: float = 0.2
     member_relative_risk: float = 0.5
     anchor_min_share: float = 0.1
-    crowd_tail_share: float = 0.1
+    crowd_tail_share: float = 0.25
     crowd_tail_content_ratio: float = 1.5
+    crowd_tail_max_content: float = 0.75
     lead_account_max_share: float = 0.5
     attach_min_content: float = 0.5
     min_campaign_accounts: int = 2
