@@ -607,11 +607,7 @@ def decide(
             "edges": edges,
             "edge_reasons": {k: EDGE_REASONS.get(k) or INTEL_EDGE_REASONS.get(k, k) for k in edges},
             "rules_fired": dict(fired.most_common()),
-            "distill_share": round(
-                sum(float(r.get("distill_share") or 0) * int(r.get("n_events") or 0) for r in mrows)
-                / max(-neg_vol, 1),
-                4,
-            ),
+            "distill_share": round(distill_share_of(members, by_id), 4),
             "distinct_orgs": len({r.get("org_id") for r in mrows if r.get("org_id")}),
             "community": comm,
         }
