@@ -119,6 +119,19 @@ def simulate(
         )
     table.add_row("total", f"{result.accounts:,}", f"{result.events:,}", style="bold")
     Console().print(table)
+    files = result.corpus_files
+    skipped = [f for f in files if f.skipped]
+    console.print(
+        f"corpus: {len(files)} files, {sum(f.read for f in files):,} records read, "
+        f"{sum(f.used for f in files):,} used, {sum(f.skipped for f in files):,} skipped"
+    )
+    for f in skipped[:10]:
+        msg = f"  skipped {f.skipped:,} of {f.read:,}: {f.first_skipped}"
+        console.print(msg, style="yellow", markup=False, soft_wrap=True)
+    if len(skipped) > 10:
+        console.print(
+            f"  ... and {len(skipped) - 10} more files with skipped records", style="yellow"
+        )
     rate = result.events / result.seconds if result.seconds > 0 else 0.0
     console.print(
         f"{result.seconds:.1f} s ({rate:,.0f} events/s) -> {result.events_path}, "

@@ -18,7 +18,7 @@ import zstandard
 
 from distillguard.errors import ConfigError
 from distillguard.sim.campaigns import ATLAS, behaviours, generate_campaign
-from distillguard.sim.corpus import load_corpora
+from distillguard.sim.corpus import CorpusFile, load_corpora
 from distillguard.sim.personas import PERSONAS, expected_events
 from distillguard.sim.scenario import Scenario
 from distillguard.sim.world import World
@@ -46,6 +46,7 @@ class SimResult:
         campaign_events / campaign_account_counts: per campaign id.
         events_path / labels_path / manifest_path: the files written.
         seconds: wall-clock time of the run.
+        corpus_files: per corpus file, the records read, used and skipped.
     """
 
     events: int
@@ -58,6 +59,7 @@ class SimResult:
     labels_path: Path
     manifest_path: Path
     seconds: float
+    corpus_files: tuple[CorpusFile, ...] = ()
 
 
 @contextlib.contextmanager
@@ -215,6 +217,11 @@ def _manifest(world: World, scale: float, counts: dict[str, Any]) -> dict[str, A
         "scale": scale,
         "text": world.text,
         "corpora": world.corpora.origin if world.corpora.origin == "builtin" else "directory",
+        "corpus_records": {
+            "files": len(world.corpora.files),
+            "used": sum(f.used for f in world.corpora.files),
+            "skipped": world.corpora.skipped,
+        },
         "span": {"start": _iso(world.start), "end": _iso(world.end)},
         "campaigns": camps,
         "allow_list": [{"org_id": o, "persona": p} for o, p in sorted(world.allow_orgs.items())],
@@ -317,6 +324,7 @@ def simulate(
         labels_path=labels_path,
         manifest_path=manifest_path,
         seconds=time.perf_counter() - t0,
+        corpus_files=world.corpora.files,
     )
 
 
