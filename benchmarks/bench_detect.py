@@ -1,7 +1,7 @@
 """Detection quality on simulator scenarios: recall, FPR, B-cubed F1, time to detection.
 
 Usage: .venv/bin/python benchmarks/bench_detect.py [--small] [--scenarios a,b] [--no-ttd]
-       [--privacy]
+       [--privacy] [--drop client,params,...]
 
 ``--scenarios`` takes preset names and scenario YAML files (e.g.
 ``benchmarks/scenarios/sweep-only.yaml``), comma-separated.
@@ -10,7 +10,11 @@ Each scenario is simulated (seeded), scanned with the licensed org(s) of the sce
 manifest on an allow-list, evaluated against its labels, and (unless --no-ttd) replayed on
 prefixes for time to detection. With --privacy the scan keeps no prompt text (`scan
 --no-text`: prompt digests only, as `distillguard ingest` stores by default) and runs in
-privacy mode. Prints one table.
+privacy mode. With --drop the simulated events lose the given optional fields before the
+scan (top-level names such as ``client``, ``account``, ``params``, ``usage``, ``response``,
+``org_id``, or dotted ones such as ``account.payment_fingerprint``): how detection holds up
+on logs that record less than the simulator writes. When ``org_id`` is dropped, the
+allow-list names the licensed org's accounts instead. Prints one table.
 """
 
 from __future__ import annotations
@@ -53,6 +57,37 @@ def _allowlist(manifest: Path, out: Path) -> Path | None:
     return out
 
 
+def _drop_fields(events: Path, fields: list[str], manifest: Path, allow_out: Path) -> Path | None:
+    """Rewrite ``events`` without ``fields``; return an account allow-list when org_id goes."""
+    orgs = {e["org_id"] for e in json.loads(manifest.read_text()).get("allow_list", [])}
+    licensed: set[str] = set()
+    tmp = events.with_suffix(".dropped")
+    with events.open("rb") as src, tmp.open("wb") as dst:
+        for line in src:
+            ev = json.loads(line)
+            if ev.get("org_id") in orgs:
+                licensed.add(ev["account_id"])
+            for name in fields:
+                *parents, leaf = name.split(".")
+                obj = ev
+                for key in parents:
+                    obj = obj.get(key) if isinstance(obj, dict) else None
+                if isinstance(obj, dict):
+                    obj.pop(leaf, None)
+            dst.write(json.dumps(ev).encode() + b"\n")
+    tmp.replace(events)
+    if "org_id" not in fields or not licensed:
+        return None
+    allow_out.write_text(
+        "entries:\n"
+        + "".join(
+            f"  - account: {a}\n    reason: licensed (scenario manifest)\n"
+            for a in sorted(licensed)
+        )
+    )
+    return allow_out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--small", action="store_true", help="scale 0.05 instead of 0.25")
@@ -61,6 +96,7 @@ def main() -> int:
     ap.add_argument("--scenarios", default=",".join(SCENARIOS))
     ap.add_argument("--no-ttd", action="store_true")
     ap.add_argument("--privacy", action="store_true", help="scan without prompt text")
+    ap.add_argument("--drop", default="", help="optional event fields to remove, comma-separated")
     args = ap.parse_args()
     scale = args.scale or (0.05 if args.small else 0.25)
     rows = []
@@ -74,6 +110,12 @@ def main() -> int:
                 rows.append((work.name, f"simulate failed: {exc}"))
                 continue
             allow = _allowlist(sim.manifest_path, work / "allow.yaml")
+            if args.drop:
+                fields = [f.strip() for f in args.drop.split(",") if f.strip()]
+                by_account = _drop_fields(
+                    sim.events_path, fields, sim.manifest_path, work / "a.yaml"
+                )
+                allow = by_account or allow
             t = time.perf_counter()
             res = run_scan(
                 [sim.events_path], work / "scan", allowlist=allow, keep_text=not args.privacy
@@ -97,7 +139,11 @@ def main() -> int:
                     f"{scan_s:>6.1f}s",
                 )
             )
-    print(f"scale {scale}, seed {args.seed}" + (", privacy mode" if args.privacy else ""))
+    print(
+        f"scale {scale}, seed {args.seed}"
+        + (", privacy mode" if args.privacy else "")
+        + (f", without {args.drop}" if args.drop else "")
+    )
     print(
         f"{'scenario':18} {'events':>9} {'cmp':>3} {'found':>5} {'recall':>7} {'FPR':>8} "
         f"{'heavyFP':>7} {'B3-F1':>6} {'TTD':>7} {'scan':>7}"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -213,3 +213,88 @@ def test_campaign_edge_evidence_order_does_not_depend_on_input_order() -> None:
         )  # type: ignore[arg-type]
         orders.append(list(camps[0].evidence["edges"]))
     assert orders[0] == orders[1] == ["asn_ua", "payment", "slash24"]
+
+
+def _grader(n: int = 12, *, like_extractor: bool = False) -> list[dict[str, object]]:
+    """A reseller's end users grading answers: a week of steady human-paced requests."""
+    if like_extractor:
+        return [{**r, "account_id": f"g{i}"} for i, r in enumerate(_extractor(n))]
+    return [
+        {
+            **_row(f"g{i:02d}", 1.0, n=50, age=0.8),
+            "n_ips": 11,
+            "n_asns": 1,
+            "span_hours": 135.0,
+            "active_days": 6,
+            "events_per_active_hour": 1.4,
+        }
+        for i in range(n)
+    ]
+
+
+def _extractor(n: int = 8) -> list[dict[str, object]]:
+    """Behind the same reseller: bursts of probing on two days, older accounts."""
+    return [
+        {
+            **_row(f"x{i}", 1.0, n=50, age=2.7),
+            "n_ips": 11,
+            "n_asns": 1,
+            "span_hours": 70.0,
+            "active_days": 2,
+            "events_per_active_hour": 26.0,
+        }
+        for i in range(n)
+    ]
+
+
+def _within(*groups: list[dict[str, object]]) -> Callable[[Sequence[str]], list[tuple[str, str]]]:
+    """Behaviour ties inside each group, none between them."""
+    ties = [p for g in groups for p in _pairs([str(r["account_id"]) for r in g])]
+    return lambda members: [p for p in ties if p[0] in members and p[1] in members]
+
+
+def test_operations_tied_only_by_a_resellers_infrastructure_are_split() -> None:
+    """Regression (reseller-pair at 0.25): a grading operation and an extraction operation
+    inside one reseller share its card and proxies (identity ties between them), but no
+    signal profile, template family, lockstep or creation burst; they were one campaign."""
+    grader, extractor = _grader(), _extractor()
+    everyone = [str(r["account_id"]) for r in grader + extractor]
+    card = _pairs(everyone)  # the reseller's card ties every end user
+
+    def identity(members: Sequence[str]) -> list[tuple[str, str]]:
+        return [p for p in card if p[0] in members and p[1] in members]
+
+    camps = sorted(
+        _decide(
+            grader + extractor,
+            identity_pairs=identity,
+            behaviour_pairs=_within(grader, extractor),
+        )
+    )
+    assert camps == [
+        tuple(str(r["account_id"]) for r in grader),
+        tuple(str(r["account_id"]) for r in extractor),
+    ]
+    # Without behaviour ties information, or when a behaviour tie joins the two groups,
+    # nothing is split.
+    assert len(_decide(grader + extractor, identity_pairs=identity)) == 1
+    joined = _within(grader + extractor)
+    assert len(_decide(grader + extractor, identity_pairs=identity, behaviour_pairs=joined)) == 1
+
+
+def test_one_operation_giving_accounts_different_tasks_is_not_split() -> None:
+    """Two groups with no behaviour tie that run alike are one operation: kept."""
+    grader, extractor = _grader(like_extractor=True), _extractor()
+    camps = _decide(grader + extractor, behaviour_pairs=_within(grader, extractor))
+    assert len(camps) == 1
+    # A small group (under ``behaviour_split_min_share``) is not split off either.
+    small = _extractor(3)
+    camps = _decide(_grader(20) + small, behaviour_pairs=_within(_grader(20), small))
+    assert len(camps) == 1
+    off = DetectConfig(behaviour_split_min_share=0.0)
+    assert (
+        len(
+            _decide(_grader() + _extractor(), off, behaviour_pairs=_within(_grader(), _extractor()))
+        )
+        == 1
+    )

@@ -52,7 +52,7 @@ def sim_run(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Run]:
                 import msgspec
 
                 scenario = msgspec.structs.replace(scenario, corpus_dir=corpus)
-            out: Path = tmp_path_factory.mktemp(f"sim-{name}")
+            out: Path = tmp_path_factory.mktemp(f"sim-{Path(name).stem}")
             cache[key] = read_run(simulate(scenario, out, seed=seed, scale=scale, text=text))
         return cache[key]
 

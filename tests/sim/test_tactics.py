@@ -148,3 +148,32 @@ def test_shipped_slice_works_without_shared_data(sim_run) -> None:
     run = sim_run("demo-week", 0.02, corpus="builtin")
     assert run.manifest["corpora"] == "builtin"
     assert len(run.events) > 2000 and all(e.messages for e in run.events)
+
+
+def test_roles_per_account_give_each_account_one_tactic(tmp_path) -> None:
+    from pathlib import Path
+
+    import msgspec
+
+    from distillguard.sim import load_scenario, simulate
+    from tests.sim.conftest import read_run
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "scenarios" / "roles-hydra.yaml"
+    scenario = load_scenario(str(path))
+
+    def jobs_by_account(per_account: bool) -> dict[str, set[str]]:
+        camp = msgspec.structs.replace(scenario.campaigns[0], tactic_per_account=per_account)
+        s = msgspec.structs.replace(scenario, campaigns=(camp,), days=2.0)
+        run = read_run(simulate(s, tmp_path / str(per_account), seed=3, scale=0.05))
+        jobs: dict[str, set[str]] = defaultdict(set)
+        for e in run.of("roles"):
+            jobs[e.account_id].add("grading" if e.params and e.params.logprobs else "reasoning")
+        return jobs
+
+    roles = jobs_by_account(True)
+    assert len(roles) >= 15
+    assert all(len(r) == 1 for r in roles.values())  # one job per account
+    handed = Counter(next(iter(r)) for r in roles.values())
+    assert handed["grading"] >= 3 and handed["reasoning"] >= 3  # both roles are handed out
+    # without roles, busy accounts mix both tactics
+    assert any(len(r) == 2 for r in jobs_by_account(False).values())

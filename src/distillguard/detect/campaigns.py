@@ -34,7 +34,12 @@ from distillguard.detect.membership import (
     signal_mix,
     split_by_network,
 )
-from distillguard.detect.operators import PairsOf, identity_components, split_by_operator
+from distillguard.detect.operators import (
+    PairsOf,
+    identity_components,
+    split_by_behaviour,
+    split_by_operator,
+)
 from distillguard.detect.privacy import drop_thin_campaigns, identity_share
 from distillguard.detect.ruleset import Rule
 from distillguard.detect.scoring import (
@@ -388,6 +393,7 @@ def decide(
     intel: IntelSignals | None = None,
     intel_min_accounts: int = 2,
     identity_pairs: PairsOf | None = None,
+    behaviour_pairs: PairsOf | None = None,
 ) -> tuple[list[AccountVerdict], list[Campaign]]:
     """Give every account a verdict and group campaign members into campaigns.
 
@@ -423,6 +429,10 @@ def decide(
             (:func:`distillguard.detect.operators.identity_pairs`); a campaign that is two
             operations sharing wrappers and proxies is split in two when given
             (:func:`~distillguard.detect.operators.split_by_operator`).
+        behaviour_pairs: behaviour ties (signal profile, template family, lockstep, creation
+            burst) among given accounts; a campaign whose parts share only infrastructure
+            and operate differently is split when given
+            (:func:`~distillguard.detect.operators.split_by_behaviour`).
     """
     if scores is None:
         scores = {str(r["account_id"]): score_account(r, rules) for r in rows}
@@ -554,6 +564,9 @@ def decide(
     operator_note: dict[int, list[str]] = {}
     if identity_pairs is not None:
         operator_note = split_by_operator(pending, identity_pairs, by_id, scores, cfg)
+    behaviour_note: dict[int, list[str]] = {}
+    if behaviour_pairs is not None:
+        behaviour_note = split_by_behaviour(pending, behaviour_pairs, by_id, scores, cfg)
     split_off_ops = range(before_splits, len(pending))
     if family_usage:
         family_note.update(attach_by_family(pending, family_usage, by_id, allowed, cfg, networks))
@@ -623,6 +636,12 @@ def decide(
                 "reason": "no payment, IP or creation-burst tie to the campaign it was linked "
                 "to, and it operates differently",
                 "differs_in": operator_note[comm],
+            }
+        if comm in behaviour_note:
+            evidence["behaviour_split"] = {
+                "reason": "no shared content, timing or creation burst with the campaign it "
+                "was linked to (only shared infrastructure), and it operates differently",
+                "differs_in": behaviour_note[comm],
             }
         campaigns.append(
             Campaign(

@@ -134,6 +134,15 @@ class DetectConfig:
             active days, request rate) is split in two when the rest scores as a campaign
             (see ``detect/operators.py``); 0 features would split on identity alone, a
             large value disables the split.
+        behaviour_split_kinds: edge kinds that show one operation's behaviour (signal
+            profile, template family, lockstep timing, creation burst) for the behaviour
+            split: a campaign whose members fall into two or more groups with none of these
+            ties between them (only shared infrastructure: a reseller's card and proxies) ...
+        behaviour_split_min_share: ... each holding at least this share of the campaign
+            (0 disables) ...
+        behaviour_split_min_features: ... and operating unlike its largest group on at
+            least this many operational features is split, each group that scores as a
+            campaign becoming one (``detect/operators.py``).
         family_claim_share: a template family is claimed by a campaign when at least this
             share of its content users are the campaign's members.
         family_attach_rounds: rounds of attaching accounts through claimed families (0
@@ -217,6 +226,11 @@ class DetectConfig:
     identity_split_main: float = 0.5
     identity_split_rest: float = 0.03
     identity_split_min_features: int = 2
+    behaviour_split_kinds: tuple[str, ...] = (
+        "signal_profile", "family", "lockstep", "creation_burst",
+    )  # fmt: skip
+    behaviour_split_min_share: float = 0.2
+    behaviour_split_min_features: int = 2
     family_claim_share: float = 0.2
     family_attach_rounds: int = 3
     family_attach_min_requests: int = 2

@@ -126,6 +126,54 @@ def split_by_operator(
     return notes
 
 
+def split_by_behaviour(
+    pending: list[Pending],
+    pairs_of: PairsOf,
+    by_id: Mapping[str, Mapping[str, Any]],
+    scores: Mapping[str, AccountScore],
+    cfg: DetectConfig,
+) -> dict[int, list[str]]:
+    """Split a campaign that is two operations tied only by shared infrastructure.
+
+    Two operators behind one reseller share its payment instrument and proxies, so identity
+    ties (:func:`split_by_operator`) join them; but nothing they *do* links them: no common
+    signal profile, template family, lockstep timing or creation burst
+    (``behaviour_split_kinds``). When a campaign's members fall into two or more groups
+    without such ties between them, each at least ``behaviour_split_min_share`` of it, a
+    group that also operates unlike the largest one (``behaviour_split_min_features``
+    operational features) and scores as a campaign on its own becomes one. One operation
+    that gives each account a different task still runs its accounts alike (and its
+    creation bursts and timing tie them), so it stays one campaign.
+
+    Runs in place on ``pending``.
+
+    Returns:
+        community id given to each split-off campaign -> the operational features that
+        differ (for the campaign's evidence).
+    """
+    notes: dict[int, list[str]] = {}
+    if cfg.behaviour_split_min_share <= 0:
+        return notes
+    for idx in range(len(pending)):
+        members = pending[idx][2]
+        n = len(members)
+        if n < 2 * cfg.min_campaign_accounts:
+            continue
+        least = max(cfg.min_campaign_accounts, cfg.behaviour_split_min_share * n)
+        groups = [g for g in identity_components(members, pairs_of(members)) if len(g) >= least]
+        if len(groups) < 2:
+            continue
+        main = groups[0]
+        for group in groups[1:]:
+            differ = operational_differences(main, group, by_id)
+            if len(differ) < cfg.behaviour_split_min_features:
+                continue
+            new_comm = split_off(pending, idx, group, by_id, scores, cfg, -3000)
+            if new_comm is not None:
+                notes[new_comm] = differ
+    return notes
+
+
 def identity_pairs(con: Any, kinds: Sequence[str]) -> PairsOf:
     """A :data:`PairsOf` reading ``account_edges`` of the given kinds among the members."""
     kind_list = ", ".join("'" + k.replace("'", "") + "'" for k in kinds)

@@ -325,6 +325,7 @@ def run_scan(
             intel=intel,
             intel_min_accounts=icfg.group_min_accounts if icfg is not None else 2,
             identity_pairs=identity_pairs(con, cfg.identity_split_kinds),
+            behaviour_pairs=identity_pairs(con, cfg.behaviour_split_kinds),
         )
         timings["verdicts"] = time.perf_counter() - t
         t = time.perf_counter()

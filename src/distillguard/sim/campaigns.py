@@ -228,7 +228,11 @@ def generate_campaign(world: World, c: CampaignSpec) -> None:
         return
     tactics = sorted(c.tactics)
     w = np.array([c.tactics[x] for x in tactics], dtype=float)
-    which = rng.choice(len(tactics), size=len(t), p=w / w.sum())
+    if c.tactic_per_account:
+        # one role per account: every request of an account runs that account's tactic
+        which = rng.choice(len(tactics), size=n, p=w / w.sum())[a]
+    else:
+        which = rng.choice(len(tactics), size=len(t), p=w / w.sum())
     models = world.pick_models(
         rng,
         t,

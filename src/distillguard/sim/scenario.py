@@ -95,6 +95,8 @@ class CampaignSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
         accounts: accounts in the campaign (multiplied by the scale).
         exchanges: total requests over the campaign window (multiplied by the scale).
         tactics: content tactics with weights (see :data:`CONTENT_TACTICS`).
+        tactic_per_account: each account runs one tactic (drawn by the weights: an
+            operation that gives each account a role) instead of every account mixing them.
         start_day / end_day: window in days from the scenario start (end None: span end).
         creation_batch: accounts created per burst; creation_spread_min: minutes per burst.
         account_age_days: accounts are created this many days (up to) before first use;
@@ -126,6 +128,7 @@ class CampaignSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     accounts: int
     exchanges: int
     tactics: dict[str, float]
+    tactic_per_account: bool = False
     start_day: float = 0.0
     end_day: float | None = None
     creation_batch: int = 50
