@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -17,6 +18,7 @@ from distillguard.detect.membership import (
     content_log_ratio,
     network_groups,
 )
+from distillguard.detect.scoring import score_account
 
 
 def _row(aid: str, distill: float, n: int = 200, age: float = 1.0) -> dict[str, object]:
@@ -208,9 +210,12 @@ def test_clear_anchors_set_the_bar_in_a_crowded_community() -> None:
     scores |= {str(r["account_id"]): replace(score_account(r, []), risk=0.51) for r in devs}
     (accounts,) = _decide(needle + devs, scores=scores)
     assert accounts == tuple(str(r["account_id"]) for r in needle)
-    # Anchors that are a small minority of the core (here 1 of 26) do not set the bar.
+    # Anchors that are a small minority of the core (here 1 of 26) do not set the bar (the
+    # developers' content is made close to the needle's here, so that the content gate,
+    # which follows the group's requests, does not keep them out either).
     few = {**scores, **{f"n{i:02d}": replace(scores[f"n{i:02d}"], risk=0.51) for i in range(1, 10)}}
-    (accounts,) = _decide(needle + devs, scores=few)
+    close = [{**r, "distill_share": 0.9} for r in devs]
+    (accounts,) = _decide(needle + close, scores=few)
     assert len(accounts) == len(needle) + len(devs)
 
 
@@ -523,9 +528,40 @@ def test_a_campaign_does_not_rest_on_one_heavy_account() -> None:
         {**_row(f"d{i}", 0.25, n=60), "max_tokens_cap_share": 0.0, "verified": 1} for i in range(3)
     ]
     assert _decide([heavy, *devs]) == []
-    assert _decide([heavy, *devs], DetectConfig(lead_account_max_share=1.0)) == [
-        ("d0", "d1", "d2", "h")
-    ]
+    # The content gate follows the group's requests (the heavy account's), so it keeps the
+    # developers out too; with both off they were the campaign.
+    assert _decide([heavy, *devs], DetectConfig(lead_account_max_share=1.0)) == []
+    both_off = DetectConfig(lead_account_max_share=1.0, member_relative_content=0.0)
+    assert _decide([heavy, *devs], both_off) == [("d0", "d1", "d2", "h")]
+    assert _decide([heavy, *devs], DetectConfig(member_relative_content=0.0)) == []
     # A hydra with one busy account: the others are a campaign without it, all stay.
     hydra = [_row(f"x{i}", 1.0, n=40) for i in range(5)]
     assert _decide([heavy, *hydra]) == [("h", *(f"x{i}" for i in range(5)))]
+
+
+def test_content_gate_follows_the_groups_requests_not_its_head_count() -> None:
+    """Regression (periodic-sweep at 0.05, seed 2): a capability sweep of two heavy accounts
+    (500 requests each, all sweep content) shared wrapper families with three young
+    developers (29-103 requests, 22-34 % sweep-like coding prompts); by head count the
+    group's median content was a developer's, so two developers became members (FPR 0.45 %)."""
+    rows = [
+        _row("s0", 1.0, n=500),
+        _row("s1", 1.0, n=480),
+        _row("d0", 0.34, n=29, age=6.9),
+        _row("d1", 0.29, n=89, age=3.2),
+        _row("d2", 0.22, n=103, age=5.2),
+    ]
+    risk = {"s0": 0.71, "s1": 0.66, "d0": 0.36, "d1": 0.355, "d2": 0.237}
+    scores = {
+        str(r["account_id"]): dataclasses.replace(
+            score_account(r, []), risk=risk[str(r["account_id"])]
+        )
+        for r in rows
+    }
+    assert _decide(rows, scores=scores) == [("s0", "s1")]
+    by_id = {str(r["account_id"]): r for r in rows}
+    # by head count the median is 0.34; by requests it is 1.0
+    assert content_gate(list(by_id), by_id, 0.8) == pytest.approx(0.8)
+    # a group whose requests are mostly its light members' keeps the head-count median
+    light = {**by_id, "s0": {**by_id["s0"], "n_events": 5}, "s1": {**by_id["s1"], "n_events": 5}}
+    assert content_gate(list(light), light, 0.8) == pytest.approx(0.8 * 0.34)

@@ -112,8 +112,8 @@ class DetectConfig:
             graph communities; a crowd is already several organisations' accounts on one rare
             wrapper, and a slow-and-low fleet's first requests are one per account).
         member_relative_content: in text mode a campaign member needs at least this share of
-            the median ``distill_share`` of the campaign's members (its own evidence, not
-            only its neighbours'); 0 disables.
+            the larger of the median and the request-weighted median ``distill_share`` of the
+            campaign's core (its own evidence, not only its neighbours'); 0 disables.
         network_split_main: a campaign whose largest network group (members sharing ASNs,
             transitively) holds at least this share of its members ...
         network_split_rest: ... and whose other members (at least this share) use none of

@@ -129,11 +129,29 @@ def distill_share_of(members: Iterable[str], by_id: Mapping[str, Mapping[str, An
 def content_gate(
     members: Sequence[str], by_id: Mapping[str, Mapping[str, Any]], rel: float
 ) -> float:
-    """Smallest ``distill_share`` a member of this group must have (0.0: no text, no gate)."""
+    """Smallest ``distill_share`` a member of this group must have (0.0: no text, no gate).
+
+    ``rel`` times the larger of the members' median share and their request-weighted median
+    share: two developers whose coding prompts share a wrapper with a two-account capability
+    sweep are half the group by count but a tenth of its requests, and the group is what
+    most of its requests are.
+    """
     shares = sorted(_share(by_id[a]) for a in members)
     if not shares or rel <= 0:
         return 0.0
-    return rel * shares[len(shares) // 2]
+    return rel * max(shares[len(shares) // 2], _weighted_median_share(members, by_id))
+
+
+def _weighted_median_share(members: Sequence[str], by_id: Mapping[str, Mapping[str, Any]]) -> float:
+    """The ``distill_share`` at which half of the members' requests are reached (0.0: none)."""
+    pairs = sorted((_share(by_id[a]), float(by_id[a].get("n_events") or 0)) for a in members)
+    half = sum(w for _, w in pairs) / 2
+    seen = 0.0
+    for share, w in pairs:
+        seen += w
+        if half > 0 and seen >= half:
+            return share
+    return 0.0
 
 
 def _own_mix(row: Mapping[str, Any]) -> list[tuple[str, float]]:
