@@ -304,6 +304,38 @@ def _second_operation(
     pending.append((-float(volume), -3000 - len(pending), sorted(group), cs.risk))
 
 
+def _tied_anchors(
+    pending: list[Pending],
+    core: Sequence[str],
+    by_id: Mapping[str, Mapping[str, Any]],
+    scores: Mapping[str, AccountScore],
+    cfg: DetectConfig,
+    behaviour: float,
+    identity_pairs: PairsOf,
+) -> None:
+    """Add an operation found among a crowd's tail as a campaign of its own (in place).
+
+    A core judged the riskiest tail of a crowd (:func:`_crowd_tail`) can still hold an
+    operation's first accounts: early in a log, four prober accounts sit in a community of
+    1,600 residential users their network and client software tie them to, among a hundred
+    mildly risky ones. The clearly risky accounts (``suspect_threshold``) that one operator
+    ties together (a card, an IP, a sign-up burst: ``identity_pairs``) become a campaign
+    when there are enough of them and they score as one on their own. Developers who merely
+    look risky are not tied to each other by an operator's identity.
+    """
+    taken = {a for p in pending for a in p[2]}
+    anchors = [a for a in core if scores[a].risk >= cfg.suspect_threshold and a not in taken]
+    if len(anchors) < cfg.min_campaign_accounts:
+        return
+    for group in identity_components(anchors, identity_pairs(anchors)):
+        if len(group) < cfg.min_campaign_accounts:
+            break
+        cs = score_community([by_id[a] for a in group], [scores[a] for a in group], behaviour)
+        volume = requests_of(group, by_id)
+        if cs.risk >= cfg.campaign_threshold and volume >= cfg.min_campaign_events:
+            pending.append((-float(volume), -4000 - len(pending), sorted(group), cs.risk))
+
+
 def _established(row: Mapping[str, Any], cfg: DetectConfig) -> float | None:
     """The account's age in days when it is verified and ``established_min_age_days`` old."""
     if cfg.established_min_age_days <= 0 or int(row.get("verified") or 0) != 1:
@@ -452,6 +484,7 @@ def decide(
     pending: list[tuple[float, int, list[str], float]] = []
     left_out: list[tuple[int, list[str]]] = []  # candidates the profile gate left out
     quiet: dict[int, list[str]] = {}  # core members below their community's member gate
+    tails: list[tuple[int, list[str]]] = []  # cores judged the riskiest tail of a crowd
     # The distillation-like content of everyone (text mode): the crowd a campaign hides in.
     content_users = [a for a in (family_usage.by_account if family_usage else ()) if a in by_id]
     everyone = signal_mix(content_users, by_id)
@@ -489,6 +522,7 @@ def decide(
         if len(core) < cfg.min_campaign_accounts:
             continue
         if _crowd_tail(core, cands, communities, by_id, cfg):
+            tails.append((comm, core))
             continue
         cs = score_community(
             [by_id[a] for a in core],
@@ -546,6 +580,7 @@ def decide(
         # core make its request-weighted content look like an operation's, while the members
         # kept for the core's (account-counted) tactics are the crowd's tail.
         if _crowd_tail(members, cands, communities, by_id, cfg):
+            tails.append((comm, members))
             continue
         if _rests_on_one(
             members, by_id, scores, behaviour_share.get(comm, 0.0), edge_kinds_by_account, cfg
@@ -557,6 +592,10 @@ def decide(
         pending.append((-float(volume), comm, members, cs.risk))
         if below:
             quiet[comm] = below
+    if identity_pairs is not None:
+        for comm, core in tails:
+            _tied_anchors(pending, core, by_id, scores, cfg, behaviour_share.get(comm, 0.0),
+                          identity_pairs)  # fmt: skip
     family_note = _add_family_groups(pending, family_groups, by_id, allowed, scores, cfg)
     before_splits = len(pending)
     if networks:
