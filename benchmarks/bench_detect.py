@@ -8,13 +8,17 @@ Usage: .venv/bin/python benchmarks/bench_detect.py [--small] [--scenarios a,b] [
 
 Each scenario is simulated (seeded), scanned with the licensed org(s) of the scenario's
 manifest on an allow-list, evaluated against its labels, and (unless --no-ttd) replayed on
-prefixes for time to detection. With --privacy the scan keeps no prompt text (`scan
---no-text`: prompt digests only, as `distillguard ingest` stores by default) and runs in
-privacy mode. With --drop the simulated events lose the given optional fields before the
-scan (top-level names such as ``client``, ``account``, ``params``, ``usage``, ``response``,
-``org_id``, or dotted ones such as ``account.payment_fingerprint``): how detection holds up
-on logs that record less than the simulator writes. When ``org_id`` is dropped, the
-allow-list names the licensed org's accounts instead. Prints one table.
+prefixes for time to detection: ``TTD`` is the worst share of a campaign's volume sent
+before a predicted campaign made mostly of its accounts appeared, ``TTD-1st`` the worst
+share sent before one of its accounts was first flagged (``suspect`` or ``campaign``).
+
+With --privacy the scan keeps no prompt text (`scan --no-text`: prompt digests only, as
+`distillguard ingest` stores by default) and runs in privacy mode. With --drop the simulated
+events lose the given optional fields before the scan (top-level names such as ``client``,
+``account``, ``params``, ``usage``, ``response``, ``org_id``, or dotted ones such as
+``account.payment_fingerprint``): how detection holds up on logs that record less than the
+simulator writes. When ``org_id`` is dropped, the allow-list names the licensed org's
+accounts instead. Prints one table.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from distillguard.detect.evaluate import evaluate, read_labels, time_to_detection
+from distillguard.detect.evaluate import DetectionTime, detection_times, evaluate, read_labels
 from distillguard.detect.scan import run_scan
 from distillguard.sim import load_scenario, simulate
 
@@ -88,6 +92,10 @@ def _drop_fields(events: Path, fields: list[str], manifest: Path, allow_out: Pat
     return allow_out
 
 
+def _share(v: float | None) -> str:
+    return "-" if v is None else ("never" if v > 1 else f"{v:.1%}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--small", action="store_true", help="scale 0.05 instead of 0.25")
@@ -122,12 +130,15 @@ def main() -> int:
             )
             scan_s = time.perf_counter() - t
             ev = evaluate(work / "scan", sim.labels_path)
-            ttd: dict[str, float | None] = {}
+            ttd: dict[str, DetectionTime] = {}
             if not args.no_ttd:
-                ttd = time_to_detection(res.db, read_labels(sim.labels_path), allowlist=allow)
-            worst = None
+                ttd = detection_times(res.db, read_labels(sim.labels_path), allowlist=allow)
+            worst = first = None
             if ttd:
-                worst = max((v if v is not None else 1.01) for v in ttd.values())
+                worst = max((t.campaign if t.campaign is not None else 1.01) for t in ttd.values())
+                first = max(
+                    (t.first_flag if t.first_flag is not None else 1.01) for t in ttd.values()
+                )
             found = sum(1 for c in ev.campaigns if c.found)
             rows.append(
                 (
@@ -135,7 +146,7 @@ def main() -> int:
                     f"{sim.events:>9} {len(ev.campaigns):>3} {found:>5} "
                     f"{ev.recall:>7.3f} {ev.fpr:>8.4%} "
                     f"{(ev.heavy_fpr or 0):>7.2%} {ev.bcubed_f1:>6.3f} "
-                    f"{'-' if worst is None else ('never' if worst > 1 else f'{worst:.1%}'):>7} "
+                    f"{_share(worst):>7} {_share(first):>7} "
                     f"{scan_s:>6.1f}s",
                 )
             )
@@ -146,7 +157,7 @@ def main() -> int:
     )
     print(
         f"{'scenario':18} {'events':>9} {'cmp':>3} {'found':>5} {'recall':>7} {'FPR':>8} "
-        f"{'heavyFP':>7} {'B3-F1':>6} {'TTD':>7} {'scan':>7}"
+        f"{'heavyFP':>7} {'B3-F1':>6} {'TTD':>7} {'TTD-1st':>7} {'scan':>7}"
     )
     for name, line in rows:
         print(f"{name:18} {line}")

@@ -226,6 +226,26 @@ def test_cli_scan_and_eval(small_log: Path, tmp_path: Path, fake_annotator: None
     res = runner.invoke(cli, ["eval", "--labels", str(labels), str(out)])
     assert res.exit_code == 0, res.output
     assert "recall 1.0000" in res.output and "C1: 12/12" in res.output
+    # with the events, time to detection from replays of the scan's store
+    res = runner.invoke(
+        cli, ["eval", "--labels", str(labels), str(out), "--events", str(small_log)]
+    )
+    assert res.exit_code == 0, res.output
+    assert "C1: 12/12 accounts flagged (found)  flagged as a campaign after" in res.output
+
+
+def test_time_to_detection_in_words() -> None:
+    from distillguard.detect.cli import _when
+    from distillguard.detect.evaluate import DetectionTime
+
+    assert _when(DetectionTime(0.05, 0.01)) == (
+        "  flagged as a campaign after 5.0% of its volume (first account flagged after 1.0%)"
+    )
+    assert _when(DetectionTime(0.02, 0.02)) == "  flagged as a campaign after 2.0% of its volume"
+    assert _when(DetectionTime(None, 0.1)) == (
+        "  an account flagged after 10.0% of its volume, never as a campaign"
+    )
+    assert _when(DetectionTime(None, None)) == _when(None) == "  never flagged"
 
 
 def test_cli_scan_config_file_carries_detect_and_intel(small_log: Path, tmp_path: Path) -> None:

@@ -5,10 +5,14 @@ from __future__ import annotations
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from distillguard.errors import InputError
+
+if TYPE_CHECKING:
+    from distillguard.detect.evaluate import DetectionTime
 
 
 def _parse_until(value: str | None) -> datetime | None:
@@ -185,7 +189,7 @@ def eval_cmd(
       distillguard eval --labels sim/labels.csv scan-out --events sim/events.jsonl
     """
     from distillguard.detect.config import load_detect_config
-    from distillguard.detect.evaluate import evaluate, read_labels, time_to_detection
+    from distillguard.detect.evaluate import detection_times, evaluate, read_labels
 
     res = evaluate(results_dir, labels)
     click.echo(f"accounts {res.accounts}  campaign accounts {res.positives}")
@@ -197,7 +201,7 @@ def eval_cmd(
         f"B-cubed precision {res.bcubed_precision:.4f}  recall {res.bcubed_recall:.4f}  "
         f"F1 {res.bcubed_f1:.4f}  predicted campaigns {res.predicted_campaigns}"
     )
-    ttd: dict[str, float | None] = {}
+    ttd: dict[str, DetectionTime] = {}
     if events:
         db = results_dir / "scan.duckdb"
         if not db.exists():
@@ -206,26 +210,32 @@ def eval_cmd(
 
             with DuckDBStore(db) as store:
                 ingest_paths(list(events), store, keep_text=True)
-        ttd = time_to_detection(
+        ttd = detection_times(
             db, read_labels(labels), config=load_detect_config(config_path), allowlist=allowlist
         )
     for c in res.campaigns:
-        share = ttd.get(c.campaign_id)
-        when = (
-            ""
-            if not events
-            else (
-                f"  flagged after {share:.1%} of its volume"
-                if share is not None
-                else "  never flagged"
-            )
-        )
+        when = _when(ttd.get(c.campaign_id)) if events else ""
         click.echo(
             f"  {c.campaign_id}: {c.flagged}/{c.accounts} accounts flagged "
             f"({'found' if c.found else 'MISSED'}){when}"
         )
     for note in res.notes:
         click.echo(f"note: {note}")
+
+
+def _when(t: DetectionTime | None) -> str:
+    """Time to detection in words (both moments of :class:`DetectionTime`)."""
+    if t is None or (t.campaign is None and t.first_flag is None):
+        return "  never flagged"
+    if t.campaign is None:
+        return f"  an account flagged after {t.first_flag:.1%} of its volume, never as a campaign"
+    first = t.first_flag if t.first_flag is not None else t.campaign
+    if first < t.campaign:
+        return (
+            f"  flagged as a campaign after {t.campaign:.1%} of its volume "
+            f"(first account flagged after {first:.1%})"
+        )
+    return f"  flagged as a campaign after {t.campaign:.1%} of its volume"
 
 
 @click.group("rules")

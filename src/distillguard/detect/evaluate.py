@@ -196,19 +196,34 @@ def evaluate(results_dir: Path, labels: Path | Mapping[str, str]) -> EvalResult:
     )
 
 
-def time_to_detection(
+@dataclass(frozen=True, slots=True)
+class DetectionTime:
+    """When a replayed scan first caught a labelled campaign, as a share of its volume.
+
+    Attributes:
+        campaign: a predicted campaign made mostly of its accounts first appeared (the
+            campaign is detected as a group); None: never.
+        first_flag: one of its accounts first had a verdict other than ``legit`` (a
+            ``suspect`` is flagged for review); None: never.
+    """
+
+    campaign: float | None
+    first_flag: float | None
+
+
+def detection_times(
     db: Path,
     labels: Mapping[str, str],
     *,
     config: DetectConfig | None = None,
     allowlist: Path | None = None,
     steps: Sequence[float] = TTD_STEPS,
-) -> dict[str, float | None]:
-    """Share of each labelled campaign's volume sent before a replayed scan first flags it.
+) -> dict[str, DetectionTime]:
+    """Share of each labelled campaign's volume sent before a replayed scan first catches it.
 
     The scan is replayed on ``db`` (already ingested) at the instants each campaign reached
-    each share in ``steps``; a campaign counts as flagged at a replay when a predicted campaign
-    is made mostly of its accounts. None means never flagged.
+    each share in ``steps`` (each instant once, whichever campaigns need it), and both
+    moments of :class:`DetectionTime` are read from the same replays.
     """
     import duckdb
     import pyarrow as pa
@@ -232,22 +247,54 @@ def time_to_detection(
     series: dict[str, list[tuple[float, datetime]]] = defaultdict(list)
     for cid, share, ts in rows:
         series[str(cid)].append((float(share), ts))
-    out: dict[str, float | None] = {}
-    cache: dict[datetime, dict[str, tuple[str, ...]]] = {}
+    out: dict[str, DetectionTime] = {}
+    # per replay instant: labelled campaign -> predicted campaigns; labelled campaigns with an
+    # account flagged
+    cache: dict[datetime, tuple[dict[str, tuple[str, ...]], set[str]]] = {}
     with tempfile.TemporaryDirectory(prefix="dg-ttd-") as tmp:
         for cid, pts in sorted(series.items()):
-            out[cid] = None
+            grouped: float | None = None
+            first: float | None = None
             for step in steps:
                 share, ts = next(((s, t) for s, t in pts if s >= step - 1e-12), pts[-1])
                 if ts not in cache:
                     outdir = Path(tmp) / f"r{len(cache)}"
                     run_scan(None, outdir, db=db, until=ts, config=config, allowlist=allowlist)
                     accounts = read_accounts(outdir)
-                    cache[ts] = _flagged_campaigns(outdir, accounts, labels)
-                if cache[ts].get(cid):
-                    out[cid] = share
+                    hit = {
+                        labels[a]
+                        for a, row in accounts.items()
+                        if row.get("verdict", "legit") != "legit" and labels.get(a)
+                    }
+                    cache[ts] = (_flagged_campaigns(outdir, accounts, labels), hit)
+                found, hit = cache[ts]
+                if first is None and cid in hit:
+                    first = share
+                if found.get(cid):
+                    grouped = share
+                    first = share if first is None else first
                     break
+            out[cid] = DetectionTime(campaign=grouped, first_flag=first)
     return out
+
+
+def time_to_detection(
+    db: Path,
+    labels: Mapping[str, str],
+    *,
+    config: DetectConfig | None = None,
+    allowlist: Path | None = None,
+    steps: Sequence[float] = TTD_STEPS,
+) -> dict[str, float | None]:
+    """Share of each labelled campaign's volume sent before a replayed scan first flags it.
+
+    The scan is replayed on ``db`` (already ingested) at the instants each campaign reached
+    each share in ``steps``; a campaign counts as flagged at a replay when a predicted campaign
+    is made mostly of its accounts. None means never flagged. (:func:`detection_times` also
+    gives when its first account was flagged.)
+    """
+    times = detection_times(db, labels, config=config, allowlist=allowlist, steps=steps)
+    return {cid: t.campaign for cid, t in times.items()}
 
 
 def result_json(res: EvalResult) -> dict[str, Any]:
