@@ -157,3 +157,10 @@ def test_simulate_on_other_corpora_reports_them(other_corpora: Path, tmp_path: P
     assert "What is 2+3?" in joined or "Translate to French." in joined
     manifest = json.loads((out / "scenario.json").read_text())
     assert manifest["corpus_records"] == {"files": 12, "used": 12, "skipped": 3}
+
+
+def test_a_long_csv_field_is_one_prompt(tmp_path: Path) -> None:
+    long = "Summarise this report. " + "word " * 60_000  # ~300 kB, over csv's 128 KiB default
+    _csv(tmp_path / "c" / "legit" / "docs.csv", ["text"], [[long], ["A short one."]])
+    c = load_corpora(tmp_path / "c")
+    assert c.skipped == 0 and len(c.chat) == 2 and c.chat[0] == long.strip()

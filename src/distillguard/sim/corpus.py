@@ -152,6 +152,8 @@ def _records(path: Path) -> Iterator[tuple[int, Any]]:
                 return
             yield from enumerate(_json_rows(doc), 1)
         elif name.endswith((".csv", ".tsv")):
+            # a long prompt (a pasted document) is one field: allow 16 MiB, not 128 KiB
+            csv.field_size_limit(max(csv.field_size_limit(), 1 << 24))
             reader = csv.DictReader(fh, delimiter="\t" if name.endswith(".tsv") else ",")
             for row in reader:
                 yield reader.line_num, row
