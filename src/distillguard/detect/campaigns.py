@@ -9,7 +9,7 @@ reaches ``member_threshold``. Allow-listed accounts are never members: they get 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -312,6 +312,7 @@ def _tied_anchors(
     cfg: DetectConfig,
     behaviour: float,
     identity_pairs: PairsOf,
+    taken: Collection[str],
 ) -> None:
     """Add an operation found among a crowd's tail as a campaign of its own (in place).
 
@@ -321,9 +322,9 @@ def _tied_anchors(
     mildly risky ones. The clearly risky accounts (``suspect_threshold``) that one operator
     ties together (a card, an IP, a sign-up burst: ``identity_pairs``) become a campaign
     when there are enough of them and they score as one on their own. Developers who merely
-    look risky are not tied to each other by an operator's identity.
+    look risky are not tied to each other by an operator's identity. ``taken``: the accounts
+    already in a campaign.
     """
-    taken = {a for p in pending for a in p[2]}
     anchors = [a for a in core if scores[a].risk >= cfg.suspect_threshold and a not in taken]
     if len(anchors) < cfg.min_campaign_accounts:
         return
@@ -592,10 +593,12 @@ def decide(
         pending.append((-float(volume), comm, members, cs.risk))
         if below:
             quiet[comm] = below
-    if identity_pairs is not None:
+    if identity_pairs is not None and tails:
+        # the tails are cores of distinct communities: what one adds is in no other's core
+        taken = {a for p in pending for a in p[2]}
         for comm, core in tails:
             _tied_anchors(pending, core, by_id, scores, cfg, behaviour_share.get(comm, 0.0),
-                          identity_pairs)  # fmt: skip
+                          identity_pairs, taken)  # fmt: skip
     family_note = _add_family_groups(pending, family_groups, by_id, allowed, scores, cfg)
     before_splits = len(pending)
     if networks:

@@ -136,22 +136,18 @@ def content_gate(
     sweep are half the group by count but a tenth of its requests, and the group is what
     most of its requests are.
     """
-    shares = sorted(_share(by_id[a]) for a in members)
-    if not shares or rel <= 0:
+    if not members or rel <= 0:
         return 0.0
-    return rel * max(shares[len(shares) // 2], _weighted_median_share(members, by_id))
-
-
-def _weighted_median_share(members: Sequence[str], by_id: Mapping[str, Mapping[str, Any]]) -> float:
-    """The ``distill_share`` at which half of the members' requests are reached (0.0: none)."""
+    # (share, requests) in share order: the plain median, then the request-weighted one
     pairs = sorted((_share(by_id[a]), float(by_id[a].get("n_events") or 0)) for a in members)
+    median = pairs[len(pairs) // 2][0]
     half = sum(w for _, w in pairs) / 2
     seen = 0.0
     for share, w in pairs:
         seen += w
         if half > 0 and seen >= half:
-            return share
-    return 0.0
+            return rel * max(median, share)
+    return rel * median
 
 
 def _own_mix(row: Mapping[str, Any]) -> list[tuple[str, float]]:
