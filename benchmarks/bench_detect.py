@@ -1,7 +1,7 @@
 """Detection quality on simulator scenarios: recall, FPR, B-cubed F1, time to detection.
 
 Usage: .venv/bin/python benchmarks/bench_detect.py [--small] [--scenarios a,b] [--no-ttd]
-       [--privacy] [--drop client,params,...]
+       [--privacy] [--drop client,params,...] [--corpus DIR]
 
 ``--scenarios`` takes preset names and scenario YAML files (e.g.
 ``benchmarks/scenarios/sweep-only.yaml``), comma-separated.
@@ -12,8 +12,11 @@ prefixes for time to detection: ``TTD`` is the worst share of a campaign's volum
 before a predicted campaign made mostly of its accounts appeared, ``TTD-1st`` the worst
 share sent before one of its accounts was first flagged (``suspect`` or ``campaign``).
 
-With --privacy the scan keeps no prompt text (`scan --no-text`: prompt digests only, as
-`distillguard ingest` stores by default) and runs in privacy mode. With --drop the simulated
+With --corpus DIR the simulator draws its prompts from DIR (laid out like
+``../shared/data``; ``benchmarks/heldout_corpus.py`` builds one detection was not tuned on)
+instead of the scenario's corpora. With --privacy the scan keeps no prompt text (`scan
+--no-text`: prompt digests only, as `distillguard ingest` stores by default) and runs in
+privacy mode. With --drop the simulated
 events lose the given optional fields before the scan (top-level names such as ``client``,
 ``account``, ``params``, ``usage``, ``response``, ``org_id``, or dotted ones such as
 ``account.payment_fingerprint``): how detection holds up on logs that record less than the
@@ -29,6 +32,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import msgspec
 
 from distillguard.detect.evaluate import DetectionTime, detection_times, evaluate, read_labels
 from distillguard.detect.scan import run_scan
@@ -105,6 +110,9 @@ def main() -> int:
     ap.add_argument("--no-ttd", action="store_true")
     ap.add_argument("--privacy", action="store_true", help="scan without prompt text")
     ap.add_argument("--drop", default="", help="optional event fields to remove, comma-separated")
+    ap.add_argument(
+        "--corpus", type=Path, default=None, help="prompt corpora for the simulator (folder)"
+    )
     args = ap.parse_args()
     scale = args.scale or (0.05 if args.small else 0.25)
     rows = []
@@ -113,7 +121,10 @@ def main() -> int:
             # A preset name or a scenario YAML file (its file name names the row).
             work = Path(tmp) / (Path(name).stem if name.endswith((".yaml", ".yml")) else name)
             try:
-                sim = simulate(load_scenario(name), work / "sim", seed=args.seed, scale=scale)
+                scenario = load_scenario(name)
+                if args.corpus is not None:
+                    scenario = msgspec.structs.replace(scenario, corpus_dir=str(args.corpus))
+                sim = simulate(scenario, work / "sim", seed=args.seed, scale=scale)
             except Exception as exc:  # noqa: BLE001 - report the scenario, keep going
                 rows.append((work.name, f"simulate failed: {exc}"))
                 continue
@@ -154,6 +165,7 @@ def main() -> int:
         f"scale {scale}, seed {args.seed}"
         + (", privacy mode" if args.privacy else "")
         + (f", without {args.drop}" if args.drop else "")
+        + (f", corpus {args.corpus}" if args.corpus else "")
     )
     print(
         f"{'scenario':18} {'events':>9} {'cmp':>3} {'found':>5} {'recall':>7} {'FPR':>8} "

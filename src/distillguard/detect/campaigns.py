@@ -30,6 +30,7 @@ from distillguard.detect.membership import (
     content_log_ratio,
     distill_share_of,
     profile_gate,
+    repeat_gate,
     requests_of,
     signal_mix,
     split_by_network,
@@ -408,6 +409,38 @@ def _rests_on_one(
     return cs.risk < cfg.campaign_threshold
 
 
+def _without_established_lead(
+    members: list[str],
+    by_id: Mapping[str, Mapping[str, Any]],
+    cfg: DetectConfig,
+    identity_pairs: PairsOf | None,
+) -> list[str]:
+    """``members`` without a lead account that is an established customer tied only by
+    behaviour.
+
+    An account sending more than ``lead_account_max_share`` of the group's requests, verified
+    and ``established_min_age_days`` old, with no identity tie (card, IP, sign-up burst) to
+    any other member, is a heavy customer whose content resembles the campaign's: an
+    evaluation harness sweeping the public benchmark the campaign harvests sends the same
+    payloads, so template families and signal profiles tie it to the fleet. It is judged
+    alone, on its own risk, as any other established account (the caller drops the group
+    when the rest no longer scores as a campaign). Without identity pairs nothing changes.
+    """
+    if identity_pairs is None or len(members) <= cfg.min_campaign_accounts:
+        return members
+    volumes = [(int(by_id[a].get("n_events") or 0), a) for a in members]
+    total = sum(v for v, _ in volumes)
+    top_volume, top = max(volumes)
+    if total <= 0 or top_volume <= cfg.lead_account_max_share * total:
+        return members
+    if _established(by_id[top], cfg) is None:
+        return members
+    for group in identity_components(members, identity_pairs(members)):
+        if top in group:
+            return members if len(group) > 1 else [a for a in members if a != top]
+    return members
+
+
 def decide(
     rows: Sequence[Mapping[str, Any]],
     communities: Mapping[str, tuple[int, bool]],
@@ -553,9 +586,9 @@ def decide(
         )
         # Own evidence: in text mode a member's content must look like the group's, however
         # many weak edges (popular network, client, signal profile) tie it to the group.
-        cgate = content_gate(
-            [a for a in ref if a in kept] or core, by_id, cfg.member_relative_content
-        )
+        like = [a for a in ref if a in kept] or core
+        cgate = content_gate(like, by_id, cfg.member_relative_content)
+        dgate = repeat_gate(like, by_id, cfg.member_max_repeats)
         members = sorted(
             a
             for a in {
@@ -564,6 +597,10 @@ def decide(
                 *attached,
             }
             if float(by_id[a].get("distill_share") or 0.0) >= cgate
+            and (
+                float(by_id[a].get("dup_prompt_share") or 0.0) < dgate
+                or _established(by_id[a], cfg) is None
+            )
         )
         if privacy:
             # No text, no content gate: a member's own evidence is its own risk, which must
@@ -638,6 +675,18 @@ def decide(
             )
     if privacy:
         drop_thin_campaigns(pending, by_id, edge_kinds_by_account, cfg)
+    if identity_pairs is not None:
+        for i, (_, comm, members, risk) in enumerate(pending):
+            rest = _without_established_lead(members, by_id, cfg, identity_pairs)
+            if len(rest) < len(members):
+                cs = score_community(
+                    [by_id[a] for a in rest],
+                    [scores[a] for a in rest],
+                    behaviour_share.get(comm, 0.0),
+                    identity_share(rest, by_id, edge_kinds_by_account),
+                )
+                keep = rest if cs.risk >= cfg.campaign_threshold else []
+                pending[i] = (-float(requests_of(keep, by_id)), comm, keep, risk)
     # A split can leave the part that stays behind below a campaign's size (one developer
     # tied to a single heavy account and its neighbour): alone, it is no campaign.
     pending[:] = [p for p in pending if len(p[2]) >= cfg.min_campaign_accounts]

@@ -114,6 +114,10 @@ class DetectConfig:
         member_relative_content: in text mode a campaign member needs at least this share of
             the larger of the median and the request-weighted median ``distill_share`` of the
             campaign's core (its own evidence, not only its neighbours'); 0 disables.
+        member_max_repeats: an established member (verified, ``established_min_age_days``
+            old) repeating at least this share of its own prompts (``dup_prompt_share``)
+            joins only a campaign whose typical member repeats at least half as much (an
+            evaluation harness re-running the benchmark a campaign harvests); 0 disables.
         network_split_main: a campaign whose largest network group (members sharing ASNs,
             transitively) holds at least this share of its members ...
         network_split_rest: ... and whose other members (at least this share) use none of
@@ -218,6 +222,7 @@ class DetectConfig:
     family_crowd_min_fit: float = 0.6
     family_crowd_min_events: int = 5
     member_relative_content: float = 0.8
+    member_max_repeats: float = 0.5
     network_split_main: float = 0.3
     network_split_rest: float = 0.1
     network_split_min_features: int = 1

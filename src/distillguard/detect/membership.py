@@ -138,16 +138,47 @@ def content_gate(
     """
     if not members or rel <= 0:
         return 0.0
-    # (share, requests) in share order: the plain median, then the request-weighted one
-    pairs = sorted((_share(by_id[a]), float(by_id[a].get("n_events") or 0)) for a in members)
+    return rel * _weighted_median(
+        [(_share(by_id[a]), float(by_id[a].get("n_events") or 0)) for a in members]
+    )
+
+
+def _weighted_median(pairs: list[tuple[float, float]]) -> float:
+    """The larger of the plain and the weight-weighted median of (value, weight) pairs."""
+    pairs = sorted(pairs)
     median = pairs[len(pairs) // 2][0]
     half = sum(w for _, w in pairs) / 2
     seen = 0.0
-    for share, w in pairs:
+    for value, w in pairs:
         seen += w
         if half > 0 and seen >= half:
-            return rel * max(median, share)
-    return rel * median
+            return max(median, value)
+    return median
+
+
+def repeat_gate(
+    members: Sequence[str], by_id: Mapping[str, Mapping[str, Any]], limit: float
+) -> float:
+    """Share of repeated prompts (``dup_prompt_share``) an established member of this group
+    must stay below: ``limit`` when the members repeat less than half of it (the larger of
+    their median and request-weighted median share, as :func:`content_gate`), else no gate
+    (above 1). :func:`~distillguard.detect.campaigns.decide` applies it to established
+    accounts only (verified, ``established_min_age_days`` old): a young prober cycling
+    through a short list of attacks repeats its prompts too.
+
+    A campaign that harvests sends each prompt once; an evaluation harness re-runs its
+    benchmark. When the harness sweeps the public benchmark a campaign harvests, its
+    content and signal profile tie it to the campaign, and only its repeats tell it apart.
+    A campaign that itself re-sends its prompts (a periodic capability sweep, heavy accounts
+    sampling the same prompt again) has no gate.
+    """
+    if not members or limit <= 0:
+        return 1.01
+    pairs = [
+        (float(by_id[a].get("dup_prompt_share") or 0.0), float(by_id[a].get("n_events") or 0))
+        for a in members
+    ]
+    return limit if _weighted_median(pairs) < 0.5 * limit else 1.01
 
 
 def _own_mix(row: Mapping[str, Any]) -> list[tuple[str, float]]:
