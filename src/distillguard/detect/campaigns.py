@@ -676,7 +676,7 @@ def decide(
     if privacy:
         drop_thin_campaigns(pending, by_id, edge_kinds_by_account, cfg)
     if identity_pairs is not None:
-        for i, (_, comm, members, risk) in enumerate(pending):
+        for i, (_, comm, members, _) in enumerate(pending):
             rest = _without_established_lead(members, by_id, cfg, identity_pairs)
             if len(rest) < len(members):
                 cs = score_community(
@@ -685,8 +685,9 @@ def decide(
                     behaviour_share.get(comm, 0.0),
                     identity_share(rest, by_id, edge_kinds_by_account),
                 )
+                # the campaign's risk is the rest's own, not the one its lead helped make
                 keep = rest if cs.risk >= cfg.campaign_threshold else []
-                pending[i] = (-float(requests_of(keep, by_id)), comm, keep, risk)
+                pending[i] = (-float(requests_of(keep, by_id)), comm, keep, cs.risk)
     # A split can leave the part that stays behind below a campaign's size (one developer
     # tied to a single heavy account and its neighbour): alone, it is no campaign.
     pending[:] = [p for p in pending if len(p[2]) >= cfg.min_campaign_accounts]
