@@ -235,7 +235,10 @@ def _add_family_groups(
         if len(accs) < cfg.min_campaign_accounts:
             continue
         note = (
-            f"uses a rare template family with {len(g.accounts) - 1} other accounts "
+            f"sends the same probing prompts verbatim as {len(g.accounts) - 1} other accounts "
+            f"({g.distill_share:.0%} of those requests carry distillation content)"
+            if g.verbatim
+            else f"uses a rare template family with {len(g.accounts) - 1} other accounts "
             f"({g.distill_share:.0%} of its requests carry distillation content)"
         )
         fresh = [a for a in accs if a not in assigned]

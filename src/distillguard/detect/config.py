@@ -111,6 +111,9 @@ class DetectConfig:
             of its own with at least this many requests (``min_campaign_events`` applies to
             graph communities; a crowd is already several organisations' accounts on one rare
             wrapper, and a slow-and-low fleet's first requests are one per account).
+        verbatim_crowd_signals: signals that make an identical prompt without a template
+            family a shared probe when accounts of two organisations or more send it
+            (:func:`distillguard.detect.families.verbatim_groups`); empty disables.
         member_relative_content: in text mode a campaign member needs at least this share of
             the larger of the median and the request-weighted median ``distill_share`` of the
             campaign's core (its own evidence, not only its neighbours'); 0 disables.
@@ -221,6 +224,7 @@ class DetectConfig:
     family_crowd_min_distinct: float = 0.7
     family_crowd_min_fit: float = 0.6
     family_crowd_min_events: int = 5
+    verbatim_crowd_signals: tuple[str, ...] = ("prompt_extraction", "jailbreak")
     member_relative_content: float = 0.8
     member_max_repeats: float = 0.5
     network_split_main: float = 0.3

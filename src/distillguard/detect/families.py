@@ -33,6 +33,7 @@ from typing import Any
 
 from distillguard.detect.config import DetectConfig
 from distillguard.detect.unionfind import DisjointSets
+from distillguard.errors import ConfigError
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +46,8 @@ class FamilyGroup:
         users: every account that sent at least one request in the group's families.
         events: requests in the group's families.
         distill_share: share of those requests carrying distillation content.
+        verbatim: the group is identical prompts without a template family (see
+            :func:`verbatim_groups`); ``families`` then numbers those prompts.
     """
 
     families: tuple[int, ...]
@@ -52,6 +55,7 @@ class FamilyGroup:
     users: int
     events: int
     distill_share: float
+    verbatim: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +98,89 @@ def _sql(cfg: DetectConfig, events: str, sig_cols: Sequence[str]) -> str:
     SELECT ok.family_id, ok.users, ok.events, ok.dshare, u.account_id
     FROM ok JOIN u ON u.family_id = ok.family_id WHERE u.fits
     ORDER BY ok.family_id, u.account_id"""
+
+
+def _verbatim_sql(
+    cfg: DetectConfig, events: str, sig_cols: Sequence[str], probe_cols: Sequence[str]
+) -> str:
+    anysig = "greatest(" + ", ".join(f"coalesce(p.{c}, 0)" for c in sig_cols) + ")"
+    if len(sig_cols) == 1:
+        anysig = f"coalesce(p.{sig_cols[0]}, 0)"
+    probe = "greatest(" + ", ".join(f"coalesce(p.{c}, 0)" for c in probe_cols) + ")"
+    if len(probe_cols) == 1:
+        probe = f"coalesce(p.{probe_cols[0]}, 0)"
+    return f"""
+    WITH de AS (
+      SELECT e.account_id, e.org_id, e.prompt_digest,
+             CASE WHEN {anysig} >= 0.5 THEN 1 ELSE 0 END AS d,
+             CASE WHEN {probe} >= 0.5 THEN 1 ELSE 0 END AS pr
+      FROM {events} e JOIN prompt_signals p ON p.prompt_digest = e.prompt_digest
+      WHERE p.family_id < 0),
+    dg AS (
+      SELECT prompt_digest, count(DISTINCT account_id) AS users,
+             count(DISTINCT coalesce(org_id, account_id)) AS orgs, count(*) AS n,
+             avg(d) AS dshare, avg(pr) AS pshare
+      FROM de GROUP BY prompt_digest),
+    ok AS (
+      SELECT prompt_digest, users, n, dshare,
+             dense_rank() OVER (ORDER BY prompt_digest) AS pid
+      FROM dg WHERE users >= 2 AND orgs >= 2 AND pshare >= 0.5),
+    da AS (
+      SELECT de.account_id, ok.pid, ok.users, ok.n AS digest_events, ok.dshare,
+             count(*) AS k
+      FROM de JOIN ok ON ok.prompt_digest = de.prompt_digest
+      GROUP BY de.account_id, ok.pid, ok.users, ok.n, ok.dshare),
+    share AS (SELECT account_id, sum(k) AS k FROM da GROUP BY account_id),
+    fits AS (
+      SELECT s.account_id FROM share s JOIN account_features a ON a.account_id = s.account_id
+      WHERE s.k * 1.0 / greatest(a.n_events, 1) >= {float(cfg.family_crowd_min_share)}
+        AND coalesce(a.distill_share, 0) >= {float(cfg.attach_min_content)}
+        AND coalesce(a.dup_prompt_share, 0) < 0.5)
+    SELECT da.pid, da.users, da.digest_events, da.dshare, da.account_id
+    FROM da JOIN fits ON fits.account_id = da.account_id
+    ORDER BY da.pid, da.account_id"""
+
+
+def verbatim_groups(
+    con: Any, cfg: DetectConfig, *, events: str = "ev", sig_cols: Sequence[str] = ()
+) -> tuple[FamilyGroup, ...]:
+    """Identical probing prompts that many unrelated accounts send, grouped by shared users.
+
+    Template families count a shingle over *distinct* prompts, so an attack sent verbatim
+    (a short extraction string from a public list, sent by a fleet's accounts one or two
+    times each) is one prompt, has no "wrapper" and no family, and the family crowds above
+    never see it. Here a prompt without a family whose requests mostly carry a probing
+    signal (``verbatim_crowd_signals``) and that accounts of two or more organisations sent
+    is a shared probe; probes that share a fitting user are grouped (a fleet draws each
+    account's few attacks from one list), and a group is kept with at least
+    ``family_crowd_min_accounts`` fitting users (at least ``family_crowd_min_share`` of
+    their requests in the group's probes, ``attach_min_content`` distillation content,
+    fewer than half of them repeats). The groups are scored like family crowds by
+    :func:`distillguard.detect.campaigns.decide`.
+    """
+    from distillguard.detect.signals.registry import SIGNALS  # the models load lazily
+
+    unknown = sorted(set(cfg.verbatim_crowd_signals) - set(SIGNALS))
+    if unknown:
+        raise ConfigError(
+            f"[detect] verbatim_crowd_signals: unknown signal(s) {', '.join(unknown)} "
+            f"(known: {', '.join(SIGNALS)})"
+        )
+    wanted = [f"sig_{n}" for n in cfg.verbatim_crowd_signals]
+    probe_cols = [c for c in sig_cols if c in wanted]
+    if not probe_cols or int(cfg.family_crowd_min_accounts) <= 0:
+        return ()
+    rows = [
+        (int(f), int(u), int(n), float(d), str(a))
+        for f, u, n, d, a in con.execute(
+            _verbatim_sql(cfg, events, sig_cols, probe_cols)
+        ).fetchall()
+    ]
+    groups = group_families(rows, int(cfg.family_crowd_min_accounts))
+    return tuple(
+        FamilyGroup(g.families, g.accounts, g.users, g.events, g.distill_share, verbatim=True)
+        for g in groups
+    )
 
 
 def group_families(
@@ -174,4 +261,5 @@ def family_groups(
     ]
     checked = int(con.execute("SELECT count(*) FROM template_families").fetchall()[0][0])
     groups = group_families(rows, int(cfg.family_crowd_min_accounts))
-    return FamilyEvidence(groups, checked, len({r[0] for r in rows}))
+    verbatim = verbatim_groups(con, cfg, events=events, sig_cols=sig_cols)
+    return FamilyEvidence(groups + verbatim, checked, len({r[0] for r in rows}))
