@@ -67,10 +67,14 @@ class FamilyEvidence:
     families_flagged: int
 
 
+def _greatest(cols: Sequence[str]) -> str:
+    """SQL for the largest of the signal columns ``cols`` of ``prompt_signals p``."""
+    parts = [f"coalesce(p.{c}, 0)" for c in cols]
+    return parts[0] if len(parts) == 1 else "greatest(" + ", ".join(parts) + ")"
+
+
 def _sql(cfg: DetectConfig, events: str, sig_cols: Sequence[str]) -> str:
-    anysig = "greatest(" + ", ".join(f"coalesce(p.{c}, 0)" for c in sig_cols) + ")"
-    if len(sig_cols) == 1:
-        anysig = f"coalesce(p.{sig_cols[0]}, 0)"
+    anysig = _greatest(sig_cols)
     return f"""
     WITH fe AS (
       SELECT e.account_id, p.family_id,
@@ -103,12 +107,7 @@ def _sql(cfg: DetectConfig, events: str, sig_cols: Sequence[str]) -> str:
 def _verbatim_sql(
     cfg: DetectConfig, events: str, sig_cols: Sequence[str], probe_cols: Sequence[str]
 ) -> str:
-    anysig = "greatest(" + ", ".join(f"coalesce(p.{c}, 0)" for c in sig_cols) + ")"
-    if len(sig_cols) == 1:
-        anysig = f"coalesce(p.{sig_cols[0]}, 0)"
-    probe = "greatest(" + ", ".join(f"coalesce(p.{c}, 0)" for c in probe_cols) + ")"
-    if len(probe_cols) == 1:
-        probe = f"coalesce(p.{probe_cols[0]}, 0)"
+    anysig, probe = _greatest(sig_cols), _greatest(probe_cols)
     return f"""
     WITH de AS (
       SELECT e.account_id, e.org_id, e.prompt_digest,
