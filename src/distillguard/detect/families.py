@@ -231,7 +231,8 @@ def group_families(
 def family_groups(
     con: Any, cfg: DetectConfig, *, events: str = "ev", sig_cols: Sequence[str] = ()
 ) -> FamilyEvidence:
-    """Find template families whose users form an extraction crowd, grouped by shared users.
+    """Find template families whose users form an extraction crowd, grouped by shared users,
+    and (appended to the groups) the shared verbatim probes of :func:`verbatim_groups`.
 
     Needs ``prompt_signals``, ``template_families`` and ``account_features`` (text mode);
     returns no groups when they are missing, when there are no signal columns or when
