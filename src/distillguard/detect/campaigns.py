@@ -395,21 +395,39 @@ def _rests_on_one(
     phrasings tie to it). That account is then judged alone (a lone ``suspect`` on its own
     risk); a hydra with one busy account keeps it, its other accounts being a campaign too.
     """
+    top = _lead_account(members, by_id, cfg)
+    if top is None:
+        return False
+    rest = [a for a in members if a != top]
+    return _group_risk(rest, by_id, scores, behaviour, kinds_of) < cfg.campaign_threshold
+
+
+def _lead_account(
+    members: Sequence[str], by_id: Mapping[str, Mapping[str, Any]], cfg: DetectConfig
+) -> str | None:
+    """The member sending more than ``lead_account_max_share`` of the group's requests."""
     volumes = [(int(by_id[a].get("n_events") or 0), a) for a in members]
     total = sum(v for v, _ in volumes)
     if not volumes or total <= 0:
-        return False
+        return None
     top_volume, top = max(volumes)
-    if top_volume <= cfg.lead_account_max_share * total:
-        return False
-    rest = [a for a in members if a != top]
-    cs = score_community(
-        [by_id[a] for a in rest],
-        [scores[a] for a in rest],
+    return top if top_volume > cfg.lead_account_max_share * total else None
+
+
+def _group_risk(
+    group: list[str],
+    by_id: Mapping[str, Mapping[str, Any]],
+    scores: Mapping[str, AccountScore],
+    behaviour: float,
+    kinds_of: Mapping[str, Mapping[str, int]],
+) -> float:
+    """The community score's risk of ``group`` (with its identity share)."""
+    return score_community(
+        [by_id[a] for a in group],
+        [scores[a] for a in group],
         behaviour,
-        identity_share(rest, by_id, kinds_of),
-    )
-    return cs.risk < cfg.campaign_threshold
+        identity_share(group, by_id, kinds_of),
+    ).risk
 
 
 def _without_established_lead(
@@ -431,12 +449,8 @@ def _without_established_lead(
     """
     if identity_pairs is None or len(members) <= cfg.min_campaign_accounts:
         return members
-    volumes = [(int(by_id[a].get("n_events") or 0), a) for a in members]
-    total = sum(v for v, _ in volumes)
-    top_volume, top = max(volumes)
-    if total <= 0 or top_volume <= cfg.lead_account_max_share * total:
-        return members
-    if _established(by_id[top], cfg) is None:
+    top = _lead_account(members, by_id, cfg)
+    if top is None or _established(by_id[top], cfg) is None:
         return members
     for group in identity_components(members, identity_pairs(members)):
         if top in group:
@@ -682,15 +696,12 @@ def decide(
         for i, (_, comm, members, _) in enumerate(pending):
             rest = _without_established_lead(members, by_id, cfg, identity_pairs)
             if len(rest) < len(members):
-                cs = score_community(
-                    [by_id[a] for a in rest],
-                    [scores[a] for a in rest],
-                    behaviour_share.get(comm, 0.0),
-                    identity_share(rest, by_id, edge_kinds_by_account),
-                )
                 # the campaign's risk is the rest's own, not the one its lead helped make
-                keep = rest if cs.risk >= cfg.campaign_threshold else []
-                pending[i] = (-float(requests_of(keep, by_id)), comm, keep, cs.risk)
+                risk = _group_risk(
+                    rest, by_id, scores, behaviour_share.get(comm, 0.0), edge_kinds_by_account
+                )
+                keep = rest if risk >= cfg.campaign_threshold else []
+                pending[i] = (-float(requests_of(keep, by_id)), comm, keep, risk)
     # A split can leave the part that stays behind below a campaign's size (one developer
     # tied to a single heavy account and its neighbour): alone, it is no campaign.
     pending[:] = [p for p in pending if len(p[2]) >= cfg.min_campaign_accounts]

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from distillguard.detect.config import DetectConfig
@@ -176,10 +176,7 @@ def verbatim_groups(
         ).fetchall()
     ]
     groups = group_families(rows, int(cfg.family_crowd_min_accounts))
-    return tuple(
-        FamilyGroup(g.families, g.accounts, g.users, g.events, g.distill_share, verbatim=True)
-        for g in groups
-    )
+    return tuple(replace(g, verbatim=True) for g in groups)
 
 
 def group_families(
