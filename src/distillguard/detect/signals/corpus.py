@@ -160,6 +160,16 @@ def examples(c: Corpora, *, seed: int = 0, per_style: int = 400) -> list[Example
         out.append(
             Example(text, _labels("jailbreak", ("prompt_extraction",)), "tt_hijacking", "attack")
         )
+    # Examples for one signal only, from their own random stream: the examples above, and
+    # so the other signals' models, are the same with or without them.
+    only = random.Random(f"{seed}:signal-only")
+    for signal, one_signal in K.SIGNAL_ONLY.items():
+        for style, (wrap, label) in one_signal.items():
+            labels = {**dict.fromkeys(SIGNAL_NAMES, -1), signal: label}
+            for i in range(per_style):
+                group = groups[i % len(groups)]
+                text, tools = wrap(only, only.choice(c.payloads[group]), c)
+                out.append(Example(text, labels, group, style, tools))
     return out
 
 
