@@ -451,7 +451,8 @@ HARD_NEGATIVES: dict[str, Wrap] = {
 #: Styles that train one signal only: signal -> style -> (wrapper, label). The other signals
 #: leave these examples out (label -1), so adding them changes no other model: indirect
 #: jailbreaks (a pretext or a refusal suppression around a task the model would refuse) and
-#: the same pretexts around harmless tasks.
+#: the same pretexts around harmless tasks. A new entry goes at the end: the entries share
+#: one random stream, so one placed earlier would change the examples of those after it.
 SIGNAL_ONLY: dict[str, dict[str, tuple[Wrap, int]]] = {
     "jailbreak": {
         "k_jailbreak_pretext": (_k_jailbreak_pretext, 1),
