@@ -575,13 +575,10 @@ def decide(
         if _crowd_tail(core, cands, communities, by_id, cfg):
             tails.append((comm, core))
             continue
-        cs = score_community(
-            [by_id[a] for a in core],
-            [scores[a] for a in core],
-            behaviour_share.get(comm, 0.0),
-            identity_share(core, by_id, edge_kinds_by_account),
+        core_risk = _group_risk(
+            core, by_id, scores, behaviour_share.get(comm, 0.0), edge_kinds_by_account
         )
-        if cs.risk < cfg.campaign_threshold:
+        if core_risk < cfg.campaign_threshold:
             continue
         # Accounts too new to have a risk of their own (a handful of requests) join when they
         # share an identity with the group (payment, creation burst, IP) inside this community
@@ -644,7 +641,7 @@ def decide(
         volume = requests_of(members, by_id)
         if len(members) < cfg.min_campaign_accounts or volume < cfg.min_campaign_events:
             continue
-        pending.append((-float(volume), comm, members, cs.risk))
+        pending.append((-float(volume), comm, members, core_risk))
         if below:
             quiet[comm] = below
     if identity_pairs is not None and tails:
