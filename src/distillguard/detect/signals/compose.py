@@ -359,9 +359,14 @@ def _k_jailbreak_i18n(rng: random.Random, p: str, c: object) -> tuple[str, int]:
     return _placed(rng, rng.choice(_JB_INTENT_I18N), p), 0
 
 
-def _k_jailbreak_pretext(rng: random.Random, p: str, c: object) -> tuple[str, int]:
-    ask = rng.choice(_RESTRICTED_ASKS)
-    return _join(rng.choice(_JB_PRETEXT).format(ask=ask), rng.choice(_JB_SUPPRESS)), 0
+def _pretext(asks: list[str], tails: list[str]) -> Wrap:
+    """A pretext from :data:`_JB_PRETEXT` around one of ``asks``, then one of ``tails``."""
+
+    def make(rng: random.Random, p: str, c: object) -> tuple[str, int]:
+        ask = rng.choice(asks)
+        return _join(rng.choice(_JB_PRETEXT).format(ask=ask), rng.choice(tails)), 0
+
+    return make
 
 
 def _k_reasoning(rng: random.Random, p: str, c: object) -> tuple[str, int]:
@@ -418,11 +423,6 @@ _LEGIT_MISC = [
 ]
 
 
-def _kn_pretext(rng: random.Random, p: str, c: object) -> tuple[str, int]:
-    ask = rng.choice(_BENIGN_ASKS)
-    return _join(rng.choice(_JB_PRETEXT).format(ask=ask), rng.choice(_JB_BENIGN_FORMAT)), 0
-
-
 def _kn(pool: list[str]) -> Wrap:
     def make(rng: random.Random, p: str, c: object) -> tuple[str, int]:
         text = rng.choice(pool)
@@ -455,7 +455,7 @@ HARD_NEGATIVES: dict[str, Wrap] = {
 #: one random stream, so one placed earlier would change the examples of those after it.
 SIGNAL_ONLY: dict[str, dict[str, tuple[Wrap, int]]] = {
     "jailbreak": {
-        "k_jailbreak_pretext": (_k_jailbreak_pretext, 1),
-        "kn_pretext": (_kn_pretext, 0),
+        "k_jailbreak_pretext": (_pretext(_RESTRICTED_ASKS, _JB_SUPPRESS), 1),
+        "kn_pretext": (_pretext(_BENIGN_ASKS, _JB_BENIGN_FORMAT), 0),
     },
 }
