@@ -32,6 +32,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from distillguard.detect.config import DetectConfig
+from distillguard.detect.features import greatest_sql
 from distillguard.detect.unionfind import DisjointSets
 from distillguard.errors import ConfigError
 
@@ -67,14 +68,19 @@ class FamilyEvidence:
     families_flagged: int
 
 
-def _greatest(cols: Sequence[str]) -> str:
-    """SQL for the largest of the signal columns ``cols`` of ``prompt_signals p``."""
-    parts = [f"coalesce(p.{c}, 0)" for c in cols]
-    return parts[0] if len(parts) == 1 else "greatest(" + ", ".join(parts) + ")"
+def _fits_sql(cfg: DetectConfig, requests: str) -> str:
+    """SQL predicate of a fitting crowd user (``account_features a``): ``requests`` of its
+    requests in the crowd's families or probes are at least ``family_crowd_min_share`` of all
+    it sent, its content is ``attach_min_content`` or more, and fewer than half are repeats."""
+    return (
+        f"{requests} * 1.0 / greatest(a.n_events, 1) >= {float(cfg.family_crowd_min_share)}\n"
+        f"        AND coalesce(a.distill_share, 0) >= {float(cfg.attach_min_content)}\n"
+        "        AND coalesce(a.dup_prompt_share, 0) < 0.5"
+    )
 
 
 def _sql(cfg: DetectConfig, events: str, sig_cols: Sequence[str]) -> str:
-    anysig = _greatest(sig_cols)
+    anysig = greatest_sql(sig_cols, "p")
     return f"""
     WITH fe AS (
       SELECT e.account_id, p.family_id,
@@ -84,9 +90,7 @@ def _sql(cfg: DetectConfig, events: str, sig_cols: Sequence[str]) -> str:
     fa AS (SELECT family_id, account_id, count(*) AS n, sum(d) AS nd FROM fe GROUP BY ALL),
     u AS (
       SELECT fa.family_id, fa.account_id, fa.n, fa.nd,
-             (fa.n * 1.0 / greatest(a.n_events, 1) >= {float(cfg.family_crowd_min_share)}
-              AND coalesce(a.distill_share, 0) >= {float(cfg.attach_min_content)}
-              AND coalesce(a.dup_prompt_share, 0) < 0.5) AS fits
+             ({_fits_sql(cfg, "fa.n")}) AS fits
       FROM fa JOIN account_features a ON a.account_id = fa.account_id),
     fam AS (
       SELECT family_id, count(*) AS users, sum(n) AS events, sum(nd) * 1.0 / sum(n) AS dshare,
@@ -107,7 +111,7 @@ def _sql(cfg: DetectConfig, events: str, sig_cols: Sequence[str]) -> str:
 def _verbatim_sql(
     cfg: DetectConfig, events: str, sig_cols: Sequence[str], probe_cols: Sequence[str]
 ) -> str:
-    anysig, probe = _greatest(sig_cols), _greatest(probe_cols)
+    anysig, probe = greatest_sql(sig_cols, "p"), greatest_sql(probe_cols, "p")
     return f"""
     WITH de AS (
       SELECT e.account_id, e.org_id, e.prompt_digest,
@@ -132,9 +136,7 @@ def _verbatim_sql(
     share AS (SELECT account_id, sum(k) AS k FROM da GROUP BY account_id),
     fits AS (
       SELECT s.account_id FROM share s JOIN account_features a ON a.account_id = s.account_id
-      WHERE s.k * 1.0 / greatest(a.n_events, 1) >= {float(cfg.family_crowd_min_share)}
-        AND coalesce(a.distill_share, 0) >= {float(cfg.attach_min_content)}
-        AND coalesce(a.dup_prompt_share, 0) < 0.5)
+      WHERE {_fits_sql(cfg, "s.k")})
     SELECT da.pid, da.users, da.digest_events, da.dshare, da.account_id
     FROM da JOIN fits ON fits.account_id = da.account_id
     ORDER BY da.pid, da.account_id"""

@@ -14,6 +14,7 @@ no prompt text) the features that need it are null and listed as unavailable.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,14 +96,18 @@ def _rate_limit_case(cfg: DetectConfig) -> str:
     return f"(CASE {arms} ELSE {default} END)" if arms else str(default)
 
 
+def greatest_sql(cols: Sequence[str], alias: str) -> str:
+    """SQL for the largest of the signal columns ``cols`` of table ``alias`` (NULL as 0)."""
+    parts = [f"coalesce({alias}.{c}, 0)" for c in cols]
+    return parts[0] if len(parts) == 1 else "greatest(" + ", ".join(parts) + ")"
+
+
 def _signal_sql(sig_cols: list[str]) -> str:
     means = ", ".join(f"avg(s.{c}) AS {c}_mean" for c in sig_cols)
     shares = ", ".join(
         f"avg(CASE WHEN s.{c} >= 0.5 THEN 1.0 ELSE 0.0 END) AS {c}_share" for c in sig_cols
     )
-    anysig = "greatest(" + ", ".join(f"coalesce(s.{c}, 0)" for c in sig_cols) + ")"
-    if len(sig_cols) == 1:
-        anysig = f"coalesce(s.{sig_cols[0]}, 0)"
+    anysig = greatest_sql(sig_cols, "s")
     return f"""
         CREATE OR REPLACE TEMP TABLE _f_sig AS
         SELECT e.account_id, {means}, {shares},
