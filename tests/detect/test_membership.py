@@ -83,6 +83,13 @@ def test_campaigns_on_disjoint_networks_are_split() -> None:
     cards = [(f"f{i:02d}", f"f{i + 5:02d}") for i in range(5)]
     assert len(_decide(aged, networks=by_net, identity_pairs=lambda m: cards)) == 1
     assert len(_decide(aged, networks=by_net, identity_pairs=lambda m: [])) == 2
+    # One operation that bought a new network with each batch of accounts (benchmarks/
+    # scenarios/six-small.yaml, scale 0.25 seed 5: 30 accounts created over 30 days, the
+    # newest ten on their own network, fell apart 20 + 10): the parts' ages run into each
+    # other, so age alone does not split them.
+    batches = [_row(f"b{i:02d}", 1.0, n=40, age=30.0 - i) for i in range(30)]
+    by_batch = {f"b{i:02d}": frozenset({str(400 + i // 10)}) for i in range(30)}
+    assert len(_decide(batches, networks=by_batch, identity_pairs=lambda m: [])) == 1
     groups = network_groups(["a", "b", "c"], {"a": frozenset({"1"}), "b": frozenset({"1", "2"})})
     assert groups["a"] == groups["b"] != groups["c"]
 

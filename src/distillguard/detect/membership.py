@@ -74,6 +74,18 @@ def _quartiles(values: Sequence[float]) -> tuple[float, float]:
     return at(0.25), at(0.75)
 
 
+def _log_gap(
+    group: Sequence[str], rest: Sequence[str], by_id: Mapping[str, Mapping[str, Any]], name: str
+) -> float:
+    """The gap between the ranges of ``name`` in two groups (log1p scale; negative when the
+    ranges overlap)."""
+    g = [math.log1p(max(float(by_id[a].get(name) or 0.0), 0.0)) for a in group]
+    r = [math.log1p(max(float(by_id[a].get(name) or 0.0), 0.0)) for a in rest]
+    if not g or not r:
+        return -math.inf
+    return max(min(r) - max(g), min(g) - max(r))
+
+
 def operational_differences(
     group: Sequence[str], rest: Sequence[str], by_id: Mapping[str, Mapping[str, Any]]
 ) -> list[str]:
@@ -358,6 +370,14 @@ def split_by_network(
         # one-IP accounts beside a datacenter hydra of fresh, rotating ones).
         group = [a for a in members if root.get(a) == main]
         differ = operational_differences(group, rest, by_id)
+        # Inside one operation account age goes with the network: an operator that buys
+        # proxies batch by batch with its accounts shows new networks exactly for its newer
+        # accounts, and the two parts' ages then run into each other. Age is a difference
+        # here only across a gap (the ages of the two parts at least twofold apart).
+        if "account_age_days" in differ and _log_gap(group, rest, by_id, "account_age_days") < (
+            MIN_LOG_RATIO
+        ):
+            differ.remove("account_age_days")
         if len(differ) < cfg.network_split_min_features:
             continue
         # One operator's cards and sign-up bursts span both parts: one operation on several
