@@ -74,13 +74,19 @@ def _quartiles(values: Sequence[float]) -> tuple[float, float]:
     return at(0.25), at(0.75)
 
 
+def _log_values(
+    accounts: Sequence[str], by_id: Mapping[str, Mapping[str, Any]], name: str
+) -> list[float]:
+    """Feature ``name`` of each account on the log1p scale (missing or negative as 0)."""
+    return [math.log1p(max(float(by_id[a].get(name) or 0.0), 0.0)) for a in accounts]
+
+
 def _log_gap(
     group: Sequence[str], rest: Sequence[str], by_id: Mapping[str, Mapping[str, Any]], name: str
 ) -> float:
     """The gap between the ranges of ``name`` in two groups (log1p scale; negative when the
     ranges overlap)."""
-    g = [math.log1p(max(float(by_id[a].get(name) or 0.0), 0.0)) for a in group]
-    r = [math.log1p(max(float(by_id[a].get(name) or 0.0), 0.0)) for a in rest]
+    g, r = _log_values(group, by_id, name), _log_values(rest, by_id, name)
     if not g or not r:
         return -math.inf
     return max(min(r) - max(g), min(g) - max(r))
@@ -93,8 +99,7 @@ def operational_differences(
     and medians at least twofold apart."""
     out = []
     for name in OPERATIONAL:
-        g = [math.log1p(max(float(by_id[a].get(name) or 0.0), 0.0)) for a in group]
-        r = [math.log1p(max(float(by_id[a].get(name) or 0.0), 0.0)) for a in rest]
+        g, r = _log_values(group, by_id, name), _log_values(rest, by_id, name)
         if not g or not r:
             continue
         g1, g3 = _quartiles(g)
