@@ -133,6 +133,30 @@ def test_an_account_sending_two_tactics_evenly_links_both_halves_of_a_fleet() ->
     assert _profile_graph(1.0) == {("a", "b")}
 
 
+def test_thin_accounts_of_a_rotating_fleet_carry_a_signal_profile() -> None:
+    """Regression (benchmarks/scenarios/thin-sweep.yaml, scale 0.05 seed 1: flagged after 25 %
+    of its volume): one-day accounts of three or four requests had no signal profile, so the
+    first days of the fleet were tied only by networks and client software."""
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE ev AS SELECT * FROM (VALUES ('t1', 'o1'), ('t2', 'o2'), ('t3', 'o3'), "
+        "('lone', 'o4'), ('dev', 'o5')) t(account_id, org_id)"
+    ).fetchall()
+    _add_event_columns(con)
+    # t1-t3: 2-4 requests, all or most of them reasoning harvests; lone: a single request;
+    # dev: a developer with one reasoning-shaped prompt among three.
+    con.execute(
+        "CREATE TABLE account_features AS SELECT * FROM (VALUES "
+        "('t1', 3, 1.0, 1.0), ('t2', 2, 1.0, 1.0), ('t3', 4, 0.75, 0.75), "
+        "('lone', 1, 1.0, 1.0), ('dev', 3, 0.34, 0.34)) "
+        "t(account_id, n_events, distill_share, sig_reasoning_trace_share)"
+    ).fetchall()
+    build_edges(con, DetectConfig(), events="ev", sig_cols=("sig_reasoning_trace",))
+    rows = con.execute("SELECT a, b FROM account_edges WHERE kind = 'signal_profile'").fetchall()
+    linked = {str(x) for r in rows for x in r}
+    assert linked == {"t1", "t2", "t3"}
+
+
 @pytest.fixture()
 def reseller_log(tmp_path: Path) -> Path:
     """A reseller: legitimate users and a campaign on one payment, IP range and org."""
