@@ -91,10 +91,10 @@ def _keys_sql(cfg: DetectConfig, events: str, has_fam: bool, sig_cols: list[str]
         # Shares are ratios of small counts (1/4 against 2/4 sits exactly on a ratio of 0.5),
         # and the engines sum them in different orders: the margin keeps such an account on
         # the same side on every engine.
-        # An account needs a profile to have one: 5 requests of which 30 % carry content, or
-        # (a thin account of a rotating fleet: one day, a handful of requests) 2 requests of
-        # which half carry content. With the first alone, the first days of a fleet of thin
-        # accounts were tied only by networks and client software, and it was flagged late.
+        # Which accounts have a profile at all: 5 requests of which 30 % carry content, or 2
+        # of which half do (a thin account of a rotating fleet: one day, a handful of
+        # requests). With the first alone, a fleet of thin accounts was tied only by
+        # networks and client software in its first days, and flagged late.
         top = f"greatest({', '.join(f'coalesce({d}_share, 0)' for d in sig_cols)})"
         ratio = float(cfg.signal_profile_min_ratio)
         for c in sig_cols:
