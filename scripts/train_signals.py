@@ -32,6 +32,7 @@ from distillguard.detect.signals import corpus  # noqa: E402
 from distillguard.detect.signals.cues import cue_table  # noqa: E402
 from distillguard.detect.signals.model import (  # noqa: E402
     DEFAULT_DIM,
+    DEFAULT_TF,
     NORM_TOKENS,
     LinearModel,
     artefact_path,
@@ -45,7 +46,7 @@ def _matrix(
     texts: list[str], tools: list[int], phrases: tuple[str, ...], dim: int
 ) -> sparse.csr_matrix:
     cues = cue_table(phrases)
-    f = featurize(tokenize(texts, None, tools), cues, dim)
+    f = featurize(tokenize(texts, None, tools), cues, dim, NORM_TOKENS, DEFAULT_TF)
     return sparse.csr_matrix((f.val, (f.row, f.col)), shape=(f.n, f.n_cols), dtype=np.float32)
 
 
@@ -112,6 +113,7 @@ def train(
             w_cue=coef[dim:],
             bias=float(final.intercept_[0]),
             norm_tokens=NORM_TOKENS,
+            tf=DEFAULT_TF,
             meta={
                 "signal": name,
                 "seed": seed,

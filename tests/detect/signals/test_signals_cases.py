@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -182,3 +184,67 @@ def test_language_compiled_counts_equal_numpy(monkeypatch: pytest.MonkeyPatch) -
     fast = LANGUAGE.detect(texts)
     monkeypatch.setattr(kernels, "HAVE_NUMBA", False)
     assert LANGUAGE.detect(texts) == fast == ["es", "de", "en", "und"]
+
+
+def _flights(k: int) -> str:
+    """A templated payload of ``k`` near-identical lines (a graph-connectivity puzzle)."""
+    rng = np.random.default_rng(k)
+    cities = "ABCDEFGHIJKLMN"
+    lines = [
+        f"There is a flight from city {cities[a]} to city {cities[b]}"
+        for a, b in rng.integers(0, len(cities), size=(k, 2))
+    ]
+    return "Current flight information:\n" + "\n".join(lines) + "\nIs there a route from F to N?"
+
+
+@pytest.mark.parametrize("lines", [3, 30])
+def test_repeated_payload_lines_do_not_outvote_the_wrapper(lines: int) -> None:
+    # With counted n-grams, 30 lines of "there is a flight from city" pulled this wrapper's
+    # reasoning score from 0.999 to 0.1; log term frequencies keep it.
+    wrapper = "Show your full reasoning step by step before giving the final answer."
+    prompts = [f"{wrapper}\n\n{_flights(lines)}", f"{_flights(lines)}\n\n{wrapper}"]
+    assert (SIGNALS["reasoning_trace"].score(prompts, [None, None]) >= 0.9).all()
+    assert (SIGNALS["reasoning_trace"].score([_flights(lines)], [None]) < 0.5).all()
+
+
+def test_log_term_frequency_features() -> None:
+    from distillguard.detect.signals.model import hashed_features
+    from distillguard.detect.signals.text import tokenize
+
+    batch = tokenize(["b a a a a", ""])
+    h = hashed_features(batch, 1 << 10, 16, "log")
+    # unigrams a, b and bigrams "b a", "a a": four distinct buckets, all in the first prompt
+    assert h.row.tolist() == [0, 0, 0, 0]
+    assert np.isclose(sorted(h.val.tolist())[-1], 1.0 + np.log(4.0))  # "a" four times
+    assert np.isclose(sorted(h.val.tolist())[0], 1.0)
+    with pytest.raises(Exception, match="unknown term-frequency mode"):
+        hashed_features(batch, 1 << 10, 16, "binary")
+
+
+def test_compiled_log_tf_logits_equal_numpy(monkeypatch: pytest.MonkeyPatch) -> None:
+    from distillguard.detect.signals import kernels
+    from distillguard.detect.signals.base import score_signals
+    from distillguard.detect.signals.text import tokenize
+
+    if not kernels.HAVE_NUMBA:
+        pytest.skip("compiled kernels need numba")
+    prompts = [*LEGIT, _flights(40), "漢字のテキスト " * 50, "", "x", *POSITIVES["jailbreak"]]
+    fast = score_signals(SIGNALS, tokenize(prompts))
+    monkeypatch.setattr(kernels, "HAVE_NUMBA", False)
+    slow = score_signals(SIGNALS, tokenize(prompts))
+    for name in SIGNALS:
+        assert np.allclose(fast[name], slow[name], atol=1e-5), name
+
+
+def test_model_tf_mode_round_trips(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from distillguard.errors import DetectionError
+
+    model = read_model(artefact_path("jailbreak"), "jailbreak")
+    assert model.tf == "log"
+    replace(model, tf="count").save(tmp_path / "old.npz")
+    assert read_model(tmp_path / "old.npz", "jailbreak").tf == "count"
+    replace(model, tf="squared").save(tmp_path / "bad.npz")
+    with pytest.raises(DetectionError, match="unknown tf mode 'squared'"):
+        read_model(tmp_path / "bad.npz", "jailbreak")

@@ -23,7 +23,14 @@ import numpy.typing as npt
 
 from distillguard.detect.signals import kernels
 from distillguard.detect.signals.cues import CueTable, cue_table
-from distillguard.detect.signals.model import LinearModel, cue_matches, length_scale, load_model
+from distillguard.detect.signals.model import (
+    LinearModel,
+    cue_matches,
+    distinct_scale,
+    hashed_features,
+    length_scale,
+    load_model,
+)
 from distillguard.detect.signals.text import NGRAM_MUL, TokenBatch, tokenize
 
 F32 = npt.NDArray[np.float32]
@@ -135,28 +142,36 @@ _CHUNK = 1 << 20
 
 
 def _stacked_hash_logits(batch: TokenBatch, models: Sequence[LinearModel]) -> F32:
-    """Hashed-n-gram logits of several models at once: one gather and one segment sum."""
+    """Hashed-n-gram logits of several models at once (same size, normalisation and tf),
+    length weight included: one gather and one segment sum."""
     key = tuple(id(m) for m in models)
     w = _STACKS.get(key)
     if w is None:
         w = np.ascontiguousarray(np.stack([m.w_hash for m in models], axis=1), dtype=np.float32)
         _STACKS[key] = w
-    dim = models[0].dim
+    dim, norm, tf = models[0].dim, models[0].norm_tokens, models[0].tf
     mask = np.uint64(dim - 1)
-    if kernels.HAVE_NUMBA:
-        out: F32 = kernels.ngram_logits(
+    out: F32
+    if kernels.HAVE_NUMBA and tf == "log":
+        out, distinct = kernels.ngram_logits_log(
             batch.tok, batch.parent, batch.n, w, np.uint64(20), mask, NGRAM_MUL
         )
+        out *= distinct_scale(distinct, norm)[:, None]
         return out
+    if kernels.HAVE_NUMBA:
+        out = kernels.ngram_logits(
+            batch.tok, batch.parent, batch.n, w, np.uint64(20), mask, NGRAM_MUL
+        )
+        out *= length_scale(batch, norm)[:, None]
+        return out
+    # numpy: the scaled features (rows sorted), summed per prompt chunk by chunk
+    h = hashed_features(batch, dim, norm, tf)
     out = np.zeros((batch.n, len(models)), dtype=np.float32)
-    for k in (1, 2):
-        g, par = batch.ngrams(k)
-        for lo in range(0, g.size, _CHUNK):
-            gg, pp = g[lo : lo + _CHUNK], par[lo : lo + _CHUNK]
-            cols = ((gg >> np.uint64(20)) & mask).astype(np.int64)
-            starts = np.flatnonzero(np.r_[True, pp[1:] != pp[:-1]])
-            sums = np.add.reduceat(w[cols], starts, axis=0)
-            np.add.at(out, pp[starts], sums)
+    for lo in range(0, h.row.size, _CHUNK):
+        pp = h.row[lo : lo + _CHUNK]
+        starts = np.flatnonzero(np.r_[True, pp[1:] != pp[:-1]])
+        part = w[h.col[lo : lo + _CHUNK]] * h.val[lo : lo + _CHUNK, None]
+        np.add.at(out, pp[starts], np.add.reduceat(part, starts, axis=0))
     return out
 
 
@@ -182,19 +197,19 @@ def _union_cues(models: Sequence[LinearModel]) -> tuple[CueTable, npt.NDArray[np
 def score_signals(signals: Mapping[str, Signal], batch: TokenBatch) -> dict[str, F32]:
     """Score a batch with every signal, sharing work between learned signals.
 
-    Learned signals with models of the same size and normalisation are scored together (one
+    Learned signals with models of the same size, normalisation and tf mode are scored together (one
     pass over a stacked weight matrix); any other signal is scored on its own. Results equal
     ``signal.score_batch(batch)`` for each signal.
     """
     out: dict[str, F32] = {}
     learned = {n: s for n, s in signals.items() if isinstance(s, LearnedSignal)}
-    by_dim: dict[tuple[int, int], list[str]] = {}
+    by_dim: dict[tuple[int, int, str], list[str]] = {}
     for name, sig in learned.items():
-        by_dim.setdefault((sig.model.dim, sig.model.norm_tokens), []).append(name)
+        m = sig.model
+        by_dim.setdefault((m.dim, m.norm_tokens, m.tf), []).append(name)
     for names in by_dim.values():
         models = [learned[n].model for n in names]
         z = _stacked_hash_logits(batch, models)
-        z *= length_scale(batch, models[0].norm_tokens)[:, None]
         union, wc = _union_cues(models)
         crow, cid = cue_matches(batch, union)
         if crow.size:

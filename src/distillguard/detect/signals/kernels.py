@@ -229,6 +229,74 @@ ngram_logits = _jit(_ngram_logits)
 sums of the weights of every unigram and bigram bucket of each text."""
 
 
+def _ngram_logits_log(
+    tok: Any, parent: Any, n: int, w: Any, shift: np.uint64, mask: np.uint64, mul: Any
+) -> Any:
+    m = w.shape[1]
+    out = np.zeros((n, m), dtype=np.float32)
+    distinct = np.zeros(n, dtype=np.float32)
+    t = tok.size
+    # per text, an open-addressing table bucket -> count (slots found again through `used`)
+    longest = 0
+    i = 0
+    while i < t:
+        j = i
+        while j < t and parent[j] == parent[i]:
+            j += 1
+        longest = max(longest, j - i)
+        i = j
+    size = 64  # at least twice the buckets of the longest text: probes always end
+    while size < 4 * longest + 4:
+        size *= 2
+    keys = np.full(size, np.uint64(0xFFFFFFFFFFFFFFFF), dtype=np.uint64)
+    counts = np.zeros(size, dtype=np.int32)
+    used = np.empty(size, dtype=np.int64)
+    i = 0
+    while i < t:
+        r = parent[i]
+        j = i
+        while j < t and parent[j] == r:
+            j += 1
+        tsize = 64
+        while tsize < 4 * (j - i) + 4:
+            tsize *= 2
+        tmask = np.uint64(tsize - 1)
+        nu = 0
+        for p in range(i, j):
+            for g in range(2):
+                if g == 0:
+                    b = (tok[p] >> shift) & mask
+                elif p + 1 < j:
+                    b = (_gram_j(tok, p, 2, mul) >> shift) & mask
+                else:
+                    break
+                s = np.int64((b * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(40) & tmask)
+                while keys[s] != b and keys[s] != np.uint64(0xFFFFFFFFFFFFFFFF):
+                    s = np.int64((np.uint64(s) + np.uint64(1)) & tmask)
+                if keys[s] != b:
+                    keys[s] = b
+                    used[nu] = s
+                    nu += 1
+                counts[s] += 1
+        for q in range(nu):
+            s = used[q]
+            f = np.float32(1.0 + np.log(np.float64(counts[s])))
+            b = keys[s]
+            for c in range(m):
+                out[r, c] += f * w[b, c]
+            keys[s] = np.uint64(0xFFFFFFFFFFFFFFFF)
+            counts[s] = 0
+        distinct[r] = nu
+        i = j
+    return out, distinct
+
+
+ngram_logits_log = _jit(_ngram_logits_log)
+"""(tokens, parents, n, weights (dim x m), shift, mask, n-gram multipliers) -> ((n x m) sums of
+``(1 + ln count) * weight`` over the distinct unigram and bigram buckets of each text, and
+each text's number of distinct buckets)."""
+
+
 def _match_grams(
     tok: Any,
     parent: Any,

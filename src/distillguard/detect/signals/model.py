@@ -1,8 +1,11 @@
 """Linear models over hashed word n-grams and cue phrases, with numpy inference.
 
-Features of a prompt (all counts): its word unigrams and bigrams hashed into ``dim`` buckets,
-then one column per cue phrase (1 when the phrase occurs). A model is a weight per column and
-a bias; the score is the logistic of their dot product. Training (``scripts/train_signals.py``)
+Features of a prompt: its word unigrams and bigrams hashed into ``dim`` buckets, then one
+column per cue phrase (1 when the phrase occurs). A bucket's value is its count (``tf =
+"count"``, models trained before the twelfth session's end) or ``1 + ln(count)`` (``tf =
+"log"``, the shipped models): a phrase said once or fifty times is nearly the same evidence,
+so a payload of repeated lines cannot outvote a short wrapper. A model is a weight per column
+and a bias; the score is the logistic of their dot product. Training (``scripts/train_signals.py``)
 uses the same :func:`featurize`, so training and inference cannot drift apart.
 
 Artefacts are ``.npz`` files shipped in ``distillguard/detect/signals/artefacts/``: hashed
@@ -29,8 +32,12 @@ I64 = npt.NDArray[np.int64]
 
 DEFAULT_DIM = 1 << 17
 #: hashed n-gram features of a prompt of ``t`` tokens weigh ``1/sqrt(max(t / NORM_TOKENS, 1))``
-#: so that a long payload cannot drown a short wrapper (cue features stay 0/1)
+#: so that a long payload cannot drown a short wrapper (cue features stay 0/1); with
+#: ``tf = "log"``, ``t`` is half the number of distinct buckets (repetitions do not dilute)
 NORM_TOKENS = 16
+#: how a bucket's count becomes its value: ``count`` (as counted) or ``log`` (1 + ln count)
+TF_MODES = ("count", "log")
+DEFAULT_TF = "log"
 ARTEFACT_PACKAGE = "distillguard.detect.signals.artefacts"
 
 
@@ -74,19 +81,55 @@ def length_scale(batch: TokenBatch, norm_tokens: int) -> F32:
     return out
 
 
+def distinct_scale(distinct: F32, norm_tokens: int) -> F32:
+    """Length weight of a prompt with ``distinct`` buckets (the ``tf = "log"`` models)."""
+    if norm_tokens <= 0:
+        return np.ones(distinct.size, dtype=np.float32)
+    out: F32 = (1.0 / np.sqrt(np.maximum(distinct / (2 * norm_tokens), 1.0))).astype(np.float32)
+    return out
+
+
+def hashed_features(batch: TokenBatch, dim: int, norm_tokens: int, tf: str) -> Features:
+    """The hashed n-gram features of a batch, scaled: (row, bucket, value) per entry.
+
+    ``tf = "count"``: one entry per n-gram occurrence, value the length weight. ``tf = "log"``:
+    one entry per distinct (prompt, bucket), value ``(1 + ln count)`` times the length weight.
+    """
+    if tf not in TF_MODES:
+        raise DetectionError(f"unknown term-frequency mode {tf!r} (known: {', '.join(TF_MODES)})")
+    key = f"features:{dim}:{norm_tokens}:{tf}"
+    hit = batch.cache.get(key)
+    if hit is None:
+        rows, cols = hashed_columns(batch, dim)
+        if tf == "count":
+            hit = Features(batch.n, rows, cols, length_scale(batch, norm_tokens)[rows], dim)
+        else:
+            uniq, count = np.unique(rows * dim + cols, return_counts=True)
+            r, c = uniq // dim, uniq % dim
+            distinct = np.bincount(r, minlength=batch.n).astype(np.float32)
+            scale = distinct_scale(distinct, norm_tokens)[r]
+            val = ((1.0 + np.log(count)) * scale).astype(np.float32)
+            hit = Features(batch.n, r, c, val, dim)
+        batch.cache[key] = hit
+    out: Features = hit  # type: ignore[assignment]
+    return out
+
+
 def featurize(
-    batch: TokenBatch, cues: CueTable, dim: int, norm_tokens: int = NORM_TOKENS
+    batch: TokenBatch,
+    cues: CueTable,
+    dim: int,
+    norm_tokens: int = NORM_TOKENS,
+    tf: str = DEFAULT_TF,
 ) -> Features:
     """All features of a batch (training and inference share this)."""
-    rows, cols = hashed_columns(batch, dim)
+    h = hashed_features(batch, dim, norm_tokens, tf)
     crow, cid = cue_matches(batch, cues)
     return Features(
         batch.n,
-        np.concatenate([rows, crow]),
-        np.concatenate([cols, cid + dim]),
-        np.concatenate(
-            [length_scale(batch, norm_tokens)[rows], np.ones(crow.size, dtype=np.float32)]
-        ),
+        np.concatenate([h.row, crow]),
+        np.concatenate([h.col, cid + dim]),
+        np.concatenate([h.val, np.ones(crow.size, dtype=np.float32)]),
         dim + len(cues.phrases),
     )
 
@@ -116,6 +159,7 @@ class LinearModel:
         meta: training metadata (corpora, sizes, held-out precision and recall).
         norm_tokens: length normalisation of the hashed features (see ``NORM_TOKENS``;
             0 for models trained without it).
+        tf: value of a hashed bucket, see :data:`TF_MODES` (``count`` for older artefacts).
     """
 
     name: str
@@ -126,13 +170,13 @@ class LinearModel:
     bias: float
     meta: dict[str, object]
     norm_tokens: int = 0
+    tf: str = "count"
 
     def logits(self, batch: TokenBatch) -> F32:
         """Raw scores (before the logistic) of a batch."""
-        rows, cols = hashed_columns(batch, self.dim)
-        scale = length_scale(batch, self.norm_tokens)
+        h = hashed_features(batch, self.dim, self.norm_tokens, self.tf)
         out = np.asarray(
-            np.bincount(rows, weights=self.w_hash[cols], minlength=batch.n) * scale,
+            np.bincount(h.row, weights=self.w_hash[h.col] * h.val, minlength=batch.n),
             dtype=np.float64,
         )
         crow, cid = cue_matches(batch, self.cues)
@@ -176,6 +220,7 @@ class LinearModel:
             bias=np.array([self.bias], dtype=np.float32),
             dim=np.array([self.dim], dtype=np.int64),
             norm_tokens=np.array([self.norm_tokens], dtype=np.int64),
+            tf=np.array(self.tf),
             meta=np.array(json.dumps(self.meta, sort_keys=True)),
         )
 
@@ -191,11 +236,14 @@ def read_model(path: Path | str, name: str) -> LinearModel:
             bias = float(z["bias"][0])
             meta = json.loads(str(z["meta"]))
             norm = int(z["norm_tokens"][0]) if "norm_tokens" in z.files else 0
+            tf = str(z["tf"]) if "tf" in z.files else "count"
     except (OSError, KeyError, ValueError) as exc:
         raise DetectionError(f"{path}: cannot load signal model {name!r}: {exc}") from exc
     if w_hash.size != dim or w_cue.size != len(phrases):
         raise DetectionError(f"{path}: signal model {name!r} has inconsistent shapes")
-    return LinearModel(name, dim, w_hash, cue_table(phrases), w_cue, bias, meta, norm)
+    if tf not in TF_MODES:
+        raise DetectionError(f"{path}: signal model {name!r} has unknown tf mode {tf!r}")
+    return LinearModel(name, dim, w_hash, cue_table(phrases), w_cue, bias, meta, norm, tf)
 
 
 def artefact_path(name: str) -> Path:
