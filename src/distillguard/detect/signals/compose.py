@@ -423,6 +423,96 @@ _LEGIT_MISC = [
 ]
 
 
+# Writing briefs: long legitimate requests (a report, a tender, a novel outline, a review, a
+# policy analysis) whose requirement lists use the words of rules and personas in their
+# everyday sense ("follow the brand guidelines", "the main character must", "safety
+# measures", "word limits"), often with pages of reference material after them.
+_BRIEF_DOC = [
+    "a tender document for a smart parking system at a shopping mall",
+    "an inspection report on fire safety at a primary school",
+    "the outline of a mystery novel for teenagers set in a boarding school",
+    "a review of a classic novel for an introductory literature course",
+    "an analysis of the new data protection law for small businesses",
+    "a lesson plan on the water cycle for a third-grade class",
+    "a travel guide to the coast for landscape photographers",
+    "a product page for a limited-edition model car",
+    "the implementation plan and schedule of a campus network upgrade",
+    "a character profile for the heroine of my fantasy series",
+    "a speech for my sister's wedding",
+    "a press release announcing our new electric bus line",
+    "the workplace conduct section of our employee handbook",
+    "community guidelines for a neighbourhood hiking club",
+    "the rules of a cooperative board game for families",
+    "a grant proposal for a public library reading programme",
+    "a performance test report for an obstacle detection module",
+    "a feature article on street musicians in the old town",
+    "a statement of defence for a contract dispute",
+    "a script for a short video about modern art",
+    "a policy brief on food safety inspections",
+    "a plan for a parent-child sports day",
+    "a screenplay scene where two rivals meet again after ten years",
+    "a user manual for a home water filter",
+    "a family cookbook of my late grandmother's recipes",
+    "a eulogy for my grandfather, who was a fisherman",
+    "a children's story about twin dragons who learn to share",
+]
+_BRIEF_OPEN = [
+    "Please help me write {doc}.",
+    "I need {doc}, with the following requirements:",
+    "Draft {doc}.",
+    "Could you prepare {doc}? Requirements below.",
+    "Write {doc} based on the material I paste at the end.",
+    "As the head of the department, I have to submit {doc}.",
+    "You are an experienced editor. Help me produce {doc}.",
+    "Ayúdame a redactar {doc} con los siguientes requisitos:",
+    "Bitte schreibe {doc} nach diesen Vorgaben:",
+]
+_BRIEF_REQ = [
+    "The length should be about {n} words.",
+    "Use a formal tone that follows the format of official documents.",
+    "Follow our brand guidelines and the house style rules.",
+    "Include a section on safety measures and emergency procedures.",
+    "The main character must be a {role} who hides a secret.",
+    "Keep each character's voice consistent from beginning to end.",
+    "Respect the word limits of each section.",
+    "Leave out personal data, as the privacy rules require.",
+    "Ignore the budget for now; we will add it later.",
+    "Explain the new rules clearly for parents.",
+    "List the restrictions on parking, noise and opening hours.",
+    "Cite at least {n} sources.",
+    "Structure: introduction, background, analysis, recommendations, conclusion.",
+    "Add a table that compares the options.",
+    "The audience is first-year university students.",
+    "Highlight the safety features and the warranty terms.",
+    "Describe how the filter removes impurities.",
+    "Mention the content policy of the platform where it will be published.",
+    "Write it from the point of view of an experienced {role}.",
+    "Imagine the reader knows nothing about the subject.",
+    "The story needs a twist at the end and no graphic violence.",
+    "Stay within the competition guidelines: no more than {n} words.",
+    "Each chapter should end on a cliffhanger.",
+    "Give concrete examples and data for every claim.",
+    "The rules of the game must fit on one page.",
+    "Use headings and bullet points where they help.",
+    "Point out the risks and how to limit them.",
+    "Avoid jargon; define any legal term you have to use.",
+]
+_BRIEF_ROLE = ["teacher", "nurse", "detective", "engineer", "lawyer", "journalist", "chef", "pilot"]
+
+
+def _kn_brief(rng: random.Random, p: str, c: object) -> tuple[str, int]:
+    opener = rng.choice(_BRIEF_OPEN).format(doc=rng.choice(_BRIEF_DOC))
+    reqs = rng.sample(_BRIEF_REQ, rng.randint(3, 8))
+    lines = [r.format(n=rng.choice(_N[3:]), role=rng.choice(_BRIEF_ROLE)) for r in reqs]
+    numbered = rng.random() < 0.6
+    body = "\n".join(f"{i}. {x}" if numbered else f"- {x}" for i, x in enumerate(lines, 1))
+    text = f"{opener}\n{body}"
+    if rng.random() < 0.6:
+        label = rng.choice(["Reference material:", "Source text:", "Notes:", "Background:"])
+        text = f"{text}\n\n{label}\n{p}"
+    return text, 0
+
+
 def _kn(pool: list[str]) -> Wrap:
     def make(rng: random.Random, p: str, c: object) -> tuple[str, int]:
         text = rng.choice(pool)
@@ -446,6 +536,7 @@ HARD_NEGATIVES: dict[str, Wrap] = {
     "kn_json": _kn(_LEGIT_JSON),
     "kn_code": _kn(_LEGIT_CODE),
     "kn_misc": _kn(_LEGIT_MISC),
+    "kn_brief": _kn_brief,
 }
 
 #: Styles that train one signal only: signal -> style -> (wrapper, label). The other signals
