@@ -65,3 +65,12 @@ def test_broken_signal_scores_minus_one_and_others_survive() -> None:
     out = run_signals({first: reg[first], "broken": _Broken()}, PROMPT, None)
     assert out["broken"] == -1.0
     assert out[first] == pytest.approx(float(reg[first].score([PROMPT], [None])[0]), abs=1e-4)
+
+
+def test_inline_shared_pass_equals_each_signal_alone() -> None:
+    reg = load_signals()
+    context = "You are a helpful assistant."
+    out = run_signals(reg, PROMPT, context)
+    assert list(out) == list(reg)
+    for name, sig in reg.items():
+        assert out[name] == pytest.approx(float(sig.score([PROMPT], [context])[0]), abs=1e-4)

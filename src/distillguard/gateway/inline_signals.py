@@ -2,8 +2,9 @@
 
 The registry is :data:`distillguard.detect.signals.SIGNALS` (``name -> Signal``); each
 signal scores a batch of prompts with their contexts (system prompt and earlier turns) and
-returns float32 scores in [0, 1]. The gateway scores a batch of one and records the scores
-in the event's decision (``-1.0`` for a signal that raised).
+returns float32 scores in [0, 1]. The gateway scores a batch of one (the learned signals in
+one shared pass) and records the scores in the event's decision (``-1.0`` for a signal that
+raised).
 """
 
 from __future__ import annotations
@@ -42,9 +43,28 @@ def prompt_and_context(ex: Exchange) -> tuple[str | None, str | None]:
 def run_signals(
     registry: Mapping[str, Signal], prompt: str | None, context: str | None
 ) -> dict[str, float]:
-    """Score one prompt with every signal: ``{name: score}`` (``-1.0`` when a signal fails)."""
+    """Score one prompt with every signal: ``{name: score}`` (``-1.0`` when a signal fails).
+
+    The learned signals share one tokenisation and one pass over the prompt
+    (:func:`~distillguard.detect.signals.base.score_signals`, equal to each signal alone);
+    any other signal, or all of them if that pass fails, is scored on its own.
+    """
+    from distillguard.detect.signals.base import LearnedSignal, score_signals
+    from distillguard.detect.signals.text import tokenize
+
+    shared: dict[str, float] = {}
+    learned = {n: s for n, s in registry.items() if isinstance(s, LearnedSignal)}
+    if learned:
+        try:
+            scores = score_signals(learned, tokenize([prompt], [context]))
+            shared = {n: round(float(v[0]), 4) for n, v in scores.items()}
+        except Exception:  # noqa: BLE001 - fall back to scoring the signals one by one
+            log.exception("signals: shared scoring failed; scoring each signal alone")
     out: dict[str, float] = {}
     for name, sig in registry.items():
+        if name in shared:
+            out[name] = shared[name]
+            continue
         try:
             out[name] = round(float(sig.score([prompt], [context])[0]), 4)
         except Exception:  # noqa: BLE001 - a broken signal must not break the request
