@@ -2,7 +2,7 @@
 
 Features of a prompt: its word unigrams and bigrams hashed into ``dim`` buckets, then one
 column per cue phrase (1 when the phrase occurs). A bucket's value is its count (``tf =
-"count"``, models trained before the twelfth session's end) or ``1 + ln(count)`` (``tf =
+"count"``, artefacts trained before log term frequencies) or ``1 + ln(count)`` (``tf =
 "log"``, the shipped models): a phrase said once or fifty times is nearly the same evidence,
 so a payload of repeated lines cannot outvote a short wrapper. A model is a weight per column
 and a bias; the score is the logistic of their dot product. Training (``scripts/train_signals.py``)
