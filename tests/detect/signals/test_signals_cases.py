@@ -261,3 +261,16 @@ def test_writing_brief_with_rule_words_is_not_a_jailbreak() -> None:
     )
     for name, sig in SIGNALS.items():
         assert float(sig.score([brief], [None])[0]) < 0.5, name
+
+
+def test_each_signal_equals_its_model_reference() -> None:
+    from distillguard.detect.signals.base import LearnedSignal
+    from distillguard.detect.signals.text import tokenize
+
+    prompts = [*LEGIT, _flights(40), "", *(p for ps in POSITIVES.values() for p in ps)]
+    for name, sig in SIGNALS.items():
+        assert isinstance(sig, LearnedSignal)
+        batch = tokenize(prompts, None, [0] * (len(prompts) - 1) + [2])
+        ref = np.clip(sig.adjust(batch, sig.model.predict(batch)), 0.0, 1.0)
+        ref[~batch.has_text] = 0.0
+        assert np.allclose(sig.score_batch(batch), ref, atol=1e-5), name

@@ -90,11 +90,9 @@ class LearnedSignal:
         return self.score_batch(tokenize(prompts, contexts))
 
     def score_batch(self, batch: TokenBatch) -> F32:
-        """Score a tokenised batch."""
-        p = self.model.predict(batch)
-        p = self.adjust(batch, p)
-        p[~batch.has_text] = 0.0
-        return np.clip(p, 0.0, 1.0).astype(np.float32)
+        """Score a tokenised batch (the compiled path of :func:`score_signals`; the numpy
+        reference is ``self.model.predict`` then :meth:`adjust`)."""
+        return score_signals({self.name: self}, batch)[self.name]
 
     def adjust(self, batch: TokenBatch, p: F32) -> F32:
         """Hook for evidence outside the text (tool schemas, ...); identity by default."""
