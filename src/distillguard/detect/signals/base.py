@@ -195,9 +195,10 @@ def _union_cues(models: Sequence[LinearModel]) -> tuple[CueTable, npt.NDArray[np
 def score_signals(signals: Mapping[str, Signal], batch: TokenBatch) -> dict[str, F32]:
     """Score a batch with every signal, sharing work between learned signals.
 
-    Learned signals with models of the same size, normalisation and tf mode are scored together (one
-    pass over a stacked weight matrix); any other signal is scored on its own. Results equal
-    ``signal.score_batch(batch)`` for each signal.
+    Learned signals with models of the same size, normalisation and tf mode are scored
+    together (one pass over a stacked weight matrix); any other signal is scored on its own.
+    A learned signal's result equals its numpy reference (``model.predict``, then
+    ``adjust``); :meth:`LearnedSignal.score_batch` is this function with one signal.
     """
     out: dict[str, F32] = {}
     learned = {n: s for n, s in signals.items() if isinstance(s, LearnedSignal)}

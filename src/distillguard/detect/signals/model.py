@@ -67,26 +67,30 @@ def hashed_columns(batch: TokenBatch, dim: int) -> tuple[I64, I64]:
     return rows_cols
 
 
+def _length_weight(units: F32, per: int) -> F32:
+    """``1/sqrt(max(units / per, 1))`` per prompt (1 everywhere when ``per`` is 0)."""
+    if per <= 0:
+        return np.ones(units.size, dtype=np.float32)
+    out: F32 = (1.0 / np.sqrt(np.maximum(units / per, 1.0))).astype(np.float32)
+    return out
+
+
 def length_scale(batch: TokenBatch, norm_tokens: int) -> F32:
-    """Per prompt, the weight of its hashed n-gram features (1 when ``norm_tokens`` is 0)."""
-    if norm_tokens <= 0:
-        return np.ones(batch.n, dtype=np.float32)
+    """Per prompt, the weight of its hashed n-gram features by its tokens (``tf = "count"``
+    models; 1 when ``norm_tokens`` is 0)."""
     key = f"scale:{norm_tokens}"
     hit = batch.cache.get(key)
     if hit is None:
         t = np.bincount(batch.parent, minlength=batch.n).astype(np.float32)
-        hit = (1.0 / np.sqrt(np.maximum(t / norm_tokens, 1.0))).astype(np.float32)
-        batch.cache[key] = hit
+        hit = batch.cache[key] = _length_weight(t, norm_tokens)
     out: F32 = hit  # type: ignore[assignment]
     return out
 
 
 def distinct_scale(distinct: F32, norm_tokens: int) -> F32:
-    """Length weight of a prompt with ``distinct`` buckets (the ``tf = "log"`` models)."""
-    if norm_tokens <= 0:
-        return np.ones(distinct.size, dtype=np.float32)
-    out: F32 = (1.0 / np.sqrt(np.maximum(distinct / (2 * norm_tokens), 1.0))).astype(np.float32)
-    return out
+    """Length weight of a prompt with ``distinct`` buckets (the ``tf = "log"`` models): about
+    two buckets per token, so ``2 * norm_tokens`` of them weigh as ``norm_tokens`` tokens."""
+    return _length_weight(distinct, 2 * norm_tokens)
 
 
 def hashed_features(batch: TokenBatch, dim: int, norm_tokens: int, tf: str) -> Features:
