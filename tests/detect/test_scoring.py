@@ -381,6 +381,37 @@ def test_a_small_family_crowd_is_a_campaign_below_min_campaign_events() -> None:
     assert none == []
 
 
+def test_a_graph_crowd_of_thin_accounts_is_a_campaign_below_min_campaign_events() -> None:
+    """Regression (held-out jailbreak-swarm at 0.05, 5 % of its volume): six one-day accounts
+    of six organisations, 2-3 jailbreak requests each (13 in all), tied by their signal
+    profile; the community scored 0.93 but stayed under the 20 requests a graph campaign
+    needed. As many accounts and organisations as a family crowd take its floor; fewer do not.
+    """
+    from dataclasses import replace
+
+    rows = [{**_row(f"j{i}", 1.0, 1.0), "n_events": 3 if i == 0 else 2} for i in range(6)]
+    comm = {str(r["account_id"]): (0, True) for r in rows}
+    kinds = {str(r["account_id"]): {"signal_profile": 5} for r in rows}
+    now = datetime.now(UTC)
+    cfg = DetectConfig()
+    assert cfg.family_crowd_min_events <= 13 < cfg.min_campaign_events
+    verdicts, camps = decide(rows, comm, kinds, {0: 1.0}, [], AllowList(), now, cfg)
+    assert len(camps) == 1 and len(camps[0].accounts) == 6 and camps[0].volume == 13
+    assert all(v.verdict == "campaign" for v in verdicts)
+    # Four accounts are not a crowd: the graph floor holds.
+    four = rows[:4]
+    _, none = decide(four, comm, kinds, {0: 1.0}, [], AllowList(), now, cfg)
+    assert none == []
+    # Six accounts of two organisations are not a crowd either.
+    two_orgs = [{**r, "org_id": f"org-{i % 2}"} for i, r in enumerate(rows)]
+    _, none = decide(two_orgs, comm, kinds, {0: 1.0}, [], AllowList(), now, cfg)
+    assert none == []
+    # With the family crowd off, the graph floor applies to every community.
+    off = replace(cfg, family_crowd_min_accounts=0)
+    _, none = decide(rows, comm, kinds, {0: 1.0}, [], AllowList(), now, off)
+    assert none == []
+
+
 def test_family_crowd_extends_the_graph_campaign_holding_its_members() -> None:
     from distillguard.detect.families import FamilyGroup
 
