@@ -453,7 +453,7 @@ def test_the_riskiest_tail_of_a_crowd_is_not_a_campaign() -> None:
         {**_row(f"d{i:02d}", 0.35, age=400.0), "verified": 1, "max_tokens_cap_share": 0.0}
         for i in range(60)
     ]
-    tail = [_row(f"t{i}", 0.35) for i in range(4)]
+    tail = [{**_row(f"t{i}", 0.45), "max_tokens_cap_share": 0.0} for i in range(4)]
     assert _decide(crowd + tail) == []
     # Without the test, the tail is a "campaign" (what the scan used to report).
     assert _decide(crowd + tail, DetectConfig(crowd_tail_share=0.0)) == [
@@ -470,7 +470,34 @@ def test_the_riskiest_tail_of_a_crowd_is_not_a_campaign() -> None:
         {**_row(f"r{i:02d}", 1.0, n=2, age=30.0), "max_tokens_cap_share": 0.0} for i in range(60)
     ]
     assert _decide(thin + ops) == [tuple(f"t{i}" for i in range(4))]
-    assert _decide(thin + ops, DetectConfig(crowd_tail_max_content=1.1)) == []
+    # Without that rule, an operation that sends what its crowd sends and does not ask for
+    # the max_tokens cap would have no excess to score on.
+    plain = [{**r, "max_tokens_cap_share": 0.0} for r in ops]
+    assert _decide(thin + plain) == [tuple(f"t{i}" for i in range(4))]
+    assert _decide(thin + plain, DetectConfig(crowd_tail_max_content=1.1)) == []
+
+
+def test_a_crowd_tail_is_judged_on_its_content_in_excess_of_the_crowds() -> None:
+    """Regressions at full scale (seed 3). The riskiest young developers of a 3,000-developer
+    crowd sent twice the crowd's content share (0.41 against 0.20) and were reported in three
+    scenarios (FPR 1.1-1.4 %); a careful release chaser among developers who adopt the new
+    model too sent 0.58 against their 0.38 (a ratio of 1.5, "a tail") and was not found. What
+    exceeds the crowd's content is counted, and the rest of the score decides."""
+    crowd = [
+        {**_row(f"d{i:02d}", 0.20, age=400.0), "verified": 1, "max_tokens_cap_share": 0.0}
+        for i in range(60)
+    ]
+    devs = [{**_row(f"t{i}", 0.41), "max_tokens_cap_share": 0.0} for i in range(4)]
+    assert _decide(crowd + devs) == []
+    assert _decide(crowd + devs, DetectConfig(crowd_tail_share=0.0)) == [
+        tuple(f"t{i}" for i in range(4))
+    ]
+    crowd = [{**r, "distill_share": 0.38} for r in crowd]
+    chasers = [
+        {**_row(f"t{i}", 0.58, age=120.0), "verified": 1, "max_tokens_cap_share": 0.6}
+        for i in range(4)
+    ]
+    assert _decide(crowd + chasers) == [tuple(f"t{i}" for i in range(4))]
 
 
 def test_a_split_never_leaves_a_one_account_campaign() -> None:
@@ -580,8 +607,12 @@ def test_identity_tied_anchors_in_a_crowds_tail_are_a_campaign() -> None:
     operation's first accounts (risk 0.84-1.00, sharing rotating IPs) sat among a hundred
     mildly risky residential users of a 1,600-account community; the core was judged a
     crowd's tail and nothing was reported until 10 %."""
-    crowd = [_row(f"c{i:03d}", 0.3, n=200) for i in range(200)]
-    devs = [_row(f"d{i:02d}", 0.35, n=200, age=8.0) for i in range(30)]
+    # Residential users and young developers who do not ask for the max_tokens cap (a tail
+    # that harvests at the cap would stand out from its crowd on more than content).
+    crowd = [{**_row(f"c{i:03d}", 0.3, n=200), "max_tokens_cap_share": 0.0} for i in range(200)]
+    devs = [
+        {**_row(f"d{i:02d}", 0.35, n=200, age=8.0), "max_tokens_cap_share": 0.0} for i in range(30)
+    ]
     probers = [_row(f"p{i}", 1.0, n=20) for i in range(3)]
     rows = crowd + devs + probers
     risk = {"c": 0.1, "d": 0.4, "p": 0.99}

@@ -80,10 +80,10 @@ class DetectConfig:
             member gates (``member_relative_risk`` × their median risk, the content gate from
             their content): a small, clearly risky operation inside a large community of
             mildly unusual legitimate users. Above 1 disables it.
-        crowd_tail_share / crowd_tail_content_ratio: a community's suspicious core that is
-            less than ``crowd_tail_share`` of the community's tied members is a campaign only
-            when its requests carry at least ``crowd_tail_content_ratio`` times the
-            distillation content share of those other members: otherwise it is the riskiest
+        crowd_tail_share: a community's suspicious core that is less than this share of the
+            community's tied members is a campaign only when it still scores as one
+            (``campaign_threshold``) with its distillation content counted in excess of
+            those other members' (``campaigns._crowd_tail``): otherwise it is the riskiest
             tail of a crowd (the youngest, unverified few among hundreds of developers linked
             by the same kind of coding prompts), not an operation. No effect without text.
         crowd_tail_max_content: ... and a core whose requests carry at least this share of
@@ -95,7 +95,9 @@ class DetectConfig:
             the campaign whatever its own risk (too few requests to have one) when at least
             this share of its requests carries distillation content (text needed).
         min_campaign_accounts: smallest campaign (accounts).
-        min_campaign_events: smallest campaign (events).
+        min_campaign_events: smallest campaign (events); a graph campaign of at least
+            ``family_crowd_min_accounts`` accounts of ``family_crowd_min_orgs``
+            organisations needs only ``family_crowd_min_events`` (``campaigns._events_floor``).
         family_crowd_min_accounts: a template family is campaign evidence on its own (see
             ``detect/families.py``) when at least this many of its users fit; 0 disables it.
         family_crowd_min_orgs: ... it is used by at least this many organisations (one
@@ -109,8 +111,8 @@ class DetectConfig:
             accounts touching a popular template once do not).
         family_crowd_min_events: a family crowd that no campaign holds yet becomes a campaign
             of its own with at least this many requests (``min_campaign_events`` applies to
-            graph communities; a crowd is already several organisations' accounts on one rare
-            wrapper, and a slow-and-low fleet's first requests are one per account).
+            smaller graph communities; a crowd is already several organisations' accounts on
+            one rare wrapper, and a slow-and-low fleet's first requests are one per account).
         verbatim_crowd_signals: signals that make an identical prompt without a template
             family a shared probe when accounts of two organisations or more send it
             (:func:`distillguard.detect.families.verbatim_groups`); empty disables.
@@ -212,7 +214,6 @@ class DetectConfig:
     member_relative_risk: float = 0.5
     anchor_min_share: float = 0.1
     crowd_tail_share: float = 0.25
-    crowd_tail_content_ratio: float = 1.5
     crowd_tail_max_content: float = 0.75
     lead_account_max_share: float = 0.5
     attach_min_content: float = 0.5

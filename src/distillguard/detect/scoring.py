@@ -375,6 +375,7 @@ def score_community(
     scores: Sequence[AccountScore],
     behaviour_share: float,
     identity_share: float = 0.0,
+    distill: float | None = None,
 ) -> CommunityScore:
     """Score a community from its core members' features and own scores.
 
@@ -385,6 +386,9 @@ def score_community(
             (template, timing, content) rather than infrastructure.
         identity_share: share of core members sharing a payment instrument or a creation
             burst with another member while belonging to different organisations.
+        distill: the content term to use instead of the core's request-weighted
+            ``distill_share`` (the crowd-tail test scores a core's content in excess of the
+            crowd around it: ``campaigns._crowd_tail``).
 
     Members scored by the privacy-mode model (:data:`PRIVACY_WEIGHTS`) are judged with
     :data:`PRIVACY_COMMUNITY_WEIGHTS`.
@@ -393,7 +397,8 @@ def score_community(
     events = sum(_f(r, "n_events") for r in core)
     if n == 0 or events <= 0:
         return CommunityScore(0.0, {}, 0, 0)
-    distill = sum(_f(r, "distill_share") * _f(r, "n_events") for r in core) / events
+    if distill is None:
+        distill = sum(_f(r, "distill_share") * _f(r, "n_events") for r in core) / events
     orgs = {r.get("org_id") or f"~{r.get('account_id')}" for r in core}
     terms = {
         "distill": distill,
