@@ -445,20 +445,31 @@ def test_established_account_is_not_a_lone_suspect_on_its_own_risk() -> None:
     assert verdicts(DetectConfig(established_min_age_days=0))["harness"][0] == "suspect"
 
 
+#: The four accounts of a crowd's tail (or of an operation inside the crowd) in these tests.
+_TAIL = tuple(f"t{i}" for i in range(4))
+
+
+def _developers(content: float) -> list[dict[str, object]]:
+    """Sixty aged, verified developers who do not ask for the max_tokens cap."""
+    return [
+        {**_row(f"d{i:02d}", content, age=400.0), "verified": 1, "max_tokens_cap_share": 0.0}
+        for i in range(60)
+    ]
+
+
+def _young_tail(content: float) -> list[dict[str, object]]:
+    """Four young, unverified accounts of the tail, not asking for the cap either."""
+    return [{**_row(a, content), "max_tokens_cap_share": 0.0} for a in _TAIL]
+
+
 def test_the_riskiest_tail_of_a_crowd_is_not_a_campaign() -> None:
     """Regression (a held-out scenario with many developers, scale 0.1: FPR 1.6 %): 467
     developers tied by the same kind of coding prompts formed one community; its 14 youngest,
     unverified members scored as a campaign of their own."""
-    crowd = [
-        {**_row(f"d{i:02d}", 0.35, age=400.0), "verified": 1, "max_tokens_cap_share": 0.0}
-        for i in range(60)
-    ]
-    tail = [{**_row(f"t{i}", 0.45), "max_tokens_cap_share": 0.0} for i in range(4)]
+    crowd, tail = _developers(0.35), _young_tail(0.45)
     assert _decide(crowd + tail) == []
     # Without the test, the tail is a "campaign" (what the scan used to report).
-    assert _decide(crowd + tail, DetectConfig(crowd_tail_share=0.0)) == [
-        tuple(f"t{i}" for i in range(4))
-    ]
+    assert _decide(crowd + tail, DetectConfig(crowd_tail_share=0.0)) == [_TAIL]
     # A small operation inside the same crowd sends far more distillation content than it.
     ops = [_row(f"t{i}", 1.0) for i in range(4)]
     assert _decide(crowd + ops) == [tuple(f"t{i}" for i in range(4))]
@@ -483,21 +494,13 @@ def test_a_crowd_tail_is_judged_on_its_content_in_excess_of_the_crowds() -> None
     scenarios (FPR 1.1-1.4 %); a careful release chaser among developers who adopt the new
     model too sent 0.58 against their 0.38 (a ratio of 1.5, "a tail") and was not found. What
     exceeds the crowd's content is counted, and the rest of the score decides."""
-    crowd = [
-        {**_row(f"d{i:02d}", 0.20, age=400.0), "verified": 1, "max_tokens_cap_share": 0.0}
-        for i in range(60)
-    ]
-    devs = [{**_row(f"t{i}", 0.41), "max_tokens_cap_share": 0.0} for i in range(4)]
+    crowd, devs = _developers(0.20), _young_tail(0.41)
     assert _decide(crowd + devs) == []
-    assert _decide(crowd + devs, DetectConfig(crowd_tail_share=0.0)) == [
-        tuple(f"t{i}" for i in range(4))
-    ]
-    crowd = [{**r, "distill_share": 0.38} for r in crowd]
+    assert _decide(crowd + devs, DetectConfig(crowd_tail_share=0.0)) == [_TAIL]
     chasers = [
-        {**_row(f"t{i}", 0.58, age=120.0), "verified": 1, "max_tokens_cap_share": 0.6}
-        for i in range(4)
+        {**_row(a, 0.58, age=120.0), "verified": 1, "max_tokens_cap_share": 0.6} for a in _TAIL
     ]
-    assert _decide(crowd + chasers) == [tuple(f"t{i}" for i in range(4))]
+    assert _decide(_developers(0.38) + chasers) == [_TAIL]
 
 
 def test_a_split_never_leaves_a_one_account_campaign() -> None:
