@@ -15,8 +15,8 @@ by tests of code that consumes signals.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import ClassVar, Protocol, runtime_checkable
+from collections.abc import Callable, Mapping, Sequence
+from typing import ClassVar, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -135,18 +135,45 @@ class PhraseSignal:
         return self._cues.matched_phrases(prompt)
 
 
-_STACKS: dict[tuple[int, ...], npt.NDArray[np.float32]] = {}
 _CHUNK = 1 << 20
+_T = TypeVar("_T")
+#: Per model set: the models themselves (an id is reused once its object is freed, so a hit
+#: must be the same objects) and what was derived from them.
+_STACKS: dict[tuple[int, ...], tuple[tuple[LinearModel, ...], npt.NDArray[np.float32]]] = {}
+_MAX_SETS = 16
+
+
+def _per_models(
+    cache: dict[tuple[int, ...], tuple[tuple[LinearModel, ...], _T]],
+    models: Sequence[LinearModel],
+    build: Callable[[], _T],
+) -> _T:
+    """``build()`` once per set of model *objects*, cached while they are the same objects.
+
+    Keyed by ``id``s, checked by identity: a model loaded again (after retraining, or a
+    user's model replacing a freed one) can get a freed model's id, and must not be scored
+    with the freed model's weights. Holds at most ``_MAX_SETS`` sets (oldest dropped).
+    """
+    key = tuple(id(m) for m in models)
+    hit = cache.get(key)
+    if hit is not None and all(a is b for a, b in zip(hit[0], models, strict=True)):
+        return hit[1]
+    value = build()
+    cache.pop(key, None)
+    while len(cache) >= _MAX_SETS:
+        cache.pop(next(iter(cache)))
+    cache[key] = (tuple(models), value)
+    return value
 
 
 def _stacked_hash_logits(batch: TokenBatch, models: Sequence[LinearModel]) -> F32:
     """Hashed-n-gram logits of several models at once (same size, normalisation and tf),
     length weight included: one gather and one segment sum."""
-    key = tuple(id(m) for m in models)
-    w = _STACKS.get(key)
-    if w is None:
-        w = np.ascontiguousarray(np.stack([m.w_hash for m in models], axis=1), dtype=np.float32)
-        _STACKS[key] = w
+    w = _per_models(
+        _STACKS,
+        models,
+        lambda: np.ascontiguousarray(np.stack([m.w_hash for m in models], axis=1), np.float32),
+    )
     dim, norm, tf = models[0].dim, models[0].norm_tokens, models[0].tf
     mask = np.uint64(dim - 1)
     out: F32
@@ -173,23 +200,25 @@ def _stacked_hash_logits(batch: TokenBatch, models: Sequence[LinearModel]) -> F3
     return out
 
 
-_UNIONS: dict[tuple[int, ...], tuple[CueTable, npt.NDArray[np.float32]]] = {}
+_UNIONS: dict[
+    tuple[int, ...],
+    tuple[tuple[LinearModel, ...], tuple[CueTable, npt.NDArray[np.float32]]],
+] = {}
 
 
 def _union_cues(models: Sequence[LinearModel]) -> tuple[CueTable, npt.NDArray[np.float32]]:
     """One cue table for several models and their weights over it (phrases x models)."""
-    key = tuple(id(m) for m in models)
-    hit = _UNIONS.get(key)
-    if hit is None:
+
+    def build() -> tuple[CueTable, npt.NDArray[np.float32]]:
         phrases = tuple(dict.fromkeys(p for m in models for p in m.cues.phrases))
         index = {p: i for i, p in enumerate(phrases)}
         w = np.zeros((len(phrases), len(models)), dtype=np.float32)
         for j, m in enumerate(models):
             for i, p in enumerate(m.cues.phrases):
                 w[index[p], j] = m.w_cue[i]
-        hit = (cue_table(phrases), w)
-        _UNIONS[key] = hit
-    return hit
+        return cue_table(phrases), w
+
+    return _per_models(_UNIONS, models, build)
 
 
 def score_signals(signals: Mapping[str, Signal], batch: TokenBatch) -> dict[str, F32]:

@@ -142,10 +142,11 @@ def cue_matches(batch: TokenBatch, cues: CueTable) -> tuple[I64, I64]:
     """Cached :meth:`CueTable.match` for one batch and one cue table."""
     key = f"cues:{id(cues)}"
     hit = batch.cache.get(key)
-    if hit is None:
-        hit = cues.match(batch)
+    # the table itself is kept with its matches: a freed table's id can be reused
+    if not (isinstance(hit, tuple) and hit[0] is cues):
+        hit = (cues, cues.match(batch))
         batch.cache[key] = hit
-    out: tuple[I64, I64] = hit  # type: ignore[assignment]
+    out: tuple[I64, I64] = hit[1]
     return out
 
 
