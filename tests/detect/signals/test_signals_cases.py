@@ -227,6 +227,11 @@ def test_a_model_with_a_freed_models_id_is_scored_with_its_own_weights() -> None
     base._UNIONS[(id(other),)] = (stale, (model.cues, model.w_cue[:, None]))
     got = type(SIGNALS["jailbreak"])(other).score(prompts, [None] * len(prompts))
     assert np.allclose(got, want, atol=1e-6) and (got < 0.5).all()
+    # the caches stay bounded however many model sets go through them
+    for _ in range(3 * base._MAX_SETS):
+        again = replace(model, cues=cue_table(model.cues.phrases))
+        type(SIGNALS["jailbreak"])(again).score(prompts[:1], [None])
+    assert len(base._STACKS) <= base._MAX_SETS and len(base._UNIONS) <= base._MAX_SETS
     batch = tokenize(prompts)
     batch.cache[f"cues:{id(other.cues)}"] = (model.cues, (np.zeros(0, np.int64),) * 2)
     assert len(cue_matches(batch, other.cues)[0]) == len(other.cues.match(batch)[0])

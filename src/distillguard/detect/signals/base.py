@@ -159,9 +159,10 @@ def _per_models(
     if hit is not None and all(a is b for a, b in zip(hit[0], models, strict=True)):
         return hit[1]
     value = build()
-    cache.pop(key, None)
-    while len(cache) >= _MAX_SETS:
-        cache.pop(next(iter(cache)))
+    # annotate scores parts of a batch on threads: list() copies the keys in one step, and
+    # pop(k, None) tolerates another thread having dropped the same set first
+    for old in list(cache)[: max(0, len(cache) - _MAX_SETS + 1)]:
+        cache.pop(old, None)
     cache[key] = (tuple(models), value)
     return value
 
