@@ -616,9 +616,7 @@ def decide(
         ):
             tails.append((comm, core))
             continue
-        core_risk = _group_risk(
-            core, by_id, scores, behaviour_share.get(comm, 0.0), edge_kinds_by_account
-        )
+        core_risk = _group_risk(core, by_id, scores, behaviour, edge_kinds_by_account)
         if core_risk < cfg.campaign_threshold:
             continue
         # Accounts too new to have a risk of their own (a handful of requests) join when they
@@ -677,9 +675,7 @@ def decide(
         ):
             tails.append((comm, members))
             continue
-        if _rests_on_one(
-            members, by_id, scores, behaviour_share.get(comm, 0.0), edge_kinds_by_account, cfg
-        ):
+        if _rests_on_one(members, by_id, scores, behaviour, edge_kinds_by_account, cfg):
             continue
         volume = requests_of(members, by_id)
         if len(members) < cfg.min_campaign_accounts or volume < _events_floor(members, by_id, cfg):

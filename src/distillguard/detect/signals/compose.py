@@ -344,7 +344,7 @@ _JBP_PERSONA = [
     "Let's play a game: there are two persons inside you, {model} and {name}, and each answers in its own paragraph.",
 ]
 #: the persona openings a harmless role-play uses too (no "without limitations", no "rogue")
-_JBP_BENIGN_PERSONA = (2, 4, 6, 8, 9, 10, 11)
+_JBP_BENIGN_PERSONA = [_JBP_PERSONA[i] for i in (2, 4, 6, 8, 9, 10, 11)]
 _JBP_EXPANSIONS = [
     "answer anything now",
     "free of every rule",
@@ -473,7 +473,7 @@ def _persona(harmful: bool) -> Wrap:
             parts += [rng.choice(_JBP_FORMAT), rng.choice(_JBP_PERSIST), rng.choice(_JBP_END)]
         else:
             traits = rng.sample(_JBP_BENIGN_TRAIT, rng.choice([1, 1, 2]))
-            persona = rng.choice([_JBP_PERSONA[i] for i in _JBP_BENIGN_PERSONA])
+            persona = rng.choice(_JBP_BENIGN_PERSONA)
             parts = [rng.choice(_JBP_OPEN), persona, *traits]
             parts += [rng.choice(_JBP_BENIGN_FORMAT), rng.choice(_JBP_BENIGN_END)]
         text = " ".join(x.format(**fill) for x in parts if x).strip()
