@@ -219,7 +219,7 @@ def _scan(lines: list[bytes], limit: int, keep_text: bool, out: _Fields) -> byte
     )
     modf, epoch, us_unit, utc = math.modf, _EPOCH, _US, UTC
     for i, line in enumerate(lines):
-        if not line or line.isspace():
+        if not line or (line.__class__ is bytes and line.isspace()):  # views are not blank
             continue
         try:
             ev = dec(line)

@@ -26,7 +26,7 @@ from distillguard.events import ARROW_SCHEMA, Event, decode_event, event_row
 from distillguard.events.model import Account, Client, Message, Params, Response, Usage
 from distillguard.events.validate import _check_text_sizes, normalise
 from distillguard.ingest.base import ReadOptions, Rejected, TableChunk, preview
-from distillguard.ingest.compression import CorruptStream, iter_line_batches
+from distillguard.ingest.compression import CorruptStream, iter_line_batches, iter_line_views
 
 
 def _strict_mirror(cls: type[Any], swap: dict[type[Any], type[Any]]) -> type[Any]:
@@ -160,7 +160,7 @@ class JsonlReader:
         elif fast and options.option("direct_writes", True):
             from distillguard.ingest.direct import BLOCK_LINES
 
-            batches = _line_batches(path, options, source, damage, BLOCK_LINES)
+            batches = _line_batches(path, options, source, damage, BLOCK_LINES, views=True)
             yield from _direct_chunks(batches, damage, source, limit, keep_text)
             return
         elif fast:
@@ -207,7 +207,8 @@ def _direct_chunks(
 
     # The blocks' files live in a directory of this run: if the caller stops early (a store
     # error), the files of blocks prepared but not written go with it. A third thread writes
-    # them (os.writev, GIL released), so that validation only hands the lines over.
+    # them (os.writev, GIL released), so that validation only hands the lines over, and
+    # removes them once written to the store.
     with (
         tempfile.TemporaryDirectory(prefix="dg-ingest-", ignore_cleanup_errors=True) as tmp,
         ThreadPoolExecutor(1, thread_name_prefix="dg-blockfile") as writer,
@@ -302,10 +303,18 @@ def _line_batches(
     source: str,
     rejected: list[Rejected],
     max_lines: int = 10_000,
+    *,
+    views: bool = False,
 ) -> Iterator[tuple[int, list[bytes]]]:
-    """Line batches; a damaged stream becomes one rejection appended to ``rejected``."""
+    """Line batches; a damaged stream becomes one rejection appended to ``rejected``.
+
+    With ``views``, lines are ``memoryview``s of the blocks read (``iter_line_views``;
+    empty and whitespace-led lines are ``bytes``): for readers that only decode, measure
+    and write them.
+    """
+    split = iter_line_views if views else iter_line_batches
     try:
-        yield from iter_line_batches(path, max_lines=min(options.batch_size, max_lines))
+        yield from split(path, max_lines=min(options.batch_size, max_lines))  # type: ignore[misc]
     except CorruptStream as exc:
         rejected.append(
             Rejected(
