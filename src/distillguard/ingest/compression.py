@@ -11,7 +11,7 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 import numpy as np
 import zstandard
@@ -167,29 +167,8 @@ def iter_line_batches(
         CorruptStream: with ``.partial`` (the unfinished line) and ``.line`` set, after every
             complete line before the damage has been yielded.
     """
-    rest = b""
-    line_no = 1
-    pending: list[bytes] = []
-    try:
-        for block in iter_blocks(path, block_size):
-            parts = block.split(b"\n")
-            if rest:  # only the first line continues the previous block: no copy of the block
-                parts[0] = rest + parts[0]
-            rest = parts.pop()
-            pending.extend(parts)
-            while len(pending) >= max_lines:
-                out, pending = pending[:max_lines], pending[max_lines:]
-                yield line_no, out
-                line_no += len(out)
-    except CorruptStream as exc:
-        if pending:
-            yield line_no, pending
-            line_no += len(pending)
-        raise CorruptStream(exc.reason, partial=rest, line=line_no) from None
-    if rest:
-        pending.append(rest)
-    if pending:
-        yield line_no, pending
+    rest: list[bytes] = []
+    return _batched(_split_copies(path, block_size, rest), max_lines, rest)
 
 
 #: A line of :func:`iter_line_views`: a view into a block read from the file, or bytes.
@@ -215,27 +194,26 @@ def iter_line_views(
     Raises:
         CorruptStream: as :func:`iter_line_batches`.
     """
-    rest: list[bytes] = []  # pieces of a line that continues into the next block
+    rest: list[bytes] = []
+    return _batched(_split_views(path, block_size, rest), max_lines, rest)
+
+
+_L = TypeVar("_L", bytes, Line)
+
+
+def _batched(
+    splits: Iterator[list[_L]], max_lines: int, rest: list[bytes]
+) -> Iterator[tuple[int, list[_L]]]:
+    """Batches of at most ``max_lines`` of the lines ``splits`` yields, numbered from 1.
+
+    ``rest`` holds the pieces of the line the splitter has not finished: the partial line
+    of a :class:`CorruptStream` raised after every complete line has been yielded.
+    """
     line_no = 1
-    pending: list[Line] = []
+    pending: list[_L] = []
     try:
-        for block in iter_blocks(path, block_size):
-            data = np.frombuffer(block, np.uint8)
-            ends = np.flatnonzero(data == _NL)
-            if not len(ends):
-                rest.append(block)
-                continue
-            cut = int(ends[0])
-            if rest:
-                rest.append(block[:cut])
-                pending.append(b"".join(rest))
-                rest = []
-            else:
-                pending.append(_line(block, 0, cut))
-            pending.extend(_views(block, data, ends))
-            tail = int(ends[-1]) + 1
-            if tail < len(block):
-                rest.append(block[tail:])
+        for lines in splits:
+            pending.extend(lines)
             while len(pending) >= max_lines:
                 out, pending = pending[:max_lines], pending[max_lines:]
                 yield line_no, out
@@ -245,10 +223,48 @@ def iter_line_views(
             yield line_no, pending
             line_no += len(pending)
         raise CorruptStream(exc.reason, partial=b"".join(rest), line=line_no) from None
-    if rest:
-        pending.append(b"".join(rest))
     if pending:
         yield line_no, pending
+
+
+def _split_copies(path: Path, block_size: int, rest: list[bytes]) -> Iterator[list[bytes]]:
+    """The lines of each block (``bytes.split``), then the unfinished last one."""
+    for block in iter_blocks(path, block_size):
+        parts = block.split(b"\n")
+        if rest:  # only the first line continues the previous block: no copy of the block
+            parts[0] = b"".join(rest) + parts[0]
+            rest.clear()
+        tail = parts.pop()
+        if tail:
+            rest.append(tail)
+        yield parts
+    if rest:
+        yield [b"".join(rest)]
+
+
+def _split_views(path: Path, block_size: int, rest: list[bytes]) -> Iterator[list[Line]]:
+    """The lines of each block as views (numpy finds the newlines), then the last one."""
+    for block in iter_blocks(path, block_size):
+        data = np.frombuffer(block, np.uint8)
+        ends = np.flatnonzero(data == _NL)
+        if not len(ends):
+            rest.append(block)
+            continue
+        cut = int(ends[0])
+        lines: list[Line]
+        if rest:
+            rest.append(block[:cut])
+            lines = [b"".join(rest)]
+            rest.clear()
+        else:
+            lines = [_line(block, 0, cut)]
+        lines += _views(block, data, ends)
+        tail = int(ends[-1]) + 1
+        if tail < len(block):
+            rest.append(block[tail:])
+        yield lines
+    if rest:
+        yield [b"".join(rest)]
 
 
 def _line(block: bytes, start: int, end: int) -> Line:
