@@ -78,13 +78,13 @@ def sim_lines(tmp_path_factory: pytest.TempPathFactory) -> list[bytes]:
 def _rows_per_write(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Spy on the direct path's store writes: the rows of each call, in order."""
     rows: list[int] = []
-    real = direct.write_blocks
+    real = direct.BlockSink.write
 
-    def spy(store: Store, blocks: list[BlockWrite], parser: Any = None) -> Any:
+    def spy(self: direct.BlockSink, blocks: list[BlockWrite]) -> Any:
         rows.append(sum(b.rows for b in blocks))
-        return real(store, blocks, parser)
+        return real(self, blocks)
 
-    monkeypatch.setattr("distillguard.ingest.run.write_blocks", spy)
+    monkeypatch.setattr(direct.BlockSink, "write", spy)
     return rows
 
 
@@ -313,3 +313,103 @@ def test_many_groups_validated_ahead_store_what_the_per_line_path_stores(
     assert got[True][0][2] >= 150  # the repeated lines, less the bad ones, are duplicates
     assert got[True][1].equals(got[False][1])
     assert got[True][2] == got[False][2] == got[True][0][3] > 10
+
+
+def _groups(sim_lines: list[bytes], n: int, size: int = 100) -> tuple[list[bytes], list[Any]]:
+    """``n`` groups of one clean run of ``size`` lines each (and the lines)."""
+    lines = [line for line in sim_lines if line.strip()][: n * size]
+    groups = []
+    for i in range(n):
+        block = scan_block(1 + size * i, lines[size * i : size * (i + 1)], "f.jsonl", LIMIT, False)
+        (part,) = prepare_block(block)
+        assert isinstance(part, BlockWrite)
+        groups.append([part])
+    return lines, groups
+
+
+def _committed(store: DuckDBStore) -> int:
+    """Rows another connection sees (committed ones only)."""
+    cur = store.con.cursor()
+    try:
+        return int(cur.execute("SELECT count(*) FROM events").fetchall()[0][0])
+    finally:
+        cur.close()
+
+
+def test_sink_commits_groups_a_row_group_at_a_time(sim_lines: list[bytes], tmp_path: Path) -> None:
+    lines, groups = _groups(sim_lines, 5)
+    ref = flatten_lines(1, lines, "f.jsonl", LIMIT, False)[0]
+    with DuckDBStore(tmp_path / "s.duckdb") as store:
+        sink = direct.BlockSink(store, rows=200)
+        assert sink.write(groups[0]) == []  # in the transaction, not committed yet
+        assert _committed(store) == 0
+        assert groups[0][0].path.exists()  # kept until the commit, for a redo
+        done = sink.write(groups[1])
+        assert [(r.inserted, rej, n) for r, rej, n in done] == [(100, [], 100), (100, [], 100)]
+        assert _committed(store) == 200
+        assert not groups[0][0].path.exists()
+        assert sink.write(groups[2]) == []
+        done = sink.write(groups[3]) + sink.write(groups[4]) + sink.flush()
+        assert sum(r.inserted for r, _, _ in done) == 300
+        stored = store.sql(_ORDER)
+    with DuckDBStore(":memory:") as s2:
+        s2.write(ref)
+        assert stored.equals(s2.sql(_ORDER))
+
+
+def test_sink_redoes_a_refused_transaction_group_by_group(
+    sim_lines: list[bytes], tmp_path: Path
+) -> None:
+    lines, groups = _groups(sim_lines, 2)
+    spoiled = groups[1][0]
+    order = list(range(spoiled.rows))
+    order[0], order[1] = 1, 0
+    spoiled.py = spoiled.py.take(pa.array(order))  # DuckDB refuses it: the rows do not line up
+    ref = flatten_lines(1, lines, "f.jsonl", LIMIT, False)[0]
+    with DuckDBStore(tmp_path / "s.duckdb") as store:
+        statements: list[int] = []
+        real = store.write_select
+
+        def spy(*args: Any, **kwargs: Any) -> Any:
+            statements.append(args[-1])
+            return real(*args, **kwargs)
+
+        store.write_select = spy  # type: ignore[method-assign]
+        sink = direct.BlockSink(store, rows=200)
+        assert sink.write(groups[0]) == []
+        done = sink.write(groups[1])  # refused: rolled back, both groups written again
+        assert [(r.inserted, rej, n) for r, rej, n in done] == [(100, [], 100), (100, [], 100)]
+        assert sink.flush() == []
+        # group 1 in the transaction, group 2 refused; then group 1 alone, group 2 refused
+        # alone (it takes the per-line path).
+        assert statements == [100, 100, 100, 100]
+        stored = store.sql(_ORDER)
+    assert not any(g[0].path.exists() for g in groups)
+    with DuckDBStore(":memory:") as s2:
+        s2.write(ref)
+        assert stored.equals(s2.sql(_ORDER))
+
+
+def test_sink_abort_stores_nothing_of_the_open_transaction(
+    sim_lines: list[bytes], tmp_path: Path
+) -> None:
+    _lines, groups = _groups(sim_lines, 3)
+    with DuckDBStore(tmp_path / "s.duckdb") as store:
+        sink = direct.BlockSink(store, rows=200)
+        sink.write(groups[0])
+        sink.write(groups[1])  # committed
+        sink.write(groups[2])
+        sink.abort()
+        assert _committed(store) == 200
+        assert int(store.sql("SELECT count(*) AS n FROM events").column(0)[0].as_py()) == 200
+    assert not any(g[0].path.exists() for g in groups)
+
+
+def test_sink_without_transactions_writes_at_once(sim_lines: list[bytes]) -> None:
+    _lines, groups = _groups(sim_lines, 2)
+    store = MemoryStore()
+    sink = direct.BlockSink(store, rows=200)
+    done = sink.write(groups[0])
+    assert [(r.inserted, n) for r, _, n in done] == [(100, 100)]
+    assert store.events().num_rows == 100
+    assert sink.flush() == []

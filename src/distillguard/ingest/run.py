@@ -19,7 +19,7 @@ from distillguard.errors import InputError
 from distillguard.events import Event, events_to_arrow
 from distillguard.events.validate import DEFAULT_MAX_TEXT_CHARS
 from distillguard.ingest.base import ReadOptions, Rejected, TableChunk, TableReader
-from distillguard.ingest.direct import write_blocks
+from distillguard.ingest.direct import BlockSink, Written
 from distillguard.ingest.jsonl import rebuild_rejection
 from distillguard.ingest.progress import Progress
 from distillguard.ingest.quarantine import QuarantineWriter
@@ -253,27 +253,46 @@ def _ingest_one(
     bar: Progress,
 ) -> SourceReport:
     read = accepted = duplicates = quarantined = 0
-    # Each batch commits on its own: measured, one transaction per 200k-1M rows was no faster
-    # and made DuckDB hold the uncommitted rows in memory (docs/benchmarks.md, "Ingest").
-    for chunk in _chunks(path, fmt, options):
-        rejected, n = chunk.rejected, chunk.read
-        if chunk.blocks:
-            res, rejects, n = write_blocks(store, chunk.blocks)
-            source = options.source_name or str(path)
-            rejected = [rebuild_rejection(r, source) for r in rejects]
+    source = options.source_name or str(path)
+    # Groups of clean JSONL runs commit a row group at a time (``BlockSink``); other batches
+    # commit on their own: measured, one transaction per 200k-1M rows was no faster and
+    # made DuckDB hold the uncommitted rows in memory (docs/benchmarks.md, "Ingest").
+    sink = BlockSink(store)
+
+    def record(done: list[Written]) -> None:
+        nonlocal accepted, duplicates
+        for res, rejects, n in done:
             accepted += res.inserted
             duplicates += res.duplicates
-        elif chunk.table.num_rows:
-            res = store.write(_conform(chunk.table))
-            accepted += res.inserted
-            duplicates += res.duplicates
+            keep([rebuild_rejection(r, source) for r in rejects], n)
+
+    def keep(rejected: list[Rejected], n: int) -> None:
+        nonlocal read, quarantined
         for rej in rejected:
             qwriter.write(rej)
             if len(samples) < SAMPLE_ERRORS:
                 samples.append(str(rej))
         read += n
         quarantined += len(rejected)
-        bar.advance(path, chunk.read)
+
+    try:
+        for chunk in _chunks(path, fmt, options):
+            if chunk.blocks:
+                record(sink.write(chunk.blocks))
+            else:
+                record(sink.flush())  # file order: what came before is committed first
+                if chunk.table.num_rows:
+                    res = store.write(_conform(chunk.table))
+                    accepted += res.inserted
+                    duplicates += res.duplicates
+                keep(chunk.rejected, chunk.read)
+            bar.advance(path, chunk.read)
+        record(sink.flush())
+    except (InputError, OSError):
+        sink.flush()  # the file cannot be read further: what was written stays, as before
+        raise
+    finally:
+        sink.abort()  # stopped by anything else: the uncommitted groups are not stored
     bar.done(path)
     note = "empty: no records" if read == 0 else ""
     return SourceReport(str(path), fmt, read, accepted, duplicates, quarantined, note)

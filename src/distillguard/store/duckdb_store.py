@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Mapping
 from datetime import datetime
@@ -181,7 +182,10 @@ class DuckDBStore:
                 raise StoreError(f"{self.path}: write failed: {exc}") from exc
             finally:
                 for name in tables:
-                    self.con.unregister(name)
+                    # In a transaction the failed statement aborted, DuckDB refuses this too;
+                    # the name is then replaced by the next registration under it.
+                    with contextlib.suppress(duckdb.Error):
+                        self.con.unregister(name)
         return WriteResult(inserted, rows - inserted)
 
     def _stored_count(self, keys: str, window: str) -> int:
