@@ -21,11 +21,16 @@ must not grow with the input size. ``--memory-limit`` sets the store's DuckDB
     .venv/bin/python benchmarks/bench_ingest.py --full     # 100 MB, 1 GB and 5 GB
     .venv/bin/python benchmarks/bench_ingest.py --sizes 1024 --memory-limit 1GB
     .venv/bin/python benchmarks/bench_ingest.py --sizes 1024 --no-per-line --ahead 1 3
+    .venv/bin/python benchmarks/bench_ingest.py --sizes 1024 --no-per-line --split 10
+
+With ``--split N`` each input is also cut into N files and every variant loads the
+directory (DuckDB's ``read_json`` a glob of it): the row labelled ``1 GB/10``.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import random
@@ -159,6 +164,17 @@ def generate(path: Path, target_bytes: int, seed: int = 7) -> int:
     return n
 
 
+def _split(src: Path, folder: Path, n: int, total: int) -> Path:
+    """``src`` (``total`` lines) cut into ``n`` files of about as many lines, in ``folder``."""
+    folder.mkdir()
+    step = -(-total // n)
+    with src.open("rb") as fh:
+        for i in range(n):
+            with (folder / f"part-{i:03d}.jsonl").open("wb") as out:
+                out.writelines(itertools.islice(fh, step))
+    return folder
+
+
 def _peak_rss_mb() -> tuple[float, float]:
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
@@ -172,8 +188,9 @@ def child(kind: str, src: Path, db: Path, memory_limit: str = "") -> None:
         import duckdb
 
         con = duckdb.connect(str(db))
+        pattern = f"{src}/*.jsonl" if src.is_dir() else str(src)  # a split input: every part
         con.execute(
-            f"CREATE TABLE t AS SELECT * FROM read_json('{src}', format='newline_delimited')"
+            f"CREATE TABLE t AS SELECT * FROM read_json('{pattern}', format='newline_delimited')"
         ).fetchall()
         n = int(con.execute("SELECT count(*) FROM t").fetchall()[0][0])
         con.close()
@@ -242,6 +259,13 @@ def main() -> None:
         "(distillguard.ingest.direct.GROUPS_AHEAD; 'ours' uses the default)",
     )
     ap.add_argument(
+        "--split",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also load each input split into N files (a directory of logs), every variant",
+    )
+    ap.add_argument(
         "--baseline",
         metavar="SRC",
         help="also load each file with the distillguard package under SRC (e.g. an older "
@@ -284,6 +308,18 @@ def main() -> None:
                     f.unlink()
             rows.append((size, lines, results))
             print(size, results, f"load {os.getloadavg()[0]:.1f}", file=sys.stderr, flush=True)
+            if args.split > 1:
+                parts = _split(src, work / f"parts-{size}mb", args.split, lines)
+                results = []
+                for i, (_label, kind, path) in enumerate(variants):
+                    limit = mem if kind != "duckdb" else ""
+                    res = _run_child(kind, parts, work / f"s{i}-{size}.duckdb", path, limit)
+                    assert res["n"] == lines, (kind, res, lines)
+                    results.append(res)
+                    for f in work.glob("*.duckdb*"):
+                        f.unlink()
+                rows.append((-size, lines, results))  # negative: the split row
+                shutil.rmtree(parts)
             src.unlink()
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -294,7 +330,9 @@ def main() -> None:
     print(head)
     print("-" * len(head))
     for size, lines, results in rows:
-        label = f"{size} MB" if size < 1024 else f"{size // 1024} GB"
+        split = f"/{args.split}" if size < 0 else ""
+        size = abs(size)
+        label = (f"{size} MB" if size < 1024 else f"{size // 1024} GB") + split
         line = f"{label:>8} {lines:>10,}"
         d_eps = results[0]["n"] / results[0]["s"]
         for i, res in enumerate(results):

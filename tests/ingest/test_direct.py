@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -413,3 +414,65 @@ def test_sink_without_transactions_writes_at_once(sim_lines: list[bytes]) -> Non
     assert [(r.inserted, n) for r, _, n in done] == [(100, 100)]
     assert store.events().num_rows == 100
     assert sink.flush() == []
+
+
+def test_many_files_are_counted_per_file_and_commit_across_files(
+    sim_lines: list[bytes], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Small blocks and groups so that each file is a few groups, and a transaction spans
+    # files; a damaged gzip file and a file no reader takes sit among them.
+    monkeypatch.setattr("distillguard.ingest.direct.BLOCK_LINES", 100)
+    monkeypatch.setattr("distillguard.ingest.direct.GROUP_ROWS", 200)
+    monkeypatch.setattr("distillguard.ingest.direct.COMMIT_ROWS", 700)
+    lines = [line for line in sim_lines if line.strip()][:2600]
+    assert len(lines) == 2600
+    lines[130] = b'{"ts": "yesterday", "account_id": "x"}'
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    sizes = [430, 370, 610, 190, 460, 540]
+    start = 0
+    for i, n in enumerate(sizes):
+        data = b"\n".join(lines[start : start + n]) + b"\n"
+        if i == 3:  # truncated gzip: what is before the damage lands, the rest is one rejection
+            whole = gzip.compress(data)
+            (folder / f"{i}.jsonl.gz").write_bytes(whole[: len(whole) * 2 // 3])
+        else:
+            (folder / f"{i}.jsonl").write_bytes(data)
+        start += n
+    (folder / "2b.bin").write_bytes(b"\x00\x01 not a log at all")
+    # The files of the groups in each transaction committed.
+    committed: list[set[str]] = []
+    real_flush = direct.BlockSink.flush
+
+    def spy(self: direct.BlockSink) -> Any:
+        files = {Path(b.source).name for blocks, _ in self._open for b in blocks}
+        if files:
+            committed.append(files)
+        return real_flush(self)
+
+    monkeypatch.setattr(direct.BlockSink, "flush", spy)
+    with DuckDBStore(tmp_path / "all.duckdb") as store:
+        rep = ingest_paths([folder], store)
+        stored = store.sql(_ORDER)
+    assert [Path(r.path).name for r in rep.rejected_sources] == ["2b.bin"]
+    assert [Path(s.path).name for s in rep.sources] == [
+        "0.jsonl", "1.jsonl", "2.jsonl", "3.jsonl.gz", "4.jsonl", "5.jsonl",
+    ]  # fmt: skip
+    # Each file's counts are what loading it alone gives.
+    for s in rep.sources:
+        with DuckDBStore(":memory:") as alone:
+            one = ingest_paths([s.path], alone)
+        assert (s.read, s.accepted, s.duplicates, s.quarantined) == (
+            one.read,
+            one.accepted,
+            one.duplicates,
+            one.quarantined,
+        )
+    assert rep.sources[0].quarantined == 1 and rep.sources[3].quarantined == 1
+    assert rep.read == rep.accepted + rep.duplicates + rep.quarantined
+    # Transactions spanned files (file 4's last group and file 5's first, for one).
+    assert any(len(files) > 1 for files in committed), committed
+    # The same rows as the per-line path.
+    with DuckDBStore(":memory:") as ref:
+        ingest_paths([folder], ref, fast_path=False)
+        assert stored.equals(ref.sql(_ORDER))

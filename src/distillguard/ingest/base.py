@@ -69,6 +69,12 @@ class ReadOptions:
         keep_text: keep prompt/response text in flattened tables (TableReader only).
         source_name: name recorded in the ``source`` column and in errors.
         format_options: reader-specific options (``account_id``, ``batch_output``, ...).
+        work_dir: a directory for temporary files that outlives the reader's iteration
+            (``ingest_paths`` gives one per run: the store may still be writing a file's
+            last blocks while the next file is read); None: the reader makes its own.
+        background: the caller iterates the reader in a background thread of its own
+            (``ingest_paths`` does): the JSONL fast path then validates there instead of
+            starting a thread per file.
     """
 
     batch_size: int = 50_000
@@ -76,6 +82,8 @@ class ReadOptions:
     keep_text: bool = False
     source_name: str = ""
     format_options: dict[str, Any] = field(default_factory=dict)
+    work_dir: Path | None = None
+    background: bool = False
 
     def option(self, name: str, default: Any = None) -> Any:
         """A reader-specific option, or ``default``."""

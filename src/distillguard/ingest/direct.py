@@ -22,7 +22,7 @@ import contextlib
 import functools
 import os
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -281,7 +281,7 @@ def prepare_block(
 
 def group_parts(
     parts: Iterator[Part], rows: int | None = None
-) -> Iterator[list[BlockWrite] | Rows]:
+) -> Generator[list[BlockWrite] | Rows, None, None]:
     """Gather consecutive clean runs into groups of at least ``rows`` (GROUP_ROWS) events.
 
     A group is written by one statement (:func:`write_blocks`): DuckDB writes an insert of

@@ -10,6 +10,7 @@ fields that must be kept in ``extra``, takes the general path
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import tempfile
 import typing
@@ -161,7 +162,15 @@ class JsonlReader:
             from distillguard.ingest.direct import BLOCK_LINES
 
             batches = _line_batches(path, options, source, damage, BLOCK_LINES, views=True)
-            yield from _direct_chunks(batches, damage, source, limit, keep_text)
+            yield from _direct_chunks(
+                batches,
+                damage,
+                source,
+                limit,
+                keep_text,
+                options.work_dir,
+                background=options.background,
+            )
             return
         elif fast:
             scanned = pipelined(scan_block(f, ls, source, limit, keep_text) for f, ls in batches)
@@ -194,11 +203,17 @@ def _direct_chunks(
     source: str,
     limit: int,
     keep_text: bool,
+    work_dir: Path | None = None,
+    *,
+    background: bool = False,
 ) -> Iterator[TableChunk]:
     """The fast path with direct writes: chunks of grouped clean runs and per-line rows.
 
     Reading, validating and preparing blocks run in a background thread while the caller
-    writes the previous group (DuckDB, which releases the GIL). Order is kept.
+    writes the previous group (DuckDB, which releases the GIL); with ``background`` the
+    caller's own thread iterates this generator (``ingest_paths``), so none is started.
+    Order is kept. The blocks' files go in ``work_dir`` when given (it must outlive the
+    caller's writes), else in a directory of this call.
     """
     from distillguard.ingest import direct
     from distillguard.ingest.direct import group_parts, prepare_block
@@ -210,19 +225,21 @@ def _direct_chunks(
     # them (os.writev, GIL released), so that validation only hands the lines over, and
     # removes them once written to the store.
     with (
-        tempfile.TemporaryDirectory(prefix="dg-ingest-", ignore_cleanup_errors=True) as tmp,
+        (
+            contextlib.nullcontext(str(work_dir))
+            if work_dir is not None
+            else tempfile.TemporaryDirectory(prefix="dg-ingest-", ignore_cleanup_errors=True)
+        ) as tmp,
         ThreadPoolExecutor(1, thread_name_prefix="dg-blockfile") as writer,
     ):
-        parts = pipelined(
-            group_parts(
-                part
-                for first, lines in batches
-                for part in prepare_block(
-                    scan_block(first, lines, source, limit, keep_text), Path(tmp), writer
-                )
-            ),
-            ahead=direct.GROUPS_AHEAD,
+        grouped = group_parts(
+            part
+            for first, lines in batches
+            for part in prepare_block(
+                scan_block(first, lines, source, limit, keep_text), Path(tmp), writer
+            )
         )
+        parts = grouped if background else pipelined(grouped, ahead=direct.GROUPS_AHEAD)
         try:
             empty = rows_to_table([])
             for part in parts:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import tempfile
 import time
 import uuid
+from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,9 +20,11 @@ import pyarrow as pa
 from distillguard.errors import InputError
 from distillguard.events import Event, events_to_arrow
 from distillguard.events.validate import DEFAULT_MAX_TEXT_CHARS
+from distillguard.ingest import direct
 from distillguard.ingest.base import ReadOptions, Rejected, TableChunk, TableReader
 from distillguard.ingest.direct import BlockSink, Written
 from distillguard.ingest.jsonl import rebuild_rejection
+from distillguard.ingest.parallel import pipelined
 from distillguard.ingest.progress import Progress
 from distillguard.ingest.quarantine import QuarantineWriter
 from distillguard.ingest.registry import detect_format, get_reader
@@ -198,32 +202,18 @@ def ingest_paths(
     samples: list[str] = []
     reports: list[SourceReport] = []
     bar = Progress(enabled=progress, files=files)
+    base = ReadOptions(
+        batch_size=batch_size,
+        max_text_chars=max_text_chars,
+        keep_text=keep_text,
+        format_options=dict(format_options),
+    )
     try:
-        for path in files:
-            try:
-                name = detect_format(path) if fmt == "auto" else fmt
-            except InputError as exc:
-                rejected_sources.append(RejectedSource(str(path), str(exc)))
-                continue
-            except OSError as exc:
-                rejected_sources.append(RejectedSource(str(path), f"cannot read: {exc}"))
-                continue
-            options = ReadOptions(
-                batch_size=batch_size,
-                max_text_chars=max_text_chars,
-                keep_text=keep_text,
-                source_name=str(path),
-                format_options=dict(format_options),
+        with tempfile.TemporaryDirectory(prefix="dg-ingest-", ignore_cleanup_errors=True) as work:
+            base = dataclasses.replace(base, work_dir=Path(work), background=True)
+            _ingest_files(
+                files, fmt, base, store, _Sinks(qwriter, samples, bar), reports, rejected_sources
             )
-            try:
-                report = _ingest_one(path, name, options, store, qwriter, samples, bar)
-            except InputError as exc:
-                rejected_sources.append(RejectedSource(str(path), str(exc)))
-                continue
-            except OSError as exc:
-                rejected_sources.append(RejectedSource(str(path), f"cannot read: {exc}"))
-                continue
-            reports.append(report)
     finally:
         qwriter.close()
         bar.close()
@@ -243,59 +233,158 @@ def ingest_paths(
     return result
 
 
-def _ingest_one(
-    path: Path,
+@dataclass(slots=True)
+class _Sinks:
+    """Where a run's rejections and progress go."""
+
+    qwriter: QuarantineWriter
+    samples: list[str]
+    bar: Progress
+
+
+@dataclass(slots=True)
+class _Tally:
+    """One file's counts while it is being written."""
+
+    path: Path
+    fmt: str
+    read: int = 0
+    accepted: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+
+    def report(self) -> SourceReport:
+        note = "empty: no records" if self.read == 0 else ""
+        return SourceReport(
+            str(self.path),
+            self.fmt,
+            self.read,
+            self.accepted,
+            self.duplicates,
+            self.quarantined,
+            note,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Start:
+    path: Path
+    fmt: str
+
+
+@dataclass(frozen=True, slots=True)
+class _End:
+    path: Path
+
+
+@dataclass(frozen=True, slots=True)
+class _Unusable:
+    path: Path
+    reason: str
+
+
+def _file_items(
+    files: Sequence[Path], fmt: str, base: ReadOptions
+) -> Iterator[_Start | TableChunk | _End | _Unusable]:
+    """Every file's chunks in order, each file between a ``_Start`` and an ``_End`` (or an
+    ``_Unusable`` when it cannot be read, after whatever of it could be)."""
+    for path in files:
+        try:
+            name = detect_format(path) if fmt == "auto" else fmt
+        except InputError as exc:
+            yield _Unusable(path, str(exc))
+            continue
+        except OSError as exc:
+            yield _Unusable(path, f"cannot read: {exc}")
+            continue
+        options = dataclasses.replace(
+            base, source_name=str(path), format_options=dict(base.format_options)
+        )
+        yield _Start(path, name)
+        try:
+            yield from _chunks(path, name, options)
+        except InputError as exc:
+            yield _Unusable(path, str(exc))
+            continue
+        except OSError as exc:
+            yield _Unusable(path, f"cannot read: {exc}")
+            continue
+        yield _End(path)
+
+
+def _ingest_files(
+    files: Sequence[Path],
     fmt: str,
-    options: ReadOptions,
+    base: ReadOptions,
     store: Store,
-    qwriter: QuarantineWriter,
-    samples: list[str],
-    bar: Progress,
-) -> SourceReport:
-    read = accepted = duplicates = quarantined = 0
-    source = options.source_name or str(path)
-    # Groups of clean JSONL runs commit a row group at a time (``BlockSink``); other batches
-    # commit on their own: measured, one transaction per 200k-1M rows was no faster and
-    # made DuckDB hold the uncommitted rows in memory (docs/benchmarks.md, "Ingest").
+    sinks: _Sinks,
+    reports: list[SourceReport],
+    rejected_sources: list[RejectedSource],
+) -> None:
+    """Write every file's chunks to ``store``, counting per file, in file order.
+
+    The files are read in a background thread (``pipelined``): the next file is read and
+    validated while the store still writes the last groups of the one before, so a
+    directory of small files is not read and written one after the other. Groups of clean
+    JSONL runs commit a row group at a time across files (``BlockSink``: each group is one
+    file's); other batches commit on their own: measured, one transaction per 200k-1M rows
+    was no faster and made DuckDB hold the uncommitted rows in memory (docs/benchmarks.md,
+    "Ingest").
+    """
     sink = BlockSink(store)
+    owners: deque[_Tally] = deque()  # the file of each group the sink has not returned yet
+    done_files: list[_Tally] = []  # files read to the end, whose groups may be pending
+    current: _Tally | None = None
+
+    def keep(tally: _Tally, rejected: list[Rejected], n: int) -> None:
+        for rej in rejected:
+            sinks.qwriter.write(rej)
+            if len(sinks.samples) < SAMPLE_ERRORS:
+                sinks.samples.append(str(rej))
+        tally.read += n
+        tally.quarantined += len(rejected)
 
     def record(done: list[Written]) -> None:
-        nonlocal accepted, duplicates
         for res, rejects, n in done:
-            accepted += res.inserted
-            duplicates += res.duplicates
-            keep([rebuild_rejection(r, source) for r in rejects], n)
+            tally = owners.popleft()
+            tally.accepted += res.inserted
+            tally.duplicates += res.duplicates
+            keep(tally, [rebuild_rejection(r, str(tally.path)) for r in rejects], n)
 
-    def keep(rejected: list[Rejected], n: int) -> None:
-        nonlocal read, quarantined
-        for rej in rejected:
-            qwriter.write(rej)
-            if len(samples) < SAMPLE_ERRORS:
-                samples.append(str(rej))
-        read += n
-        quarantined += len(rejected)
-
+    # Groups validated ahead of the one being written, plus a file's start and end markers.
+    items = pipelined(_file_items(files, fmt, base), ahead=direct.GROUPS_AHEAD + 2)
     try:
-        for chunk in _chunks(path, fmt, options):
-            if chunk.blocks:
-                record(sink.write(chunk.blocks))
+        for item in items:
+            if isinstance(item, _Start):
+                current = _Tally(item.path, item.fmt)
+            elif isinstance(item, _End):
+                assert current is not None
+                done_files.append(current)
+                sinks.bar.done(item.path)
+                current = None
+            elif isinstance(item, _Unusable):
+                # What was written of it stays (committed), as when files were read one by one.
+                record(sink.flush())
+                rejected_sources.append(RejectedSource(str(item.path), item.reason))
+                current = None
             else:
-                record(sink.flush())  # file order: what came before is committed first
-                if chunk.table.num_rows:
-                    res = store.write(_conform(chunk.table))
-                    accepted += res.inserted
-                    duplicates += res.duplicates
-                keep(chunk.rejected, chunk.read)
-            bar.advance(path, chunk.read)
+                assert current is not None
+                if item.blocks:
+                    owners.append(current)
+                    record(sink.write(item.blocks))
+                else:
+                    record(sink.flush())  # file order: what came before is committed first
+                    if item.table.num_rows:
+                        res = store.write(_conform(item.table))
+                        current.accepted += res.inserted
+                        current.duplicates += res.duplicates
+                    keep(current, item.rejected, item.read)
+                sinks.bar.advance(current.path, item.read)
         record(sink.flush())
-    except (InputError, OSError):
-        sink.flush()  # the file cannot be read further: what was written stays, as before
-        raise
     finally:
-        sink.abort()  # stopped by anything else: the uncommitted groups are not stored
-    bar.done(path)
-    note = "empty: no records" if read == 0 else ""
-    return SourceReport(str(path), fmt, read, accepted, duplicates, quarantined, note)
+        items.close()
+        sink.abort()  # stopped by an error: the uncommitted groups are not stored
+    reports.extend(t.report() for t in done_files)
 
 
 def _conform(table: pa.Table) -> pa.Table:
