@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from distillguard.errors import StoreError
 from distillguard.ingest import direct, ingest_paths
 from distillguard.ingest.direct import BlockWrite, group_parts, prepare_block, write_blocks
 from distillguard.ingest.fastpath import scan_block
@@ -476,3 +477,19 @@ def test_many_files_are_counted_per_file_and_commit_across_files(
     with DuckDBStore(":memory:") as ref:
         ingest_paths([folder], ref, fast_path=False)
         assert stored.equals(ref.sql(_ORDER))
+
+
+def test_a_full_temporary_disk_stops_the_run_with_a_clear_error(
+    sim_lines: list[bytes], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = tmp_path / "a.jsonl"
+    src.write_bytes(b"\n".join(sim_lines[:400]))
+
+    def full(path: Path, lines: list[bytes]) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(direct, "_write_lines", full)
+    with DuckDBStore(":memory:") as store:
+        with pytest.raises(StoreError, match=r"a\.jsonl: cannot write: .*No space left"):
+            ingest_paths([src], store)
+        assert store.sql("SELECT count(*) AS n FROM events").column(0)[0].as_py() == 0

@@ -17,7 +17,7 @@ from typing import Any
 import msgspec
 import pyarrow as pa
 
-from distillguard.errors import InputError
+from distillguard.errors import InputError, StoreError
 from distillguard.events import Event, events_to_arrow
 from distillguard.events.validate import DEFAULT_MAX_TEXT_CHARS
 from distillguard.ingest import direct
@@ -369,16 +369,19 @@ def _ingest_files(
                 current = None
             else:
                 assert current is not None
-                if item.blocks:
-                    owners.append(current)
-                    record(sink.write(item.blocks))
-                else:
-                    record(sink.flush())  # file order: what came before is committed first
-                    if item.table.num_rows:
-                        res = store.write(_conform(item.table))
-                        current.accepted += res.inserted
-                        current.duplicates += res.duplicates
-                    keep(current, item.rejected, item.read)
+                try:
+                    if item.blocks:
+                        owners.append(current)
+                        record(sink.write(item.blocks))
+                    else:
+                        record(sink.flush())  # file order: what came before commits first
+                        if item.table.num_rows:
+                            res = store.write(_conform(item.table))
+                            current.accepted += res.inserted
+                            current.duplicates += res.duplicates
+                        keep(current, item.rejected, item.read)
+                except OSError as exc:  # the blocks' temporary files or the quarantine file
+                    raise StoreError(f"{current.path}: cannot write: {exc}") from exc
                 sinks.bar.advance(current.path, item.read)
         record(sink.flush())
     finally:
