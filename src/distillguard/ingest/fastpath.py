@@ -55,7 +55,7 @@ from distillguard.events.validate import (
     event_id,
     normalise,
 )
-from distillguard.ingest.jsonl import RejectTuple, _strict_decoder, flatten_lines, rows_to_table
+from distillguard.ingest.jsonl import RejectTuple, flatten_lines, rows_to_table, scan_decoder
 
 #: A run of clean lines shorter than this is not worth a DuckDB query: per-line path.
 MIN_FAST_ROWS = 64
@@ -213,7 +213,7 @@ def _scan(lines: list[bytes], limit: int, keep_text: bool, out: _Fields) -> byte
     of an ingest, and each call saved here is measured (docs/benchmarks.md, "Ingest").
     """
     kinds = bytearray(len(lines))
-    dec = _strict_decoder.decode
+    dec = scan_decoder.decode
     (eid, ts, acct, created, asn, tcount, tnames, nmsg, pchars, pdig, rchars, ptext, ctext, rid) = (
         out.cols
     )
