@@ -376,13 +376,15 @@ def _write_one(
 
 
 class BlockSink:
-    """Writes one file's groups of clean runs, committing them a row group at a time.
+    """Writes groups of clean runs, committing them a row group at a time.
 
     On a store that runs its own ``SELECT``s and has transactions (DuckDB), each group is
     one statement (:data:`GROUP_ROWS`, half a row group) inside a transaction committed
-    once it holds :data:`COMMIT_ROWS` events, before rows of the per-line path and at the
-    end of the file (:meth:`flush`). DuckDB writes a transaction's appended rows to the
-    table's storage a whole row group at a time, as it does for one row-group-sized insert
+    once it holds :data:`COMMIT_ROWS` events and whenever the caller asks (:meth:`flush`:
+    ``ingest_paths`` does before rows of the per-line path, when a file cannot be read
+    further and at the end of the run; a transaction may hold several files' groups).
+    DuckDB writes a transaction's appended rows to the table's storage a whole row group
+    at a time, as it does for one row-group-sized insert
     (half-row-group inserts committed one by one go through the write-ahead log instead:
     their statements took twice as long, measured). With the statement half as long, the
     store starts writing half a row group sooner and finishes half a row group after the
