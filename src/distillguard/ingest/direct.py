@@ -395,7 +395,8 @@ class BlockSink:
     A statement DuckDB refuses aborts the transaction: it is rolled back, and its groups,
     whose files are kept until the commit, are written again one at a time, each committing
     on its own, by :func:`write_blocks` (each run alone, else by the per-line path). Other
-    stores get each group from :func:`write_blocks` at once.
+    stores get each group from :func:`write_blocks` at once. Between :meth:`write` and the
+    commit the store's connection is inside the transaction: nothing else may use it.
     """
 
     def __init__(self, store: Store, rows: int | None = None) -> None:

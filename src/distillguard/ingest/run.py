@@ -167,7 +167,10 @@ def ingest_paths(
 
     Args:
         paths: files or directories (a directory is read recursively, files in sorted order).
-        store: where events land; writing is idempotent on ``event_id``.
+        store: where events land; writing is idempotent on ``event_id``. Groups of clean
+            JSONL lines commit a row group at a time, so the store's connection is inside a
+            transaction between their statements: do not use this store object from
+            another thread while the run lasts.
         fmt: ``"auto"`` (detected per file) or a name in ``READERS``.
         keep_text: store prompt and response text (off by default: privacy).
         quarantine: JSONL file the rejected records are appended to; None keeps only counts
