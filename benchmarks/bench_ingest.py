@@ -164,6 +164,21 @@ def generate(path: Path, target_bytes: int, seed: int = 7) -> int:
     return n
 
 
+def _load_variants(
+    variants: list[tuple[str, str, str]], src: Path, work: Path, lines: int, mem: str
+) -> list[dict[str, float]]:
+    """Load ``src`` (a file or a directory of parts) once per variant, each in a child."""
+    results = []
+    for i, (_label, kind, path) in enumerate(variants):
+        limit = mem if kind != "duckdb" else ""
+        res = _run_child(kind, src, work / f"v{i}.duckdb", path, limit)
+        assert res["n"] == lines, (kind, res, lines)
+        results.append(res)
+        for f in work.glob("*.duckdb*"):
+            f.unlink()
+    return results
+
+
 def _split(src: Path, folder: Path, n: int, total: int) -> Path:
     """``src`` (``total`` lines) cut into ``n`` files of about as many lines, in ``folder``."""
     folder.mkdir()
@@ -298,26 +313,12 @@ def main() -> None:
         for size in sizes:
             src = work / f"events-{size}mb.jsonl"
             lines = generate(src, size * MB)
-            results = []
-            for i, (_label, kind, path) in enumerate(variants):
-                limit = mem if kind != "duckdb" else ""
-                res = _run_child(kind, src, work / f"v{i}-{size}.duckdb", path, limit)
-                assert res["n"] == lines, (kind, res, lines)
-                results.append(res)
-                for f in work.glob("*.duckdb*"):
-                    f.unlink()
+            results = _load_variants(variants, src, work, lines, mem)
             rows.append((size, lines, results))
             print(size, results, f"load {os.getloadavg()[0]:.1f}", file=sys.stderr, flush=True)
             if args.split > 1:
                 parts = _split(src, work / f"parts-{size}mb", args.split, lines)
-                results = []
-                for i, (_label, kind, path) in enumerate(variants):
-                    limit = mem if kind != "duckdb" else ""
-                    res = _run_child(kind, parts, work / f"s{i}-{size}.duckdb", path, limit)
-                    assert res["n"] == lines, (kind, res, lines)
-                    results.append(res)
-                    for f in work.glob("*.duckdb*"):
-                        f.unlink()
+                results = _load_variants(variants, parts, work, lines, mem)
                 rows.append((-size, lines, results))  # negative: the split row
                 shutil.rmtree(parts)
             src.unlink()

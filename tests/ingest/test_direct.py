@@ -90,6 +90,26 @@ def _rows_per_write(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return rows
 
 
+def _assert_stored_as(stored: pa.Table, rows: pa.Table) -> None:
+    """``stored`` (a store's rows, ``_ORDER``) is what a store given ``rows`` holds."""
+    with DuckDBStore(":memory:") as ref:
+        ref.write(rows)
+        assert stored.equals(ref.sql(_ORDER))
+
+
+def _statement_rows(store: DuckDBStore) -> list[int]:
+    """Spy on ``store``'s SELECT writes: the rows of each statement, in order."""
+    rows: list[int] = []
+    real = store.write_select
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        rows.append(args[-1])
+        return real(*args, **kwargs)
+
+    store.write_select = spy  # type: ignore[method-assign]
+    return rows
+
+
 @pytest.mark.parametrize("keep_text", [False, True])
 def test_simulator_output_identical_and_direct(sim_lines: list[bytes], keep_text: bool) -> None:
     assert _same(sim_lines, keep_text) == 1  # the whole block went to DuckDB in one statement
@@ -122,9 +142,7 @@ def test_rows_that_do_not_line_up_take_the_per_line_path(sim_lines: list[bytes])
         ref = flatten_lines(1, lines, "f.jsonl", LIMIT, False)[0]
     assert (res.inserted, rejects, read) == (len(lines), [], len(lines))
     assert not part.path.exists()
-    with DuckDBStore(":memory:") as s2:
-        s2.write(ref)
-        assert stored.equals(s2.sql(_ORDER))
+    _assert_stored_as(stored, ref)
 
 
 def test_ingest_paths_direct_and_finish_paths_store_the_same(
@@ -172,14 +190,7 @@ def test_groups_go_in_one_statement_and_fall_back_run_by_run(sim_lines: list[byt
     spoiled[1].py = spoiled[1].py.take(pa.array(order))  # this run must fall back alone
     ref = flatten_lines(1, lines, "f.jsonl", LIMIT, False)
     with DuckDBStore(":memory:") as store:
-        statements: list[int] = []
-        real = store.write_select
-
-        def spy(*args: Any, **kwargs: Any) -> Any:
-            statements.append(args[-1])
-            return real(*args, **kwargs)
-
-        store.write_select = spy  # type: ignore[method-assign]
+        statements = _statement_rows(store)
         read = 0
         for g in grouped:
             if isinstance(g, list):
@@ -195,9 +206,7 @@ def test_groups_go_in_one_statement_and_fall_back_run_by_run(sim_lines: list[byt
     # (the spoiled run is refused again and written per line).
     assert statements == [300, 100, 300, 100, 100, 100, 100]
     assert not any(b.path.exists() for g in grouped if isinstance(g, list) for b in g)
-    with DuckDBStore(":memory:") as s2:
-        s2.write(ref[0])
-        assert stored.equals(s2.sql(_ORDER))
+    _assert_stored_as(stored, ref[0])
 
 
 _settings = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -354,9 +363,7 @@ def test_sink_commits_groups_a_row_group_at_a_time(sim_lines: list[bytes], tmp_p
         done = sink.write(groups[3]) + sink.write(groups[4]) + sink.flush()
         assert sum(r.inserted for r, _, _ in done) == 300
         stored = store.sql(_ORDER)
-    with DuckDBStore(":memory:") as s2:
-        s2.write(ref)
-        assert stored.equals(s2.sql(_ORDER))
+    _assert_stored_as(stored, ref)
 
 
 def test_sink_redoes_a_refused_transaction_group_by_group(
@@ -369,14 +376,7 @@ def test_sink_redoes_a_refused_transaction_group_by_group(
     spoiled.py = spoiled.py.take(pa.array(order))  # DuckDB refuses it: the rows do not line up
     ref = flatten_lines(1, lines, "f.jsonl", LIMIT, False)[0]
     with DuckDBStore(tmp_path / "s.duckdb") as store:
-        statements: list[int] = []
-        real = store.write_select
-
-        def spy(*args: Any, **kwargs: Any) -> Any:
-            statements.append(args[-1])
-            return real(*args, **kwargs)
-
-        store.write_select = spy  # type: ignore[method-assign]
+        statements = _statement_rows(store)
         sink = direct.BlockSink(store, rows=200)
         assert sink.write(groups[0]) == []
         done = sink.write(groups[1])  # refused: rolled back, both groups written again
@@ -387,9 +387,7 @@ def test_sink_redoes_a_refused_transaction_group_by_group(
         assert statements == [100, 100, 100, 100]
         stored = store.sql(_ORDER)
     assert not any(g[0].path.exists() for g in groups)
-    with DuckDBStore(":memory:") as s2:
-        s2.write(ref)
-        assert stored.equals(s2.sql(_ORDER))
+    _assert_stored_as(stored, ref)
 
 
 def test_sink_abort_stores_nothing_of_the_open_transaction(

@@ -280,25 +280,19 @@ class _End:
     path: Path
 
 
-@dataclass(frozen=True, slots=True)
-class _Unusable:
-    path: Path
-    reason: str
-
-
 def _file_items(
     files: Sequence[Path], fmt: str, base: ReadOptions
-) -> Iterator[_Start | TableChunk | _End | _Unusable]:
-    """Every file's chunks in order, each file between a ``_Start`` and an ``_End`` (or an
-    ``_Unusable`` when it cannot be read, after whatever of it could be)."""
+) -> Iterator[_Start | TableChunk | _End | RejectedSource]:
+    """Every file's chunks in order, each file between a ``_Start`` and an ``_End`` (or a
+    ``RejectedSource`` when it cannot be read, after whatever of it could be)."""
     for path in files:
         try:
             name = detect_format(path) if fmt == "auto" else fmt
         except InputError as exc:
-            yield _Unusable(path, str(exc))
+            yield RejectedSource(str(path), str(exc))
             continue
         except OSError as exc:
-            yield _Unusable(path, f"cannot read: {exc}")
+            yield RejectedSource(str(path), f"cannot read: {exc}")
             continue
         options = dataclasses.replace(
             base, source_name=str(path), format_options=dict(base.format_options)
@@ -307,10 +301,10 @@ def _file_items(
         try:
             yield from _chunks(path, name, options)
         except InputError as exc:
-            yield _Unusable(path, str(exc))
+            yield RejectedSource(str(path), str(exc))
             continue
         except OSError as exc:
-            yield _Unusable(path, f"cannot read: {exc}")
+            yield RejectedSource(str(path), f"cannot read: {exc}")
             continue
         yield _End(path)
 
@@ -365,10 +359,10 @@ def _ingest_files(
                 done_files.append(current)
                 sinks.bar.done(item.path)
                 current = None
-            elif isinstance(item, _Unusable):
+            elif isinstance(item, RejectedSource):
                 # What was written of it stays (committed), as when files were read one by one.
                 record(sink.flush())
-                rejected_sources.append(RejectedSource(str(item.path), item.reason))
+                rejected_sources.append(item)
                 current = None
             else:
                 assert current is not None
