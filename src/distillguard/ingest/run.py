@@ -269,44 +269,37 @@ class _Tally:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class _Start:
-    path: Path
-    fmt: str
+#: Ends a file's items in ``_file_items`` (its ``_Tally`` starts them).
+_FILE_END = object()
 
 
-@dataclass(frozen=True, slots=True)
-class _End:
-    path: Path
+def _unusable(path: Path, exc: Exception) -> RejectedSource:
+    """``path`` as a rejected source: the reader's reason, or why it could not be read."""
+    return RejectedSource(
+        str(path), str(exc) if isinstance(exc, InputError) else f"cannot read: {exc}"
+    )
 
 
-def _file_items(
-    files: Sequence[Path], fmt: str, base: ReadOptions
-) -> Iterator[_Start | TableChunk | _End | RejectedSource]:
-    """Every file's chunks in order, each file between a ``_Start`` and an ``_End`` (or a
-    ``RejectedSource`` when it cannot be read, after whatever of it could be)."""
+def _file_items(files: Sequence[Path], fmt: str, base: ReadOptions) -> Iterator[object]:
+    """Every file's chunks in order: a file's ``_Tally``, its ``TableChunk``s, then
+    ``_FILE_END``, or a ``RejectedSource`` when it cannot be read (after whatever of it
+    could be)."""
     for path in files:
         try:
             name = detect_format(path) if fmt == "auto" else fmt
-        except InputError as exc:
-            yield RejectedSource(str(path), str(exc))
-            continue
-        except OSError as exc:
-            yield RejectedSource(str(path), f"cannot read: {exc}")
+        except (InputError, OSError) as exc:
+            yield _unusable(path, exc)
             continue
         options = dataclasses.replace(
             base, source_name=str(path), format_options=dict(base.format_options)
         )
-        yield _Start(path, name)
+        yield _Tally(path, name)
         try:
             yield from _chunks(path, name, options)
-        except InputError as exc:
-            yield RejectedSource(str(path), str(exc))
+        except (InputError, OSError) as exc:
+            yield _unusable(path, exc)
             continue
-        except OSError as exc:
-            yield RejectedSource(str(path), f"cannot read: {exc}")
-            continue
-        yield _End(path)
+        yield _FILE_END
 
 
 def _ingest_files(
@@ -352,12 +345,12 @@ def _ingest_files(
     items = pipelined(_file_items(files, fmt, base), ahead=direct.GROUPS_AHEAD + 2)
     try:
         for item in items:
-            if isinstance(item, _Start):
-                current = _Tally(item.path, item.fmt)
-            elif isinstance(item, _End):
+            if isinstance(item, _Tally):
+                current = item
+            elif item is _FILE_END:
                 assert current is not None
                 done_files.append(current)
-                sinks.bar.done(item.path)
+                sinks.bar.done(current.path)
                 current = None
             elif isinstance(item, RejectedSource):
                 # What was written of it stays (committed), as when files were read one by one.
@@ -365,7 +358,7 @@ def _ingest_files(
                 rejected_sources.append(item)
                 current = None
             else:
-                assert current is not None
+                assert current is not None and isinstance(item, TableChunk)
                 try:
                     if item.blocks:
                         owners.append(current)
