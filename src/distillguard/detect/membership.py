@@ -59,6 +59,17 @@ OPERATIONAL = (
 #: (50 vs 52 IPs) is no difference.
 MIN_LOG_RATIO = math.log(2.0)
 
+#: The network split (:func:`split_by_network`) compares two parts only when they are large
+#: enough that one feature setting them completely apart is unlikely by chance:
+#: ``2 / C(n + m, m)``, the chance that a random feature orders ``m`` accounts all below or
+#: all above ``n`` others, must be at most this. Three accounts against two are completely
+#: apart on a random feature one time in five, so with six features one of them nearly
+#: always "differs": a small fleet on three datacenter networks fell into two campaigns by
+#: how busy its accounts happened to be. (The operator and behaviour splits compare parts
+#: that identity or behaviour already set apart, and keep comparing small ones: two small
+#: operations behind one reseller are 3 + 2 accounts at scale 0.05.)
+MAX_SEPARATION_CHANCE = 0.05
+
 
 def _quartiles(values: Sequence[float]) -> tuple[float, float]:
     """The first and third quartiles (linear interpolation)."""
@@ -92,12 +103,18 @@ def _log_gap(
     return max(min(r) - max(g), min(g) - max(r))
 
 
+def separable(n: int, m: int) -> bool:
+    """Whether groups of ``n`` and ``m`` accounts are large enough to be told apart by one
+    feature (:data:`MAX_SEPARATION_CHANCE`)."""
+    return n > 0 and m > 0 and 2.0 / math.comb(n + m, m) <= MAX_SEPARATION_CHANCE
+
+
 def operational_differences(
     group: Sequence[str], rest: Sequence[str], by_id: Mapping[str, Mapping[str, Any]]
 ) -> list[str]:
     """Operational features on which ``rest`` and ``group`` have disjoint interquartile ranges
     and medians at least twofold apart."""
-    out = []
+    out: list[str] = []
     for name in OPERATIONAL:
         g, r = _log_values(group, by_id, name), _log_values(rest, by_id, name)
         if not g or not r:
@@ -374,6 +391,10 @@ def split_by_network(
         # must also run unlike the main group (a residential slow-and-low fleet of aged,
         # one-IP accounts beside a datacenter hydra of fresh, rotating ones).
         group = [a for a in members if root.get(a) == main]
+        if not separable(len(group), len(rest)):
+            # The parts are grouped by network alone, and nothing else yet says they are
+            # two operations: too few accounts to tell them apart by how they run.
+            continue
         differ = operational_differences(group, rest, by_id)
         # Inside one operation account age goes with the network: an operator that buys
         # proxies batch by batch with its accounts shows new networks exactly for its newer
