@@ -44,7 +44,8 @@ FEATURE_DOCS: dict[str, str] = {
     "multi_n_share": "share of requests asking for n > 1 completions",
     "high_effort_share": "share of requests asking for high reasoning effort",
     "tool_share": "share of requests carrying tool schemas",
-    "dup_prompt_share": "share of requests repeating a prompt the account already sent",
+    "dup_prompt_share": "share of requests repeating a request the account already sent "
+    "(the same prompt after the same system prompt and earlier turns, when text is kept)",
     "n_models": "distinct models used",
     "new_model_share": "share of requests to a model released during the log",
     "new_model_lag_h": "hours from a new model's first use anywhere to this account's first use",
@@ -148,6 +149,8 @@ def compute_features(con: Any, cfg: DetectConfig, *, events: str = "ev") -> Feat
                account_email_domain, {_CC_TLD} AS email_cc,
                param_max_tokens, {cap} AS model_cap, param_n, param_logprobs,
                param_reasoning_effort, param_tool_count, finish_reason, prompt_digest,
+               CASE WHEN context_text IS NULL THEN prompt_digest
+                    ELSE prompt_digest || md5(context_text) END AS exchange_digest,
                input_tokens, output_tokens
         FROM {events} LEFT JOIN _f_cap mc ON mc.cap_model = model""",
         f"""CREATE OR REPLACE TEMP TABLE _f_base AS
@@ -167,8 +170,8 @@ def compute_features(con: Any, cfg: DetectConfig, *, events: str = "ev") -> Feat
           avg(CASE WHEN param_reasoning_effort = 'high' THEN 1.0 ELSE 0.0 END)
               AS high_effort_share,
           avg(CASE WHEN param_tool_count > 0 THEN 1.0 ELSE 0.0 END) AS tool_share,
-          CASE WHEN count(prompt_digest) > 0
-               THEN 1.0 - count(DISTINCT prompt_digest) * 1.0 / count(prompt_digest) END
+          CASE WHEN count(exchange_digest) > 0
+               THEN 1.0 - count(DISTINCT exchange_digest) * 1.0 / count(exchange_digest) END
               AS dup_prompt_share,
           count(DISTINCT model) AS n_models,
           min({EPOCH.format("account_created_at")}) AS created_t,
