@@ -534,8 +534,8 @@ def test_a_small_fleet_is_not_split_by_chance() -> None:
     nets = {str(r["account_id"]): frozenset({str(r["account_id"])[0]}) for r in busy + calm}
     assert _decide(busy + calm, networks=nets) == [("a0", "a1", "a2", "b0", "b1")]
     assert not separable(3, 2)
-    # The same difference between larger parts is one (one chance in 126 of five against
-    # five by chance), and so is one account against forty.
+    # Five against five are apart by chance once in 126, one account against forty once in
+    # 20.5: large enough. Six busy accounts against three calm ones (once in 42) are split.
     assert separable(5, 5) and separable(1, 40) and not separable(1, 30)
     more = [{**r, "account_id": f"{r['account_id']}x"} for r in busy + calm[:1]]
     for r in more:
