@@ -11,11 +11,12 @@ import pytest
 from distillguard.detect.allowlist import AllowList
 from distillguard.detect.campaigns import decide
 from distillguard.detect.config import DetectConfig
-from distillguard.detect.membership import FamilyUsage
+from distillguard.detect.membership import FamilyUsage, hours_apart
 from distillguard.detect.operators import (
     identity_components,
     identity_pairs,
     operational_differences,
+    supported_pairs,
 )
 from distillguard.store import DuckDBStore
 from tests.detect.test_membership import _decide, _row
@@ -247,9 +248,18 @@ def _extractor(n: int = 8) -> list[dict[str, object]]:
     ]
 
 
-def _within(*groups: list[dict[str, object]]) -> Callable[[Sequence[str]], list[tuple[str, str]]]:
-    """Behaviour ties inside each group, none between them."""
-    ties = [p for g in groups for p in _pairs([str(r["account_id"]) for r in g])]
+def _clique(accounts: Sequence[str]) -> list[tuple[str, str]]:
+    """Behaviour ties among accounts that share a key (a template family, a signal profile,
+    a sign-up burst): every pair of them."""
+    return [(a, b) for i, a in enumerate(accounts) for b in accounts[i + 1 :]]
+
+
+def _within(
+    *groups: list[dict[str, object]], bridges: Sequence[tuple[str, str]] = ()
+) -> Callable[[Sequence[str]], list[tuple[str, str]]]:
+    """Behaviour ties inside each group, none between them but ``bridges``."""
+    ties = [p for g in groups for p in _clique([str(r["account_id"]) for r in g])]
+    ties += bridges
     return lambda members: [p for p in ties if p[0] in members and p[1] in members]
 
 
@@ -298,3 +308,67 @@ def test_one_operation_giving_accounts_different_tasks_is_not_split() -> None:
         )
         == 1
     )
+
+
+def test_chance_ties_do_not_join_two_operations() -> None:
+    """Regression (six-small at full scale, seed 4): a grading operation (99 accounts) and a
+    reasoning harvest (160) on the same residential proxies were one campaign of 259. Their
+    only behaviour ties were two by chance (a grader and a reasoner that signed up in the
+    same ten minutes, another pair that sent one prompt of the same family), and the
+    transitive components made the two one group. A tie inside an operation closes
+    triangles with the others of its key; a chance tie closes none."""
+    grader, extractor = _grader(), _extractor()
+    g, x = [str(r["account_id"]) for r in grader], [str(r["account_id"]) for r in extractor]
+    bridges = [(g[0], x[0]), (g[1], x[1])]
+    kept = supported_pairs(g + x, _within(grader, extractor, bridges=bridges)(g + x))
+    assert set(kept) == set(_clique(g) + _clique(x))
+    assert identity_components(g + x, kept) == [g, x]
+    camps = sorted(
+        _decide(grader + extractor, behaviour_pairs=_within(grader, extractor, bridges=bridges))
+    )
+    assert camps == [tuple(g), tuple(x)]
+    # A chain of ties between accounts with other ties supports nothing; a tie that is an
+    # account's only one stays (two accounts tied only to each other are a group).
+    chain = [("a", "b"), ("b", "c"), ("c", "d")]
+    assert supported_pairs(["a", "b", "c", "d"], chain) == [("a", "b"), ("c", "d")]
+    assert supported_pairs(["a", "b"], [("a", "b")]) == [("a", "b")]
+    # Regression (reseller-pair at 0.05, both corpora): its operations are three and two
+    # accounts; the two-account one has a single tie, which must still make it a group.
+    small_g, small_x = _grader(3), _extractor(2)
+    assert len(_decide(small_g + small_x, behaviour_pairs=_within(small_g, small_x))) == 2
+    assert supported_pairs(["a", "b", "c"], [("a", "b"), ("b", "c"), ("c", "a")]) == [
+        ("a", "b"), ("a", "c"), ("b", "c"),
+    ]  # fmt: skip
+
+
+def _shift(rows: list[dict[str, object]], center: float) -> list[dict[str, object]]:
+    """The accounts work around ``center`` o'clock UTC (spread over two hours)."""
+    return [
+        {**r, "hour_center": (center + (i % 5) * 0.5 - 1.0) % 24.0, "hour_focus": 0.5}
+        for i, r in enumerate(rows)
+    ]
+
+
+def test_operations_working_different_hours_are_split() -> None:
+    """Two groups with no behaviour tie between them that run alike (the same proxies, the
+    same pace) are one operation giving its accounts different jobs, unless they work
+    different hours of the day: six-small's grader (operator at UTC+2) and reasoner (UTC+8)
+    worked around 12-13 h and 6-7 h UTC."""
+    grader, extractor = _grader(like_extractor=True), _extractor()
+    ties = _within(grader, extractor)
+    assert len(_decide(grader + extractor, behaviour_pairs=ties)) == 1
+    apart = _shift(grader, 12.5) + _shift(extractor, 6.5)
+    assert len(_decide(apart, behaviour_pairs=ties)) == 2
+    # Across midnight: 23 h against 5 h UTC is six hours apart, not eighteen.
+    by_id = {str(r["account_id"]): r for r in _shift(grader, 23.0) + _shift(extractor, 5.0)}
+    g = [a for a in by_id if a.startswith("g")]
+    x = [a for a in by_id if a.startswith("x")]
+    assert hours_apart(g, x, by_id)
+    # The same hours, hours only two apart, or accounts without a time of day (round the
+    # clock, low focus) are no difference.
+    same = _shift(grader, 12.5) + _shift(extractor, 12.0)
+    assert len(_decide(same, behaviour_pairs=ties)) == 1
+    close = {str(r["account_id"]): r for r in _shift(grader, 12.0) + _shift(extractor, 10.0)}
+    assert not hours_apart(g, x, close)
+    flat = {a: {**r, "hour_focus": 0.1} for a, r in by_id.items()}
+    assert not hours_apart(g, x, flat)

@@ -35,6 +35,9 @@ FEATURE_DOCS: dict[str, str] = {
     "hour_entropy": "entropy of the hour-of-day profile, 0..1 (1 = evenly round the clock)",
     "hours_of_day_share": "share of the 24 hours of the day with activity",
     "active_hour_share": "share of the hours in the account's span with activity (1 = 24/7)",
+    "hour_center": "circular mean of the requests' time of day, in UTC hours 0..24",
+    "hour_focus": "how concentrated the requests' times of day are around it, 0..1 "
+    "(mean resultant length: 0 = evenly round the clock)",
     "peak_rpm": "most requests in one minute",
     "rate_limit_peak_share": "peak requests per minute as a share of the tier's rate limit",
     "rate_limit_mean_share": "mean requests per active minute as a share of the rate limit",
@@ -162,6 +165,8 @@ def compute_features(con: Any, cfg: DetectConfig, *, events: str = "ev") -> Feat
           count(DISTINCT date_trunc('day', ts)) AS active_days,
           count(DISTINCT date_trunc('hour', ts)) AS active_hours,
           count(DISTINCT hour(ts)) / 24.0 AS hours_of_day_share,
+          avg(sin(2 * pi() * (t - 86400.0 * floor(t / 86400.0)) / 86400.0)) AS day_sin,
+          avg(cos(2 * pi() * (t - 86400.0 * floor(t / 86400.0)) / 86400.0)) AS day_cos,
           avg(CASE WHEN param_max_tokens IS NOT NULL AND param_max_tokens >= model_cap
               THEN 1.0 ELSE 0.0 END) AS max_tokens_cap_share,
           avg(CASE WHEN finish_reason = 'length' THEN 1.0 ELSE 0.0 END) AS length_stop_share,
@@ -274,6 +279,10 @@ def compute_features(con: Any, cfg: DetectConfig, *, events: str = "ev") -> Feat
           i.iat_cv, h.hour_entropy, b.hours_of_day_share,
           CASE WHEN b.span_hours >= 24 THEN b.active_hours / (floor(b.span_hours) + 1.0) END
               AS active_hour_share,
+          (degrees(atan2(b.day_sin, b.day_cos)) + 360.0
+           - 360.0 * floor((degrees(atan2(b.day_sin, b.day_cos)) + 360.0) / 360.0)) / 15.0
+              AS hour_center,
+          sqrt(b.day_sin * b.day_sin + b.day_cos * b.day_cos) AS hour_focus,
           r.peak_rpm, r.rate_limit_peak_share, r.rate_limit_mean_share,
           b.max_tokens_cap_share, b.length_stop_share, b.logprobs_share, b.multi_n_share,
           b.high_effort_share, b.tool_share, b.dup_prompt_share, b.n_models,

@@ -109,6 +109,59 @@ def separable(n: int, m: int) -> bool:
     return n > 0 and m > 0 and 2.0 / math.comb(n + m, m) <= MAX_SEPARATION_CHANCE
 
 
+#: :func:`hours_apart`: accounts whose requests' times of day are at least this
+#: concentrated (``hour_focus``) and that sent at least ``HOURS_MIN_EVENTS`` requests have a
+#: working time of day; two parts work different hours when their ``hour_center`` ranges
+#: (interquartile) are disjoint and their medians at least ``HOURS_MIN_GAP`` hours apart.
+HOURS_MIN_FOCUS = 0.3
+HOURS_MIN_EVENTS = 5
+HOURS_MIN_GAP = 3.0
+
+
+def _circular_mean(hours: Sequence[float]) -> float:
+    s = sum(math.sin(h * math.pi / 12.0) for h in hours)
+    c = sum(math.cos(h * math.pi / 12.0) for h in hours)
+    return (math.degrees(math.atan2(s, c)) / 15.0) % 24.0
+
+
+def hours_apart(
+    group: Sequence[str], rest: Sequence[str], by_id: Mapping[str, Mapping[str, Any]]
+) -> bool:
+    """Whether ``group`` and ``rest`` work different hours of the day (UTC).
+
+    An operator runs its accounts in its own working day, whatever tasks it gives them;
+    two operators in time zones hours apart do not. Only accounts with a time of day count
+    (:data:`HOURS_MIN_FOCUS`, :data:`HOURS_MIN_EVENTS`: a 24/7 or machine-paced account
+    has none), and they must be at least half of each part and large enough to tell apart
+    (:func:`separable`). The hours are compared on the circle: the clock is cut opposite the
+    midpoint of the two parts' circular means, then the interquartile ranges must be
+    disjoint and the medians :data:`HOURS_MIN_GAP` hours apart.
+    """
+
+    def hours(accounts: Sequence[str]) -> list[float]:
+        out = []
+        for a in accounts:
+            row = by_id[a]
+            center, focus = row.get("hour_center"), row.get("hour_focus")
+            if center is None or focus is None or float(focus) < HOURS_MIN_FOCUS:
+                continue
+            if float(row.get("n_events") or 0) >= HOURS_MIN_EVENTS:
+                out.append(float(center) % 24.0)
+        return out
+
+    g, r = hours(group), hours(rest)
+    if 2 * len(g) < len(group) or 2 * len(r) < len(rest) or not separable(len(g), len(r)):
+        return False
+    mg, mr = _circular_mean(g), _circular_mean(r)
+    gap = (mr - mg) % 24.0
+    mid = mg + gap / 2.0 if gap <= 12.0 else mr + (24.0 - gap) / 2.0
+    cut = mid + 12.0
+    g2, r2 = [(h - cut) % 24.0 for h in g], [(h - cut) % 24.0 for h in r]
+    g1, g3 = _quartiles(g2)
+    r1, r3 = _quartiles(r2)
+    return (r3 < g1 or r1 > g3) and abs(median(g2) - median(r2)) >= HOURS_MIN_GAP
+
+
 def operational_differences(
     group: Sequence[str], rest: Sequence[str], by_id: Mapping[str, Mapping[str, Any]]
 ) -> list[str]:

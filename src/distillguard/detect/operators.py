@@ -30,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+import igraph as ig
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -37,7 +38,12 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from distillguard.detect.config import DetectConfig
-from distillguard.detect.membership import Pending, operational_differences, split_off
+from distillguard.detect.membership import (
+    Pending,
+    hours_apart,
+    operational_differences,
+    split_off,
+)
 from distillguard.detect.scoring import AccountScore
 
 #: Identity pairs among a set of accounts (a callable so that only campaigns are queried):
@@ -56,19 +62,11 @@ def identity_components(
     campaign of 200,000 accounts at 10 M events has millions of identity ties: building an
     igraph graph of them took 14 s, a union-find in Python longer).
     """
+    return _components(members, *_member_index(members, pairs))
+
+
+def _components(members: Sequence[str], src: np.ndarray, dst: np.ndarray) -> list[list[str]]:
     n = len(members)
-    if isinstance(pairs, pa.Table):
-        ids = pa.array([str(a) for a in members], pa.string())
-        src_a = pc.index_in(pairs.column("a"), value_set=ids)
-        dst_a = pc.index_in(pairs.column("b"), value_set=ids)
-        both = pc.and_(pc.is_valid(src_a), pc.is_valid(dst_a))
-        src = pc.filter(src_a, both).to_numpy(zero_copy_only=False).astype(np.int64)
-        dst = pc.filter(dst_a, both).to_numpy(zero_copy_only=False).astype(np.int64)
-    else:
-        get = {a: i for i, a in enumerate(members)}.get
-        ends = [(i, j) for a, b in pairs if (i := get(a)) is not None and (j := get(b)) is not None]
-        src = np.fromiter((i for i, _ in ends), dtype=np.int64, count=len(ends))
-        dst = np.fromiter((j for _, j in ends), dtype=np.int64, count=len(ends))
     matrix = coo_matrix((np.ones(len(src), dtype=np.int8), (src, dst)), shape=(n, n))
     _, labels = connected_components(matrix, directed=False)
     groups: dict[int, list[str]] = {}
@@ -126,6 +124,60 @@ def split_by_operator(
     return notes
 
 
+def _member_index(
+    members: Sequence[str], pairs: Iterable[tuple[str, str]] | pa.Table
+) -> tuple[np.ndarray, np.ndarray]:
+    """Both ends of each pair among ``members`` as indexes into ``members`` (int64 arrays);
+    pairs naming an account outside ``members`` are left out."""
+    if isinstance(pairs, pa.Table):
+        ids = pa.array([str(a) for a in members], pa.string())
+        src_a = pc.index_in(pairs.column("a"), value_set=ids)
+        dst_a = pc.index_in(pairs.column("b"), value_set=ids)
+        both = pc.and_(pc.is_valid(src_a), pc.is_valid(dst_a))
+        src = pc.filter(src_a, both).to_numpy(zero_copy_only=False).astype(np.int64)
+        dst = pc.filter(dst_a, both).to_numpy(zero_copy_only=False).astype(np.int64)
+        return src, dst
+    get = {a: i for i, a in enumerate(members)}.get
+    ends = [(i, j) for a, b in pairs if (i := get(a)) is not None and (j := get(b)) is not None]
+    src = np.fromiter((i for i, _ in ends), dtype=np.int64, count=len(ends))
+    dst = np.fromiter((j for _, j in ends), dtype=np.int64, count=len(ends))
+    return src, dst
+
+
+def supported_pairs(
+    members: Sequence[str], pairs: Iterable[tuple[str, str]] | pa.Table
+) -> list[tuple[str, str]]:
+    """The pairs among ``members`` whose two accounts have another neighbour in common
+    (each pair once, ``members``' order inside it, sorted by it).
+
+    Ties of one operation come in dense groups (the accounts sharing a template family, a
+    signal profile or a sign-up burst are each tied to their next ``key_fanout`` others in
+    two orders, so a tie closes triangles with the others of its key). A tie between two
+    operations by chance (a grader and a reasoner that happened to sign up in the same ten
+    minutes, or to send one prompt of the same family) closes none, and alone it made the
+    two one component. A tie that is one of its accounts' only tie is kept too: two
+    accounts tied only to each other are a group (an operation of two accounts at small
+    scale), and one thin account tied by chance joins a group without merging two.
+    Neighbourhood overlaps are computed by igraph in C (``similarity_jaccard`` over the
+    pairs); with ``key_fanout`` 1 few ties close a triangle, and the behaviour split then
+    finds few groups to split.
+    """
+    ends = _supported(len(members), *_member_index(members, pairs))
+    return [(members[i], members[j]) for i, j in ends.tolist()]
+
+
+def _supported(n: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """:func:`supported_pairs` on member indexes: an (m, 2) array, each pair once, sorted."""
+    keep = src != dst
+    ends = np.unique(np.sort(np.stack([src[keep], dst[keep]], axis=1), axis=1), axis=0)
+    if len(ends) == 0:
+        return ends
+    graph = ig.Graph(n=n, edges=ends)
+    overlap = np.asarray(graph.similarity_jaccard(pairs=ends, loops=False))
+    degree = np.asarray(graph.degree())
+    return ends[(overlap > 0) | (np.minimum(degree[ends[:, 0]], degree[ends[:, 1]]) == 1)]
+
+
 def split_by_behaviour(
     pending: list[Pending],
     pairs_of: PairsOf,
@@ -139,11 +191,14 @@ def split_by_behaviour(
     ties (:func:`split_by_operator`) join them; but nothing they *do* links them: no common
     signal profile, template family, lockstep timing or creation burst
     (``behaviour_split_kinds``). When a campaign's members fall into two or more groups
-    without such ties between them, each at least ``behaviour_split_min_share`` of it, a
-    group that also operates unlike the largest one (``behaviour_split_min_features``
-    operational features) and scores as a campaign on its own becomes one. One operation
-    that gives each account a different task still runs its accounts alike (and its
-    creation bursts and timing tie them), so it stays one campaign.
+    without such ties between them (ties by chance, which close no triangle, do not count:
+    :func:`supported_pairs`), each at least ``behaviour_split_min_share`` of it, a group
+    that also operates unlike the largest one (``behaviour_split_min_features``
+    operational features) or works other hours of the day
+    (:func:`~distillguard.detect.membership.hours_apart`) and scores as a campaign on its
+    own becomes one. One operation that gives each account a different task still runs its
+    accounts alike, in its operator's working day (and its creation bursts and timing tie
+    them), so it stays one campaign.
 
     Runs in place on ``pending``.
 
@@ -160,13 +215,18 @@ def split_by_behaviour(
         if n < 2 * cfg.min_campaign_accounts:
             continue
         least = max(cfg.min_campaign_accounts, cfg.behaviour_split_min_share * n)
-        groups = [g for g in identity_components(members, pairs_of(members)) if len(g) >= least]
+        ties = _supported(n, *_member_index(members, pairs_of(members)))
+        groups = [g for g in _components(members, ties[:, 0], ties[:, 1]) if len(g) >= least]
         if len(groups) < 2:
             continue
         main = groups[0]
         for group in groups[1:]:
             differ = operational_differences(main, group, by_id)
-            if len(differ) < cfg.behaviour_split_min_features:
+            # Working different hours of the day is an operator's own difference: one
+            # operation gives its accounts different jobs, not different time zones.
+            if hours_apart(main, group, by_id):
+                differ.append("hour_center")
+            if len(differ) < cfg.behaviour_split_min_features and "hour_center" not in differ:
                 continue
             new_comm = split_off(pending, idx, group, by_id, scores, cfg, -3000)
             if new_comm is not None:
