@@ -173,9 +173,11 @@ def _supported(n: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     if len(ends) == 0:
         return ends
     graph = ig.Graph(n=n, edges=ends)
-    overlap = np.asarray(graph.similarity_jaccard(pairs=ends, loops=False))
-    degree = np.asarray(graph.degree())
-    return ends[(overlap > 0) | (np.minimum(degree[ends[:, 0]], degree[ends[:, 1]]) == 1)]
+    overlap = np.asarray(graph.similarity_jaccard(pairs=ends, loops=False), dtype=np.float64)
+    degree = np.asarray(graph.degree(), dtype=np.int64)
+    only_tie = np.minimum(degree[ends[:, 0]], degree[ends[:, 1]]) == 1
+    kept: np.ndarray = ends[(overlap > 0) | only_tie]
+    return kept
 
 
 def split_by_behaviour(
