@@ -175,7 +175,8 @@ def iter_line_batches(
 Line = bytes | memoryview
 _NL = ord("\n")
 #: ASCII whitespace but the newline (``bytes.isspace``'s set).
-_WHITESPACE = np.frombuffer(b" \t\r\x0b\x0c", np.uint8)
+_WS = b" \t\r\x0b\x0c"
+_WHITESPACE = np.frombuffer(_WS, np.uint8)
 
 
 def iter_line_views(
@@ -271,7 +272,7 @@ def _line(block: bytes, start: int, end: int) -> Line:
     """One line of ``block``: a view, or bytes when it is empty or starts with whitespace."""
     if start == end:
         return b""
-    if block[start] in b" \t\r\x0b\x0c":
+    if block[start] in _WS:
         return block[start:end]
     return memoryview(block)[start:end]
 

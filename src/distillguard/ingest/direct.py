@@ -339,8 +339,7 @@ def write_blocks(
             rejects += rej
         return WriteResult(inserted, duplicates), rejects, read
     finally:
-        for block in blocks:
-            block.discard()
+        _discard(blocks)
 
 
 def _select(store: SelectWriter, blocks: Sequence[BlockWrite]) -> WriteResult:
@@ -362,9 +361,7 @@ def _select(store: SelectWriter, blocks: Sequence[BlockWrite]) -> WriteResult:
     )
 
 
-def _write_one(
-    store: Store, block: BlockWrite, parser: BlockParser | None
-) -> tuple[WriteResult, list[RejectTuple], int]:
+def _write_one(store: Store, block: BlockWrite, parser: BlockParser | None) -> Written:
     if isinstance(store, SelectWriter):
         with contextlib.suppress(StoreError):  # nothing was inserted: the per-line path decides
             return _select(store, [block]), [], block.rows

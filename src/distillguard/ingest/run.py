@@ -205,15 +205,16 @@ def ingest_paths(
     samples: list[str] = []
     reports: list[SourceReport] = []
     bar = Progress(enabled=progress, files=files)
-    base = ReadOptions(
-        batch_size=batch_size,
-        max_text_chars=max_text_chars,
-        keep_text=keep_text,
-        format_options=dict(format_options),
-    )
     try:
         with tempfile.TemporaryDirectory(prefix="dg-ingest-", ignore_cleanup_errors=True) as work:
-            base = dataclasses.replace(base, work_dir=Path(work), background=True)
+            base = ReadOptions(
+                batch_size=batch_size,
+                max_text_chars=max_text_chars,
+                keep_text=keep_text,
+                format_options=dict(format_options),
+                work_dir=Path(work),
+                background=True,
+            )
             _ingest_files(
                 files, fmt, base, store, _Sinks(qwriter, samples, bar), reports, rejected_sources
             )
