@@ -20,6 +20,7 @@ from distillguard.detect.membership import (
     network_groups,
     repeat_gate,
     separable,
+    share_fits,
 )
 from distillguard.detect.scoring import score_account
 
@@ -238,7 +239,11 @@ def _mix(aid: str, n: int, reasoning: float, sweep: float, age: float = 5.0) -> 
 
 
 def _decide_with_crowd(
-    rows: list[dict[str, object]], outside: list[dict[str, object]], core: set[str], **kw: object
+    rows: list[dict[str, object]],
+    outside: list[dict[str, object]],
+    core: set[str],
+    cfg: DetectConfig | None = None,
+    **kw: object,
 ) -> tuple[str, ...]:
     """One campaign community (``rows``, core members ``core``) and a crowd in no community."""
     comm = {str(r["account_id"]): (0, str(r["account_id"]) in core) for r in rows}
@@ -253,7 +258,7 @@ def _decide_with_crowd(
         [],
         AllowList(),
         datetime.now(UTC),
-        DetectConfig(),
+        cfg or DetectConfig(),
         **kw,  # type: ignore[arg-type]
     )
     (camp,) = camps
@@ -314,6 +319,50 @@ def test_identity_attach_needs_content_more_typical_of_the_campaign_than_of_the_
     assert set(accounts) == core | {"small"}
     accounts = _decide_with_crowd([*camp, casual, small], crowd, core)  # no text: no crowd
     assert set(accounts) == core | {"small", "casual"}
+
+
+def test_share_fits_allows_for_how_few_requests_an_account_sent() -> None:
+    assert share_fits(5, 0.8, 0.74, 0.0)  # at or above the gate: always
+    assert not share_fits(5, 0.6, 0.74, 0.0)  # no allowance
+    assert share_fits(5, 0.6, 0.74, 0.1)  # 3 of 5: P(X <= 3 | 5, 0.74) = 0.39
+    assert share_fits(2, 0.5, 0.74, 0.1)  # 1 of 2: 0.45
+    assert not share_fits(10, 0.3, 0.74, 0.1)  # 3 of 10: 0.0045
+    assert not share_fits(40, 0.6, 0.74, 0.1)  # 24 of 40: 0.037, many requests measure it
+    assert not share_fits(0, 0.0, 0.74, 0.1)  # nothing sent, nothing measured
+    assert not share_fits(3, 0.0, 0.74, 0.1)  # 0 of 3: 0.018
+
+
+def test_thin_identity_tied_account_is_judged_on_what_few_requests_it_sent() -> None:
+    """Regression (held-out jailbreak-swarm, scale 0.25, seed 5): probers of 2-7 requests on
+    the swarm's IPs, 3 of 5 or 5 of 7 of them jailbreaks, were left out by a content gate of
+    0.74 that an account at the swarm's own rate misses that often by chance."""
+    camp = [_mix(f"n{i}", 40, 1.0, 0.0) for i in range(6)]
+    thin = {**_mix("thin", 5, 0.6, 0.0), "distill_share": 0.6}  # 3 of 5
+    chatty = {**_mix("chatty", 20, 0.55, 0.0), "distill_share": 0.55}  # 11 of 20: too few
+    crowd = [_mix(f"c{i:02d}", 20, 0.0, 1.0, age=300.0) for i in range(30)]
+    users = [str(r["account_id"]) for r in [*camp, thin, chatty, *crowd]]
+    usage = FamilyUsage({a: {-1: 2} for a in users}, {})
+    core = {f"n{i}" for i in range(6)}
+    accounts = _decide_with_crowd([*camp, thin, chatty], crowd, core, family_usage=usage)
+    assert set(accounts) == core | {"thin"}
+    strict = DetectConfig(attach_content_alpha=0.0)
+    accounts = _decide_with_crowd(
+        [*camp, thin, chatty], crowd, core, family_usage=usage, cfg=strict
+    )
+    assert set(accounts) == core
+
+
+def test_thin_account_sending_the_crowds_content_is_not_forgiven_a_short_share() -> None:
+    """Regression (sweep-only, scale 0.25, seed 5): a developer of 12 requests, 8 of them
+    coding prompts that read as a capability sweep, on one of a sweep hydra's rotating IPs:
+    what it sent is what every developer sends, so 8 of 12 is its own rate."""
+    camp = [_mix(f"n{i}", 40, 0.0, 1.0) for i in range(6)]
+    dev = {**_mix("dev", 12, 0.0, 8 / 12), "distill_share": 8 / 12}
+    crowd = [_mix(f"c{i:02d}", 20, 0.0, 1.0, age=300.0) for i in range(30)]
+    users = [str(r["account_id"]) for r in [*camp, dev, *crowd]]
+    usage = FamilyUsage({a: {-1: 2} for a in users}, {})
+    core = {f"n{i}" for i in range(6)}
+    assert set(_decide_with_crowd([*camp, dev], crowd, core, family_usage=usage)) == core
 
 
 def test_quiet_core_members_join_the_operation_they_run_like() -> None:
@@ -397,6 +446,50 @@ def test_quiet_core_members_join_the_operation_they_run_like() -> None:
     scores["u0"] = replace(score_account(one, []), risk=0.01)
     crowd.append(one)
     assert run(DetectConfig()) == [tuple(f"h{i}" for i in range(8)), (*fleet_ids, "u0")]
+
+
+def test_quiet_core_members_sending_plainly_its_content_join_their_communitys_campaign() -> None:
+    """Regression (held-out grader-chase, scale 0.25, seed 5): grading accounts of 4-8
+    requests (own risk 0.10-0.43, all of it rubric grading, content no crowd sends) sat in
+    the core of their fleet's community below the gate its anchors set (0.5 x 0.99); quiet
+    developers whose sweep-like coding prompts are the crowd's own stay out."""
+    from dataclasses import replace
+
+    def acct(aid: str, n: int, grading: float, sweep: float) -> dict[str, object]:
+        return {
+            **_row(aid, 1.0, n=n, age=20.0),
+            "sig_rubric_grading_share": grading,
+            "sig_capability_sweep_share": sweep,
+        }
+
+    # The fleet also sweeps capabilities, so the developers' content is among its tactics and
+    # not clearly the crowd's either (log ratio about -0.5): not plainly the fleet's.
+    fleet = [acct(f"g{i}", 40, 0.4, 0.6) for i in range(8)]
+    quiet = [acct(f"q{i}", 6, 1.0, 0.0) for i in range(3)]
+    devs = [acct(f"d{i}", 6, 0.0, 1.0) for i in range(3)]
+    crowd = [acct(f"c{i:02d}", 20, 0.0, 1.0) for i in range(30)]
+    inside = [*fleet, *quiet, *devs]
+    risk = {"g": 0.99, "q": 0.3, "d": 0.3, "c": 0.05}
+    scores = {
+        str(r["account_id"]): replace(score_account(r, []), risk=risk[str(r["account_id"])[0]])
+        for r in [*inside, *crowd]
+    }
+    users = [str(r["account_id"]) for r in [*inside, *crowd]]
+    usage = FamilyUsage({a: {-1: 2} for a in users}, {})
+    comm = {str(r["account_id"]): (0, True) for r in inside}
+    comm |= {str(r["account_id"]): (-1, False) for r in crowd}
+    kinds = {a: {"signal_profile": 2} for a in users}
+
+    def run(cfg: DetectConfig) -> list[tuple[str, ...]]:
+        _, camps = decide(
+            [*inside, *crowd], comm, kinds, {0: 1.0}, [], AllowList(), datetime.now(UTC), cfg,
+            scores=scores, family_usage=usage,
+        )  # fmt: skip
+        return sorted(c.accounts for c in camps)
+
+    fleet_ids = tuple(f"g{i}" for i in range(8))
+    assert run(DetectConfig()) == [(*fleet_ids, "q0", "q1", "q2")]
+    assert run(DetectConfig(quiet_min_log_ratio=100.0)) == [fleet_ids]  # the step off
 
 
 def test_feature_rows_remember_each_accounts_mix_and_give_the_same_sums() -> None:

@@ -158,6 +158,37 @@ def test_second_operation_with_other_tactics_becomes_its_own_campaign() -> None:
     assert camps == [tuple(f"h{i:02d}" for i in range(20)), tuple(f"s{i}" for i in range(4))]
 
 
+def test_a_minority_role_of_one_operation_stays_in_its_campaign() -> None:
+    """Regression (roles-mobile, scale 0.1, seed 3): one operation gave a fifth of its
+    two-day mobile accounts synthetic-data work beside a reasoning harvest; the profile gate
+    left the datagen accounts out of the harvest's campaign (under a fifth of its core) and
+    they became a campaign of their own, though they shared the operation's IPs and sign-up
+    bursts, its hours and its way of running accounts (B-cubed F1 0.75)."""
+    hydra = _tactic(_hydra(20), "reasoning_trace")
+    role = _tactic(
+        [{**r, "account_id": f"r{i}"} for i, r in enumerate(_hydra(4))], "synthetic_data"
+    )
+    ids = [str(r["account_id"]) for r in hydra + role]
+
+    def tied(members: Sequence[str]) -> list[tuple[str, str]]:
+        return [(a, b) for a, b in _pairs(ids) if a in members and b in members]
+
+    assert _decide(hydra + role, identity_pairs=tied) == [tuple(sorted(ids))]
+    # Not tied by identity: another operation using other wrappers, as before.
+    assert sorted(_decide(hydra + role, identity_pairs=lambda m: [])) == [
+        tuple(f"h{i:02d}" for i in range(20)),
+        tuple(f"r{i}" for i in range(4)),
+    ]
+    # Tied, but working hours half a day apart: another operator on the same proxies.
+    day = [
+        {**r, "hour_center": 14.0 + (i % 3) * 0.5, "hour_focus": 0.6} for i, r in enumerate(hydra)
+    ]
+    night = [
+        {**r, "hour_center": 2.0 + (i % 2) * 0.5, "hour_focus": 0.6} for i, r in enumerate(role)
+    ]
+    assert len(_decide(day + night, identity_pairs=tied)) == 2
+
+
 def test_left_out_accounts_that_are_not_clearly_risky_stay_out() -> None:
     """Accounts the profile gate left out join no campaign unless enough of them are clearly
     risky (``suspect_threshold``) on their own: verified, aged, no max_tokens at the cap."""

@@ -20,6 +20,7 @@ from distillguard.detect.families import FamilyGroup
 from distillguard.detect.intel_signal import INTEL_EDGE_REASONS, IntelSignals, fold_peer_groups
 from distillguard.detect.linking import EDGE_REASONS
 from distillguard.detect.membership import (
+    CAMPAIGN_LIKE,
     NOT_CROWD,
     FamilyUsage,
     FeatureRows,
@@ -29,9 +30,12 @@ from distillguard.detect.membership import (
     content_gate,
     content_log_ratio,
     distill_share_of,
+    hours_apart,
+    operational_differences,
     profile_gate,
     repeat_gate,
     requests_of,
+    share_fits,
     signal_mix,
     split_by_network,
 )
@@ -296,7 +300,8 @@ def _second_operation(
     cfg: DetectConfig,
     behaviour: float,
     identity_pairs: PairsOf | None = None,
-) -> None:
+    comm: int | None = None,
+) -> list[str]:
     """Add candidates the profile gate left out, and no campaign took, as a campaign of their
     own (in place).
 
@@ -307,6 +312,17 @@ def _second_operation(
     accounts (``suspect_threshold``), or else their largest identity-tied group of accounts
     at ``member_threshold`` (``identity_pairs`` given), are enough for one, score as a
     campaign on their own, and share a tactic profile among themselves.
+
+    Unless they are a role of the community's own campaign (``comm``): one operation giving
+    a fifth of its accounts another job (synthetic data beside a reasoning harvest) shares
+    the others' identities and runs them alike. When most of the group has an identity path
+    (``identity_pairs``: card, IP, sign-up burst) to that campaign's members, works the same
+    hours of the day (:func:`~distillguard.detect.membership.hours_apart`) and differs on
+    fewer than ``identity_split_min_features`` operational features, it joins that campaign
+    (the splits' own tests, read the other way).
+
+    Returns:
+        the accounts that joined the community's campaign as a role of it.
     """
     anchors = [a for a in others if scores[a].risk >= cfg.suspect_threshold]
     if len(anchors) < cfg.min_campaign_accounts and identity_pairs is not None:
@@ -317,15 +333,44 @@ def _second_operation(
         if len(risky) >= cfg.min_campaign_accounts:
             anchors = identity_components(risky, identity_pairs(risky))[0]
     if len(anchors) < cfg.min_campaign_accounts:
-        return
+        return []
     cs = score_community([by_id[a] for a in anchors], [scores[a] for a in anchors], behaviour)
     if cs.risk < cfg.campaign_threshold:
-        return
+        return []
     group = profile_gate(others, anchors, by_id, cfg.member_min_profile_similarity)
     volume = requests_of(group, by_id)
     if len(group) < cfg.min_campaign_accounts or volume < _events_floor(group, by_id, cfg):
-        return
+        return []
+    home = next((i for i, p in enumerate(pending) if p[1] == comm), None)
+    if home is not None and identity_pairs is not None:
+        neg_vol, home_comm, members, risk = pending[home]
+        if _one_operation(members, group, by_id, identity_pairs, cfg):
+            pending[home] = (neg_vol - volume, home_comm, sorted({*members, *group}), risk)
+            return list(group)
     pending.append((-float(volume), -3000 - len(pending), sorted(group), cs.risk))
+    return []
+
+
+def _one_operation(
+    members: Sequence[str],
+    group: Sequence[str],
+    by_id: Mapping[str, Mapping[str, Any]],
+    identity_pairs: PairsOf,
+    cfg: DetectConfig,
+) -> bool:
+    """Whether ``group`` runs as a role of the campaign ``members``: most of it identity-tied
+    to the members, the same working hours, the same way of running accounts."""
+    both = [*members, *group]
+    home = set(members)
+    tied = 0
+    for comp in identity_components(both, identity_pairs(both)):
+        if not home.isdisjoint(comp):
+            tied += sum(1 for a in comp if a not in home)
+    if tied < cfg.identity_split_main * len(group):
+        return False
+    if hours_apart(members, group, by_id):
+        return False
+    return len(operational_differences(members, group, by_id)) < cfg.identity_split_min_features
 
 
 def _tied_anchors(
@@ -629,19 +674,32 @@ def decide(
         inside = set(cands)
         crowd = _minus(everyone, signal_mix([a for a in content_users if a in inside], by_id))
         mix = signal_mix([a for a in ref if a in kept] or core, by_id)
-        attached = (
+        attached = {
             a
             for a in cands
             if ATTACH_KINDS & set(edge_kinds_by_account.get(a, {}))
             and float(by_id[a].get("distill_share") or 0.0) >= cfg.attach_min_content
             and float(by_id[a].get("dup_prompt_share") or 0.0) < 0.5
             and (a in kept or content_log_ratio(signal_mix([a], by_id), mix, crowd) >= NOT_CROWD)
-        )
+        }
         # Own evidence: in text mode a member's content must look like the group's, however
         # many weak edges (popular network, client, signal profile) tie it to the group.
         like = [a for a in ref if a in kept] or core
         cgate = content_gate(like, by_id, cfg.member_relative_content)
         dgate = repeat_gate(like, by_id, cfg.member_max_repeats)
+        # An account attached by identity has a handful of requests: its share is measured on
+        # so few that 3 of 5 is what a member at the gate's rate sends four times in ten.
+        # It is forgiven only content that is plainly the campaign's, not the crowd's.
+        alpha = cfg.attach_content_alpha
+        forgiven = (
+            {
+                a
+                for a in attached
+                if content_log_ratio(signal_mix([a], by_id), mix, crowd) >= CAMPAIGN_LIKE
+            }
+            if alpha > 0
+            else set()
+        )
         members = sorted(
             a
             for a in {
@@ -649,7 +707,12 @@ def decide(
                 *(a for a in cands if scores[a].risk >= max(gate, cfg.member_threshold)),
                 *attached,
             }
-            if float(by_id[a].get("distill_share") or 0.0) >= cgate
+            if share_fits(
+                float(by_id[a].get("n_events") or 0),
+                float(by_id[a].get("distill_share") or 0.0),
+                cgate,
+                alpha if a in forgiven else 0.0,
+            )
             and (
                 float(by_id[a].get("dup_prompt_share") or 0.0) < dgate
                 or _established(by_id[a], cfg) is None
@@ -703,8 +766,9 @@ def decide(
     if family_usage:
         family_note.update(attach_by_family(pending, family_usage, by_id, allowed, cfg, networks))
     taken = {a for p in pending for a in p[2]}
+    role = "runs another task of the same operation: its identities, hours and way of working"
     for comm, others in left_out:
-        _second_operation(
+        joined = _second_operation(
             pending,
             [a for a in others if a not in taken],
             by_id,
@@ -712,7 +776,9 @@ def decide(
             cfg,
             behaviour_share.get(comm, 0.0),
             identity_pairs,
+            comm,
         )
+        family_note.update(dict.fromkeys(joined, role))
     if family_usage:
         admitted = admit_quiet_members(
             pending, quiet, communities, by_id, content_users, cfg, split_off_ops

@@ -119,6 +119,12 @@ class DetectConfig:
         member_relative_content: in text mode a campaign member needs at least this share of
             the larger of the median and the request-weighted median ``distill_share`` of the
             campaign's core (its own evidence, not only its neighbours'); 0 disables.
+        attach_content_alpha: ... an account attached by identity (``attach_min_content``)
+            also passes when its share is not significantly below that gate for how few
+            requests it sent: the binomial chance of at most its content hits in its requests
+            at the gate's rate is at least this (3 of 5 against 0.74: 0.39), and its content
+            is at least 2.5 times as typical of the campaign as of the crowd
+            (``membership.CAMPAIGN_LIKE``); 0 disables.
         member_max_repeats: an established member (verified, ``established_min_age_days``
             old) repeating at least this share of its own prompts (``dup_prompt_share``)
             joins only a campaign whose typical member repeats at least half as much (an
@@ -176,7 +182,9 @@ class DetectConfig:
             content passes that campaign's content gate, at least ``profile_min_similarity``
             of it is the campaign's tactics, and it is at least this typical of the campaign
             against the crowd (mean log-likelihood ratio per request; -0.69: not twice as
-            typical of the crowd). A large value (e.g. 100) disables.
+            typical of the crowd). The community's own campaign takes such a member only at
+            ``membership.CAMPAIGN_LIKE`` (log 2.5: content plainly the campaign's). A value at
+            or above that (e.g. 100) disables both.
         quiet_min_risk: ... and its own risk reaches this (lower than ``member_min_risk``:
             the content conditions carry the evidence of an account of 4-8 requests).
         privacy_min_campaign_accounts: in privacy mode (no prompt text in the store) a
@@ -227,6 +235,7 @@ class DetectConfig:
     family_crowd_min_events: int = 5
     verbatim_crowd_signals: tuple[str, ...] = ("prompt_extraction", "jailbreak")
     member_relative_content: float = 0.8
+    attach_content_alpha: float = 0.1
     member_max_repeats: float = 0.5
     network_split_main: float = 0.3
     network_split_rest: float = 0.1

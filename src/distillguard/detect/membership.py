@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 from statistics import median
 from typing import Any
 
+from scipy.special import bdtr
+
 from distillguard.detect.config import DetectConfig
 from distillguard.detect.scoring import AccountScore, score_community
 from distillguard.detect.unionfind import DisjointSets
@@ -230,6 +232,25 @@ def content_gate(
     )
 
 
+def share_fits(n: float, share: float, gate: float, alpha: float) -> bool:
+    """Whether ``share`` of an account's ``n`` requests meets a content ``gate``, allowing for
+    how few requests it measured.
+
+    True when ``share >= gate``, or when ``alpha`` > 0 and the account's hits are not
+    significantly fewer than an account carrying content at the gate's rate would send:
+    the binomial probability of at most ``round(share * n)`` hits in ``n`` requests at rate
+    ``gate`` is at least ``alpha``. Three of five (0.6) against a gate of 0.74 is what such
+    an account sends four times in ten; three of ten, one time in two hundred.
+    """
+    if share >= gate:
+        return True
+    if alpha <= 0 or n < 1 or gate <= 0:
+        return False
+    n_req = int(round(n))
+    hits = min(int(round(share * n_req)), n_req)
+    return float(bdtr(hits, n_req, gate)) >= alpha
+
+
 def _weighted_median(pairs: list[tuple[float, float]]) -> float:
     """The larger of the plain and the weight-weighted median of (value, weight) pairs."""
     pairs = sorted(pairs)
@@ -338,6 +359,15 @@ CROWD_PSEUDO = 1.0
 #: (:func:`content_log_ratio` below ``-log 2``): a campaign whose tactics are the crowd's own
 #: (a capability sweep among developers) keeps its tiny members, which are indistinguishable.
 NOT_CROWD = -math.log(2.0)
+
+#: ... and it is plainly the campaign's when it is at least 2.5 times as typical of the
+#: campaign as of the crowd: only then is a thin account's short content share put down to
+#: chance (``attach_content_alpha``). A developer whose coding prompts read as a capability
+#: sweep sends what the crowd sends, and 8 of 12 of them is its own rate, not a sweep's at
+#: chance. (The smoothing alone gives up to twice: a crowd with next to no content of the
+#: account's kind, a reseller's, says little, and a customer of it sending two sweep-like
+#: prompts of four scored exactly log 2 at held-out reseller-chase, scale 0.25.)
+CAMPAIGN_LIKE = math.log(2.5)
 
 
 def content_log_ratio(
@@ -749,8 +779,11 @@ def admit_quiet_members(
     distillation-like content) of at least ``quiet_min_log_ratio`` (the default, −log 2,
     keeps out content twice as typical of the crowd as of the campaign). When it fits
     more than one, it joins the one whose members operate most like it (the medians of
-    :data:`OPERATIONAL`, log scale). A campaign that is its community's own operation keeps
-    its gate: there, the gated-out core members are the crowd it hides in.
+    :data:`OPERATIONAL`, log scale). A campaign that is its community's own operation takes
+    them only when their content is plainly its own (:data:`CAMPAIGN_LIKE`, 2.5 times as
+    typical of it as of the crowd): there, the gated-out core members are mostly the crowd
+    it hides in (developers whose coding prompts read as a sweep), but a grading fleet's
+    accounts of four to eight requests send what no crowd does.
 
     Args:
         pending: candidate campaigns, extended in place.
@@ -768,13 +801,21 @@ def admit_quiet_members(
     """
     notes: dict[str, str] = {}
     split_off_ops = set(split_off_ops)
-    if not quiet or not split_off_ops:
+    # A community's own campaign takes a quiet core member only when what it sent is plainly
+    # the campaign's (CAMPAIGN_LIKE), not merely not the crowd's.
+    own_ops = (
+        {i for i, p in enumerate(pending) if p[1] in quiet and i not in split_off_ops}
+        if cfg.quiet_min_log_ratio < CAMPAIGN_LIKE
+        else set()
+    )
+    if not quiet or not (split_off_ops or own_ops):
         return notes
     owner = {a for p in pending for a in p[2]}
     crowd = signal_mix([a for a in content_users if a in by_id and a not in owner], by_id)
-    # Only the split-off campaigns take quiet members: their profiles alone are computed.
-    split = sorted(split_off_ops)
+    # Only these campaigns take quiet members: their profiles alone are computed.
+    split = sorted(split_off_ops | own_ops)
     sources = {i: {communities.get(a, (-1, False))[0] for a in pending[i][2]} for i in split}
+    least = {i: CAMPAIGN_LIKE if i in own_ops else cfg.quiet_min_log_ratio for i in split}
     mixes = {i: signal_mix(pending[i][2], by_id) for i in split}
     tactics = {i: _tactics(pending[i][2], by_id) for i in split}
     gates = {i: content_gate(pending[i][2], by_id, cfg.member_relative_content) for i in split}
@@ -797,7 +838,7 @@ def admit_quiet_members(
                 for i in near
                 if _share(row) >= gates[i]
                 and _coverage(mine, tactics[i]) >= cfg.profile_min_similarity
-                and content_log_ratio(mine, mixes[i], crowd) >= cfg.quiet_min_log_ratio
+                and content_log_ratio(mine, mixes[i], crowd) >= least[i]
             ]
             if fits:
                 # Two operations in one community (a hydra and a slow-and-low fleet running
