@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -365,6 +366,27 @@ def test_thin_account_sending_the_crowds_content_is_not_forgiven_a_short_share()
     assert set(_decide_with_crowd([*camp, dev], crowd, core, family_usage=usage)) == core
 
 
+def _core_and_crowd(
+    inside: list[dict[str, object]], crowd: list[dict[str, object]], risk: dict[str, float]
+) -> tuple[dict[str, Any], list[str], FamilyUsage, dict[str, tuple[int, bool]], dict[str, Any]]:
+    """One community's core (``inside``) and a crowd in none, every account a content user
+    tied by its signal profile; risks by the account id's first letter (default 0.3)."""
+    from dataclasses import replace
+
+    scores = {
+        str(r["account_id"]): replace(
+            score_account(r, []), risk=risk.get(str(r["account_id"])[0], 0.3)
+        )
+        for r in [*inside, *crowd]
+    }
+    users = [str(r["account_id"]) for r in [*inside, *crowd]]
+    usage = FamilyUsage({a: {-1: 2} for a in users}, {})
+    comm = {str(r["account_id"]): (0, True) for r in inside}
+    comm |= {str(r["account_id"]): (-1, False) for r in crowd}
+    kinds: dict[str, Any] = {a: {"signal_profile": 2} for a in users}
+    return scores, users, usage, comm, kinds
+
+
 def test_quiet_core_members_join_the_operation_they_run_like() -> None:
     """Regression (demo-week, scale 0.05, seeds 1-3): a residential slow-and-low fleet in the
     hydra's community was split off by network, but most of its 20 accounts (5-16 requests,
@@ -398,19 +420,9 @@ def test_quiet_core_members_join_the_operation_they_run_like() -> None:
     crowd = [{**acct(f"c{i:02d}", 20, 0.5, 0.5, 300.0, 1), "distill_share": 0.3} for i in range(20)]
     inside = [*hydra, *fleet, *quiet, dev, harness, faint, sweep]
     risk = {"h": 0.99, "q": 0.9, "s": 0.3, "t": 0.15, "d": 0.3, "e": 0.3, "f": 0.05}
-    scores = {
-        str(r["account_id"]): replace(
-            score_account(r, []), risk=risk.get(str(r["account_id"])[0], 0.3)
-        )
-        for r in [*inside, *crowd]
-    }
+    scores, users, usage, comm, kinds = _core_and_crowd(inside, crowd, risk)
     nets = {str(r["account_id"]): frozenset({"100", "101"}) for r in hydra}
     nets |= {str(r["account_id"]): frozenset({f"2{i:02d}"}) for i, r in enumerate(inside[8:])}
-    users = [str(r["account_id"]) for r in [*inside, *crowd]]
-    usage = FamilyUsage({a: {-1: 2} for a in users}, {})
-    comm = {str(r["account_id"]): (0, True) for r in inside}
-    comm |= {str(r["account_id"]): (-1, False) for r in crowd}
-    kinds = {a: {"signal_profile": 2} for a in users}
 
     def run(cfg: DetectConfig) -> list[tuple[str, ...]]:
         _, camps = decide(
@@ -453,7 +465,6 @@ def test_quiet_core_members_sending_plainly_its_content_join_their_communitys_ca
     requests (own risk 0.10-0.43, all of it rubric grading, content no crowd sends) sat in
     the core of their fleet's community below the gate its anchors set (0.5 x 0.99); quiet
     developers whose sweep-like coding prompts are the crowd's own stay out."""
-    from dataclasses import replace
 
     def acct(aid: str, n: int, grading: float, sweep: float) -> dict[str, object]:
         return {
@@ -469,16 +480,7 @@ def test_quiet_core_members_sending_plainly_its_content_join_their_communitys_ca
     devs = [acct(f"d{i}", 6, 0.0, 1.0) for i in range(3)]
     crowd = [acct(f"c{i:02d}", 20, 0.0, 1.0) for i in range(30)]
     inside = [*fleet, *quiet, *devs]
-    risk = {"g": 0.99, "q": 0.3, "d": 0.3, "c": 0.05}
-    scores = {
-        str(r["account_id"]): replace(score_account(r, []), risk=risk[str(r["account_id"])[0]])
-        for r in [*inside, *crowd]
-    }
-    users = [str(r["account_id"]) for r in [*inside, *crowd]]
-    usage = FamilyUsage({a: {-1: 2} for a in users}, {})
-    comm = {str(r["account_id"]): (0, True) for r in inside}
-    comm |= {str(r["account_id"]): (-1, False) for r in crowd}
-    kinds = {a: {"signal_profile": 2} for a in users}
+    scores, _, usage, comm, kinds = _core_and_crowd(inside, crowd, {"g": 0.99, "c": 0.05})
 
     def run(cfg: DetectConfig) -> list[tuple[str, ...]]:
         _, camps = decide(
