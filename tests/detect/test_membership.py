@@ -340,16 +340,17 @@ def test_thin_identity_tied_account_is_judged_on_what_few_requests_it_sent() -> 
     camp = [_mix(f"n{i}", 40, 1.0, 0.0) for i in range(6)]
     thin = {**_mix("thin", 5, 0.6, 0.0), "distill_share": 0.6}  # 3 of 5
     chatty = {**_mix("chatty", 20, 0.55, 0.0), "distill_share": 0.55}  # 11 of 20: too few
+    # Regression (make demo): 2 of 3 from an account of 128 days beside a two-day-old fleet.
+    aged = {**_mix("aged", 5, 0.6, 0.0, age=128.0), "distill_share": 0.6}
     crowd = [_mix(f"c{i:02d}", 20, 0.0, 1.0, age=300.0) for i in range(30)]
-    users = [str(r["account_id"]) for r in [*camp, thin, chatty, *crowd]]
+    users = [str(r["account_id"]) for r in [*camp, thin, chatty, aged, *crowd]]
     usage = FamilyUsage({a: {-1: 2} for a in users}, {})
     core = {f"n{i}" for i in range(6)}
-    accounts = _decide_with_crowd([*camp, thin, chatty], crowd, core, family_usage=usage)
+    rows = [*camp, thin, chatty, aged]
+    accounts = _decide_with_crowd(rows, crowd, core, family_usage=usage)
     assert set(accounts) == core | {"thin"}
     strict = DetectConfig(attach_content_alpha=0.0)
-    accounts = _decide_with_crowd(
-        [*camp, thin, chatty], crowd, core, family_usage=usage, cfg=strict
-    )
+    accounts = _decide_with_crowd(rows, crowd, core, family_usage=usage, cfg=strict)
     assert set(accounts) == core
 
 

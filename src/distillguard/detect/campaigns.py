@@ -26,6 +26,8 @@ from distillguard.detect.membership import (
     FeatureRows,
     Pending,
     admit_quiet_members,
+    age_fits,
+    age_range,
     attach_by_family,
     content_gate,
     content_log_ratio,
@@ -689,13 +691,17 @@ def decide(
         dgate = repeat_gate(like, by_id, cfg.member_max_repeats)
         # An account attached by identity has a handful of requests: its share is measured on
         # so few that 3 of 5 is what a member at the gate's rate sends four times in ten.
-        # It is forgiven only content that is plainly the campaign's, not the crowd's.
+        # It is forgiven only content that is plainly the campaign's, not the crowd's, from
+        # an account of the core's age (a developer of 128 days whose two coding prompts of
+        # three read as a sweep, on one of a two-day-old chaser fleet's IPs, is not one).
         alpha = cfg.attach_content_alpha
+        ages = age_range(like, by_id)
         forgiven = (
             {
                 a
                 for a in attached
-                if content_log_ratio(signal_mix([a], by_id), mix, crowd) >= CAMPAIGN_LIKE
+                if age_fits(by_id[a], ages)
+                and content_log_ratio(signal_mix([a], by_id), mix, crowd) >= CAMPAIGN_LIKE
             }
             if alpha > 0
             else set()

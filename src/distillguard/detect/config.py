@@ -124,7 +124,7 @@ class DetectConfig:
             requests it sent: the binomial chance of at most its content hits in its requests
             at the gate's rate is at least this (3 of 5 against 0.74: 0.39), and its content
             is at least 2.5 times as typical of the campaign as of the crowd
-            (``membership.CAMPAIGN_LIKE``); 0 disables.
+            (``membership.CAMPAIGN_LIKE``) from an account of the core's age; 0 disables.
         member_max_repeats: an established member (verified, ``established_min_age_days``
             old) repeating at least this share of its own prompts (``dup_prompt_share``)
             joins only a campaign whose typical member repeats at least half as much (an

@@ -526,7 +526,7 @@ def split_off(
     return new_comm
 
 
-def _age_range(
+def age_range(
     members: Sequence[str], by_id: Mapping[str, Mapping[str, Any]]
 ) -> tuple[float, float] | None:
     """The members' account ages (log1p days), lowest and highest; None when unknown."""
@@ -536,7 +536,7 @@ def _age_range(
     return (min(ages), max(ages)) if ages else None
 
 
-def _age_fits(row: Mapping[str, Any], span: tuple[float, float] | None) -> bool:
+def age_fits(row: Mapping[str, Any], span: tuple[float, float] | None) -> bool:
     """The account's age is not clearly outside ``span`` (twofold beyond it, log1p scale)."""
     if span is None or not _has(row, "account_age_days"):
         return True
@@ -608,7 +608,7 @@ def attach_by_family(
         profiles = [_tactics(p[2], by_id) for p in pending]
         mixes = [signal_mix(p[2], by_id) for p in pending]
         crowd = signal_mix([a for a in usage.by_account if a in by_id and a not in owner], by_id)
-        ages = [_age_range(p[2], by_id) for p in pending]
+        ages = [age_range(p[2], by_id) for p in pending]
         # A network is a weaker tie than a wrapper: own content as strong as the median member's.
         medians = [content_gate(p[2], by_id, 1.0) for p in pending]
 
@@ -673,7 +673,7 @@ def attach_by_family(
                     if any((asn, i) in net_claim for asn in nets.get(a, ()))
                     and looks_like(a, i)
                     and content_log_ratio(signal_mix([a], by_id), mixes[i], crowd) >= NOT_CROWD
-                    and _age_fits(by_id[a], ages[i])
+                    and age_fits(by_id[a], ages[i])
                 ]
                 how[a] = by_network
             if not ok:
