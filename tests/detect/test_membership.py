@@ -193,6 +193,50 @@ def test_small_account_on_a_network_the_campaign_dominates_joins_like_its_member
     assert joins[0] in accounts and stays[0] not in accounts
 
 
+@pytest.mark.parametrize(
+    ("member_requests", "joins"), [(2, {"grader", "coder2"}), (25, {"coder2"})]
+)
+def test_one_request_on_a_network_the_campaign_dominates_needs_plainly_its_content(
+    member_requests: int, joins: set[str]
+) -> None:
+    """Regression (mobile-thin, scale 0.25 seed 5): 59 of a rotating mobile fleet's two-day
+    accounts sent one grading or reasoning prompt each, on carriers the fleet dominates, and
+    were left out because the network route asked for two requests (recall 0.946). One
+    request joins only a fleet of thin accounts, and only with content plainly the
+    campaign's: one sweep-like coding prompt is what the crowd sends. Regression (held-out
+    grader-lb, scale 0.1 seed 3): one legitimate prompt misread as grading, on a carrier of
+    a fleet whose accounts send 25 requests each, joined it."""
+    camp = [
+        {**_row(f"m{i}", 1.0, n=member_requests, age=2.0), "sig_rubric_grading_share": 0.5}
+        | {"sig_capability_sweep_share": 0.5}
+        for i in range(6)
+    ]
+
+    def one(aid: str, signal: str, n: int = 1) -> dict[str, object]:
+        return {**_row(aid, 1.0, n=n, age=2.0), f"sig_{signal}_share": 1.0}
+
+    grader, coder, coder2 = (
+        one("grader", "rubric_grading"),
+        one("coder", "capability_sweep"),
+        one("coder2", "capability_sweep", n=2),
+    )
+    crowd = [
+        {**_row(f"c{i:02d}", 1.0, n=20, age=300.0), "sig_capability_sweep_share": 0.6}
+        | {"sig_reasoning_trace_share": 0.4}
+        for i in range(30)
+    ]
+    nets = {str(r["account_id"]): frozenset({"9506"}) for r in [*camp, grader, coder, coder2]}
+    nets |= {str(r["account_id"]): frozenset({"7922"}) for r in crowd}
+    usage = FamilyUsage({a: {-1: 1} for a in nets}, {})
+    core = {f"m{i}" for i in range(6)}
+    accounts = _decide_with_crowd(
+        camp, [grader, coder, coder2, *crowd], core, networks=nets, family_usage=usage
+    )
+    # The coding prompt is 0.83 times as typical of the campaign as of the crowd: not the
+    # crowd's (log ratio > -log 2), so two of them join, but not plainly the campaign's.
+    assert set(accounts) == core | joins
+
+
 def test_popular_template_a_large_campaign_dominates_does_not_pull_in_other_networks() -> None:
     """Regression (hydra-release, scale 0.05): a developer with 2 coding prompts in the
     catch-all coding family, 28 % of whose users were the hydra, was attached to it."""
@@ -244,13 +288,16 @@ def _decide_with_crowd(
     outside: list[dict[str, object]],
     core: set[str],
     cfg: DetectConfig | None = None,
+    ties: dict[str, dict[str, int]] | None = None,
     **kw: object,
 ) -> tuple[str, ...]:
-    """One campaign community (``rows``, core members ``core``) and a crowd in no community."""
+    """One campaign community (``rows``, core members ``core``) and a crowd in no community;
+    a non-core row has one IP edge unless ``ties`` gives its edges."""
     comm = {str(r["account_id"]): (0, str(r["account_id"]) in core) for r in rows}
     comm |= {str(r["account_id"]): (-1, False) for r in outside}
     kinds = {a: {"signal_profile": 2} for a in core}
     kinds |= {str(r["account_id"]): {"ip": 1} for r in rows if r["account_id"] not in core}
+    kinds |= ties or {}
     _, camps = decide(
         [*rows, *outside],
         comm,
@@ -352,6 +399,31 @@ def test_thin_identity_tied_account_is_judged_on_what_few_requests_it_sent() -> 
     strict = DetectConfig(attach_content_alpha=0.0)
     accounts = _decide_with_crowd(rows, crowd, core, family_usage=usage, cfg=strict)
     assert set(accounts) == core
+
+
+def test_thin_account_is_not_forgiven_when_the_campaigns_ties_are_mostly_to_strangers() -> None:
+    """Regression (scale-10m, scale 0.1, seed 7): three casual users of 2-4 requests, one or
+    two of them a popular reasoning prompt, each on one of a 2,000-account hydra's residential
+    IPs or sign-up minutes, were forgiven a short share. 235 of the 250 accounts tied to that
+    hydra outside its core sent next to no distillation content: its ties are chance."""
+    camp = [_mix(f"n{i}", 40, 1.0, 0.0) for i in range(6)]
+    thin = {**_mix("thin", 5, 0.6, 0.0), "distill_share": 0.6}  # 3 of 5: forgiven above
+    strangers = [{**_mix(f"s{i}", 10, 0.1, 0.0, age=300.0), "distill_share": 0.1} for i in range(4)]
+    crowd = [_mix(f"c{i:02d}", 20, 0.0, 1.0, age=300.0) for i in range(30)]
+    users = [str(r["account_id"]) for r in [*camp, thin, *strangers, *crowd]]
+    usage = FamilyUsage({a: {-1: 2} for a in users}, {})
+    core = {f"n{i}" for i in range(6)}
+    rows = [*camp, thin, *strangers]
+    # One attached account (thin) of five tied: 0.2 < attach_tie_precision 0.5.
+    assert set(_decide_with_crowd(rows, crowd, core, family_usage=usage)) == core
+    lax = DetectConfig(attach_tie_precision=0.2)
+    accounts = _decide_with_crowd(rows, crowd, core, family_usage=usage, cfg=lax)
+    assert set(accounts) == core | {"thin"}
+    # Regression (held-out reseller-pair, scale 0.1 seed 3): an extractor on 27 of its
+    # fleet's IPs and 24 of its cards, among a reseller's customers, is not tied by chance.
+    many = {"thin": {"ip": 2, "payment": 1}}
+    accounts = _decide_with_crowd(rows, crowd, core, family_usage=usage, ties=many)
+    assert set(accounts) == core | {"thin"}
 
 
 def test_thin_account_sending_the_crowds_content_is_not_forgiven_a_short_share() -> None:

@@ -269,6 +269,11 @@ def _add_family_groups(
     return notes
 
 
+def _identity_ties(kinds: Mapping[str, int]) -> int:
+    """How many identity edges (card, IP, sign-up burst) an account has inside its community."""
+    return sum(kinds.get(k, 0) for k in ATTACH_KINDS)
+
+
 def _minus(total: Mapping[str, float], part: Mapping[str, float]) -> dict[str, float]:
     """Signal mix ``total`` without ``part`` (floored at 0)."""
     return {k: max(v - part.get(k, 0.0), 0.0) for k, v in total.items()}
@@ -676,11 +681,11 @@ def decide(
         inside = set(cands)
         crowd = _minus(everyone, signal_mix([a for a in content_users if a in inside], by_id))
         mix = signal_mix([a for a in ref if a in kept] or core, by_id)
+        tied = [a for a in cands if ATTACH_KINDS & set(edge_kinds_by_account.get(a, {}))]
         attached = {
             a
-            for a in cands
-            if ATTACH_KINDS & set(edge_kinds_by_account.get(a, {}))
-            and float(by_id[a].get("distill_share") or 0.0) >= cfg.attach_min_content
+            for a in tied
+            if float(by_id[a].get("distill_share") or 0.0) >= cfg.attach_min_content
             and float(by_id[a].get("dup_prompt_share") or 0.0) < 0.5
             and (a in kept or content_log_ratio(signal_mix([a], by_id), mix, crowd) >= NOT_CROWD)
         }
@@ -694,13 +699,25 @@ def decide(
         # It is forgiven only content that is plainly the campaign's, not the crowd's, from
         # an account of the core's age (a developer of 128 days whose two coding prompts of
         # three read as a sweep, on one of a two-day-old chaser fleet's IPs, is not one).
+        # And only when the campaign's identity ties say something: when most accounts tied
+        # to it outside its core are attached (send its kind of content), not when they are
+        # mostly strangers on its residential IPs and sign-up minutes (a 2,000-account hydra
+        # at 1 M events: 15 of 250), among whom a casual user's one reasoning prompt of two
+        # is chance, not a member's thin share.
+        # Where they are not, an account with two ties or more (several members on its
+        # card or IPs: a reseller's extractor among its customers) is still not chance.
+        outside = [a for a in tied if a not in kept]
+        telling = len([a for a in outside if a in attached]) >= cfg.attach_tie_precision * len(
+            outside
+        )
         alpha = cfg.attach_content_alpha
         ages = age_range(like, by_id)
         forgiven = (
             {
                 a
                 for a in attached
-                if age_fits(by_id[a], ages)
+                if (telling or _identity_ties(edge_kinds_by_account.get(a, {})) >= 2)
+                and age_fits(by_id[a], ages)
                 and content_log_ratio(signal_mix([a], by_id), mix, crowd) >= CAMPAIGN_LIKE
             }
             if alpha > 0

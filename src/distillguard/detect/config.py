@@ -125,6 +125,11 @@ class DetectConfig:
             at the gate's rate is at least this (3 of 5 against 0.74: 0.39), and its content
             is at least 2.5 times as typical of the campaign as of the crowd
             (``membership.CAMPAIGN_LIKE``) from an account of the core's age; 0 disables.
+        attach_tie_precision: ... and only when at least this share of the accounts tied to
+            the campaign by identity outside its core are attached (send its content): a
+            hydra on residential proxies shares IPs and sign-up minutes mostly with
+            strangers, and a stranger's one reasoning prompt of two is not a thin share
+            (an account with two identity edges or more is not a stranger by chance).
         member_max_repeats: an established member (verified, ``established_min_age_days``
             old) repeating at least this share of its own prompts (``dup_prompt_share``)
             joins only a campaign whose typical member repeats at least half as much (an
@@ -171,7 +176,10 @@ class DetectConfig:
             this share of the accounts on it that send distillation content ...
         profile_min_similarity: ... and an account on a claimed ASN whose content passes the
             campaign's gate joins when at least this share of its distillation signals are
-            the campaign's own tactics (signals ≥ 5 % of its mix; 1.0 disables).
+            the campaign's own tactics (signals ≥ 5 % of its mix; 1.0 disables); an
+            account of fewer than ``family_attach_min_requests`` requests only with content
+            at least 2.5 times as typical of the campaign as of the crowd
+            (``membership.CAMPAIGN_LIKE``).
         member_min_profile_similarity: a graph member with less than this share of its
             distillation signals among the campaign core's tactics is another operation
             (reasoning harvesting linked to a capability sweep by a shared network); 0
@@ -236,6 +244,7 @@ class DetectConfig:
     verbatim_crowd_signals: tuple[str, ...] = ("prompt_extraction", "jailbreak")
     member_relative_content: float = 0.8
     attach_content_alpha: float = 0.1
+    attach_tie_precision: float = 0.5
     member_max_repeats: float = 0.5
     network_split_main: float = 0.3
     network_split_rest: float = 0.1

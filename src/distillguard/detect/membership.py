@@ -253,6 +253,14 @@ def share_fits(n: float, share: float, gate: float, alpha: float) -> bool:
     return float(bdtr(hits, n_req, gate)) >= alpha
 
 
+def _lower_quartile(values: list[float]) -> float:
+    """The lower quartile of ``values`` (the value a quarter of the way up; inf if empty)."""
+    if not values:
+        return math.inf
+    values = sorted(values)
+    return values[(len(values) - 1) // 4]
+
+
 def _weighted_median(pairs: list[tuple[float, float]]) -> float:
     """The larger of the plain and the weight-weighted median of (value, weight) pairs."""
     pairs = sorted(pairs)
@@ -611,6 +619,13 @@ def attach_by_family(
         mixes = [signal_mix(p[2], by_id) for p in pending]
         crowd = signal_mix([a for a in usage.by_account if a in by_id and a not in owner], by_id)
         ages = [age_range(p[2], by_id) for p in pending]
+        # A fleet of thin accounts (a quarter of its members send no more than
+        # family_attach_min_requests) is one whose one-request accounts are its own.
+        min_req = cfg.family_attach_min_requests
+        thin = [
+            _lower_quartile([float(by_id[a].get("n_events") or 0) for a in p[2]]) <= min_req
+            for p in pending
+        ]
         # A network is a weaker tie than a wrapper: own content as strong as the median member's.
         medians = [content_gate(p[2], by_id, 1.0) for p in pending]
 
@@ -665,16 +680,25 @@ def attach_by_family(
                 and (own[i] >= few or not mine or not camp_nets[i] or bool(mine & camp_nets[i]))
             ]
             how[a] = by_family
-            if not ok and n >= cfg.family_attach_min_requests and cfg.profile_min_similarity < 1:
+            if not ok and n >= 1 and cfg.profile_min_similarity < 1:
                 # Same network the campaign dominates, same mix of distillation content, and
                 # an account of the campaign's age (a developer of 500 days whose few coding
                 # prompts read as a sweep is not one of a hydra's two-day-old accounts).
+                # Below family_attach_min_requests (one grading prompt from a rotating mobile
+                # fleet's two-day account) only a fleet of thin accounts takes it, and its
+                # content must be plainly the campaign's, not merely not the crowd's: one
+                # coding prompt of a new developer on a sweep hydra's carrier is the crowd's
+                # own, and one prompt misread as grading beside a fleet of 25-request graders
+                # is not one of theirs.
+                few_requests = n < min_req
+                least = CAMPAIGN_LIKE if few_requests else NOT_CROWD
                 ok = [
                     i
                     for i in joinable
-                    if any((asn, i) in net_claim for asn in nets.get(a, ()))
+                    if (thin[i] or not few_requests)
+                    and any((asn, i) in net_claim for asn in nets.get(a, ()))
                     and looks_like(a, i)
-                    and content_log_ratio(signal_mix([a], by_id), mixes[i], crowd) >= NOT_CROWD
+                    and content_log_ratio(signal_mix([a], by_id), mixes[i], crowd) >= least
                     and age_fits(by_id[a], ages[i])
                 ]
                 how[a] = by_network
