@@ -269,11 +269,6 @@ def _add_family_groups(
     return notes
 
 
-def _identity_ties(kinds: Mapping[str, int]) -> int:
-    """How many identity edges (card, IP, sign-up burst) an account has inside its community."""
-    return sum(kinds.get(k, 0) for k in ATTACH_KINDS)
-
-
 def _minus(total: Mapping[str, float], part: Mapping[str, float]) -> dict[str, float]:
     """Signal mix ``total`` without ``part`` (floored at 0)."""
     return {k: max(v - part.get(k, 0.0), 0.0) for k, v in total.items()}
@@ -704,8 +699,10 @@ def decide(
         # mostly strangers on its residential IPs and sign-up minutes (a 2,000-account hydra
         # at 1 M events: 15 of 250), among whom a casual user's one reasoning prompt of two
         # is chance, not a member's thin share.
-        # Where they are not, an account with two ties or more (several members on its
-        # card or IPs: a reseller's extractor among its customers) is still not chance.
+        # Where they are not, an account on a card of the campaign's (a reseller's extractor
+        # among its customers) is still not chance; one IP or sign-up minute shared with
+        # many members is (10 M events: 36 strangers with 2-22 edges to two hydras, through
+        # a residential IP, a sign-up minute or one of each).
         outside = [a for a in tied if a not in kept]
         telling = len([a for a in outside if a in attached]) >= cfg.attach_tie_precision * len(
             outside
@@ -716,7 +713,7 @@ def decide(
             {
                 a
                 for a in attached
-                if (telling or _identity_ties(edge_kinds_by_account.get(a, {})) >= 2)
+                if (telling or edge_kinds_by_account.get(a, {}).get("payment", 0) > 0)
                 and age_fits(by_id[a], ages)
                 and content_log_ratio(signal_mix([a], by_id), mix, crowd) >= CAMPAIGN_LIKE
             }

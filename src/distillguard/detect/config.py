@@ -129,7 +129,7 @@ class DetectConfig:
             the campaign by identity outside its core are attached (send its content): a
             hydra on residential proxies shares IPs and sign-up minutes mostly with
             strangers, and a stranger's one reasoning prompt of two is not a thin share
-            (an account with two identity edges or more is not a stranger by chance); 0
+            (an account on one of its cards is not a stranger by chance); 0
             gives the allowance whatever the ties.
         member_max_repeats: an established member (verified, ``established_min_age_days``
             old) repeating at least this share of its own prompts (``dup_prompt_share``)
