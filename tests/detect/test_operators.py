@@ -403,3 +403,33 @@ def test_operations_working_different_hours_are_split() -> None:
     assert not hours_apart(g, x, close)
     flat = {a: {**r, "hour_focus": 0.1} for a, r in by_id.items()}
     assert not hours_apart(g, x, flat)
+
+
+def test_fleets_with_no_identity_tie_working_different_hours_are_split() -> None:
+    """Regression (six-small at 0.15 seed 9; held-out at 0.05 seed 2): two fleets on the same
+    kind of rotating networks, each tied within by shared IPs and to the other only by
+    content (its jailbreak prompts read as extraction too), differed in one operational
+    feature at most and were one campaign; their operators work hours apart. Working
+    hours count in the operator split as in the behaviour split."""
+    first = _hydra(10)
+    second = [{**r, "account_id": f"k{i:02d}"} for i, r in enumerate(_hydra(8))]
+    a = [str(r["account_id"]) for r in first]
+    b = [str(r["account_id"]) for r in second]
+    ties = _pairs(a) + _pairs(b)
+
+    def pairs_of(members: Sequence[str]) -> list[tuple[str, str]]:
+        return [p for p in ties if p[0] in members and p[1] in members]
+
+    # Alike and without a time of day: one operation whose accounts share no card or IP.
+    assert len(_decide(first + second, identity_pairs=pairs_of)) == 1
+    apart = _shift(first, 15.0) + _shift(second, 7.0)
+    assert sorted(_decide(apart, identity_pairs=pairs_of)) == [tuple(a), tuple(b)]
+    # The same hours: still one.
+    same = _shift(first, 15.0) + _shift(second, 14.5)
+    assert len(_decide(same, identity_pairs=pairs_of)) == 1
+    # Tied by a card across the two fleets, the hours alone do not split them.
+    card = ties + [(a[0], b[0])]
+    assert len(_decide(apart, identity_pairs=lambda m: [p for p in card if p[0] in m])) == 1
+    # A minimum above the number of operational features still disables the split.
+    off = DetectConfig(identity_split_min_features=99)
+    assert len(_decide(apart, off, identity_pairs=pairs_of)) == 1

@@ -39,6 +39,7 @@ from scipy.sparse.csgraph import connected_components
 
 from distillguard.detect.config import DetectConfig
 from distillguard.detect.membership import (
+    OPERATIONAL,
     Pending,
     hours_apart,
     operational_differences,
@@ -115,7 +116,16 @@ def split_by_operator(
                 continue
             leave = main
         differ = operational_differences(main, rest, by_id)
-        if len(differ) < cfg.identity_split_min_features:
+        # Working other hours of the day is an operator's own difference and enough on its
+        # own, as in the behaviour split (one operation runs all its accounts in its own
+        # working day, whatever their cards and addresses): two fleets on the same kind of
+        # rotating networks, tied to each other only by content that reads alike, with no
+        # card, address or sign-up burst in common, are two operators when their hours
+        # differ. A minimum above the number of features still disables the split.
+        if hours_apart(main, rest, by_id):
+            differ.append("hour_center")
+        need = cfg.identity_split_min_features
+        if len(differ) < need and ("hour_center" not in differ or need > len(OPERATIONAL)):
             continue
         new_comm = split_off(pending, idx, leave, by_id, scores, cfg, -2000)
         if new_comm is None:
