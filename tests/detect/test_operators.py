@@ -11,11 +11,10 @@ import pytest
 from distillguard.detect.allowlist import AllowList
 from distillguard.detect.campaigns import decide
 from distillguard.detect.config import DetectConfig
-from distillguard.detect.membership import FamilyUsage, hours_apart
+from distillguard.detect.membership import FamilyUsage, hours_apart, operational_differences
 from distillguard.detect.operators import (
     identity_components,
     identity_pairs,
-    operational_differences,
     supported_pairs,
 )
 from distillguard.store import DuckDBStore

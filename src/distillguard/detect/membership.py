@@ -179,6 +179,19 @@ def operational_differences(
     return out
 
 
+def operator_differences(
+    group: Sequence[str], rest: Sequence[str], by_id: Mapping[str, Mapping[str, Any]]
+) -> list[str]:
+    """:func:`operational_differences`, and ``"hour_center"`` when the two parts work other
+    hours of the day (:func:`hours_apart`): an operator's own difference, which the splits
+    take as enough on its own (one operation gives its accounts different jobs, not
+    different time zones)."""
+    differ = operational_differences(group, rest, by_id)
+    if hours_apart(group, rest, by_id):
+        differ.append("hour_center")
+    return differ
+
+
 @dataclass(frozen=True, slots=True)
 class FamilyUsage:
     """Who sends through which template family.

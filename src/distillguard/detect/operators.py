@@ -41,8 +41,7 @@ from distillguard.detect.config import DetectConfig
 from distillguard.detect.membership import (
     OPERATIONAL,
     Pending,
-    hours_apart,
-    operational_differences,
+    operator_differences,
     split_off,
 )
 from distillguard.detect.scoring import AccountScore
@@ -115,15 +114,12 @@ def split_by_operator(
             if len(main) < least or len(main) < 2:
                 continue
             leave = main
-        differ = operational_differences(main, rest, by_id)
-        # Working other hours of the day is an operator's own difference and enough on its
-        # own, as in the behaviour split (one operation runs all its accounts in its own
-        # working day, whatever their cards and addresses): two fleets on the same kind of
-        # rotating networks, tied to each other only by content that reads alike, with no
-        # card, address or sign-up burst in common, are two operators when their hours
-        # differ. A minimum above the number of features still disables the split.
-        if hours_apart(main, rest, by_id):
-            differ.append("hour_center")
+        # Working other hours of the day is enough on its own, as in the behaviour split:
+        # two fleets on the same kind of rotating networks, tied to each other only by
+        # content that reads alike, with no card, address or sign-up burst in common, are
+        # two operators when their hours differ. A minimum above the number of features
+        # still disables the split.
+        differ = operator_differences(main, rest, by_id)
         need = cfg.identity_split_min_features
         if len(differ) < need and ("hour_center" not in differ or need > len(OPERATIONAL)):
             continue
@@ -233,11 +229,7 @@ def split_by_behaviour(
             continue
         main = groups[0]
         for group in groups[1:]:
-            differ = operational_differences(main, group, by_id)
-            # Working different hours of the day is an operator's own difference: one
-            # operation gives its accounts different jobs, not different time zones.
-            if hours_apart(main, group, by_id):
-                differ.append("hour_center")
+            differ = operator_differences(main, group, by_id)
             if len(differ) < cfg.behaviour_split_min_features and "hour_center" not in differ:
                 continue
             new_comm = split_off(pending, idx, group, by_id, scores, cfg, -3000)
