@@ -73,3 +73,32 @@ def test_cli_rules_test_fails_on_a_wrong_case(tmp_path: Path) -> None:
     assert "FAIL" in bad.output and "my-rule" in bad.output
     listed = runner.invoke(cli, ["rules", "list", "--rules", str(tmp_path)])
     assert "my-rule" in listed.output and "dg-logprobs-harvest" in listed.output
+
+
+def test_unknown_feature_names_are_refused_with_a_hint(tmp_path: Path) -> None:
+    # A misspelt feature reads as null for every account: the rule would never fire while
+    # its own cases, misspelt the same way, still passed.
+    p = tmp_path / "typo.yaml"
+    p.write_text("# a comment\n" + GOOD.replace("logprobs_share", "logprob_share"))
+    hint = "'logprob_share' \\(did you mean 'logprobs_share'\\?\\)"
+    with pytest.raises(RuleError, match=hint) as exc:
+        load_rule_file(p)
+    assert exc.value.line == 2 and str(p) in str(exc.value)
+    p.write_text(GOOD.replace("negative: [{logprobs_share: 0.1}]", "negative: [{n_event: 3}]"))
+    with pytest.raises(RuleError, match="tests.negative case names unknown feature"):
+        load_rule_file(p)
+    # Every signal's columns and the peer-intel columns are names a condition may use.
+    p.write_text(
+        GOOD.replace(
+            "logprobs_share >= 0.5",
+            "sig_prompt_extraction_share + sig_jailbreak_mean >= 0.5 or intel_score > 0.5",
+        ).replace("positive: [{logprobs_share: 0.9}]", "positive: [{sig_jailbreak_mean: 0.9}]")
+    )
+    assert load_rule_file(p)[0].id == "my-rule"
+
+
+def test_cli_rules_features_lists_what_conditions_can_name() -> None:
+    out = CliRunner().invoke(cli, ["rules", "features"])
+    assert out.exit_code == 0, out.output
+    names = {line.split()[0] for line in out.output.splitlines()}
+    assert {"n_events", "sig_prompt_extraction_share", "intel_score", "tier"} <= names

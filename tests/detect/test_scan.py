@@ -12,6 +12,8 @@ from click.testing import CliRunner
 
 from distillguard.cli import cli
 from distillguard.detect.evaluate import evaluate
+from distillguard.detect.features import feature_names
+from distillguard.detect.intel_signal import FEATURES as INTEL_FEATURES
 from distillguard.detect.scan import ACCOUNTS_HEADER, run_scan
 from distillguard.errors import DetectionError, InputError
 
@@ -63,6 +65,18 @@ def test_scan_finds_the_campaign_and_spares_legit(
         and "<script" not in html
     )
     assert "Think step by step" not in html  # prompts are redacted by default
+
+
+def test_rule_feature_names_are_the_columns_a_scan_computes(
+    small_log: Path, tmp_path: Path
+) -> None:
+    # The names rule conditions may use (checked when a rule loads) are exactly the columns
+    # of account_features, with the shipped signals, plus the peer-intel columns, which the
+    # scan adds only when the store holds intel.
+    res = run_scan([small_log], tmp_path / "out")
+    with duckdb.connect(str(res.db), read_only=True) as con:
+        cols = {r[0] for r in con.execute("DESCRIBE account_features").fetchall()}
+    assert cols == feature_names() - set(INTEL_FEATURES)
 
 
 def test_show_prompts_escapes_html(tmp_path: Path, fake_annotator: None) -> None:

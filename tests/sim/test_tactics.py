@@ -177,3 +177,41 @@ def test_roles_per_account_give_each_account_one_tactic(tmp_path) -> None:
     assert handed["grading"] >= 3 and handed["reasoning"] >= 3  # both roles are handed out
     # without roles, busy accounts mix both tactics
     assert any(len(r) == 2 for r in jobs_by_account(False).values())
+
+
+def test_aged_hydra_accounts_are_used_for_their_lifetime_not_never(tmp_path) -> None:
+    # Accounts bought or farmed months before (account_age_days) and rotated through a
+    # hydra (lifetime_days) each send traffic within their lifetime of their first use; the
+    # lifetime once ran from the sign-up, so most such accounts never sent anything.
+    from distillguard.sim import simulate
+    from distillguard.sim.scenario import scenario_from_dict
+    from tests.sim.conftest import read_run
+
+    scenario = scenario_from_dict(
+        {
+            "name": "aged-hydra",
+            "days": 6,
+            "personas": [{"id": "casual", "kind": "casual", "accounts": 200, "rate": 2}],
+            "campaigns": [
+                {
+                    "id": "aged",
+                    "accounts": 40,
+                    "exchanges": 4000,
+                    "tactics": {"reasoning_harvest": 1.0},
+                    "account_age_days": 120,
+                    "lifetime_days": 1.5,
+                }
+            ],
+        }
+    )
+    result = simulate(scenario, tmp_path / "sim", seed=5, scale=1.0)
+    assert result.campaign_account_counts["aged"] == 40
+    run = read_run(result)
+    times: dict[str, list] = defaultdict(list)
+    for e in run.of("aged"):
+        times[e.account_id].append(e.ts_utc)
+        assert (e.ts_utc - e.account.created_at) > timedelta(days=6)  # still aged at use
+    assert len(times) == 40
+    assert all(max(t) - min(t) <= timedelta(days=1.5) for t in times.values())
+    firsts = sorted(min(t) for t in times.values())
+    assert firsts[-1] - firsts[0] >= timedelta(days=2)  # the stock is rotated through

@@ -247,6 +247,7 @@ def rules() -> None:
       distillguard rules list
       distillguard rules test
       distillguard rules test my-rules/
+      distillguard rules features
     """
 
 
@@ -264,6 +265,34 @@ def rules_list(rules_dirs: tuple[Path, ...]) -> None:
 
     for r in load_rules(rules_dirs):
         click.echo(f"{r.id:34} {r.level:8} {','.join(r.atlas):30} {r.title}")
+
+
+@rules.command("features")
+def rules_features() -> None:
+    """Print every feature a rule condition can name, with what it measures.
+
+    \b
+    Example:
+      distillguard rules features
+    """
+    from distillguard.detect.features import FEATURE_DOCS, feature_names
+    from distillguard.detect.intel_signal import FEATURES as INTEL_FEATURES
+
+    for name in sorted(feature_names()):
+        if name in FEATURE_DOCS:
+            what = FEATURE_DOCS[name]
+        elif name.startswith("sig_"):
+            signal, _, agg = name[4:].rpartition("_")
+            what = (
+                f"share of requests the {signal} signal scores >= 0.5"
+                if agg == "share"
+                else f"mean {signal} signal score over the requests"
+            )
+        elif name in INTEL_FEATURES:
+            what = "peer intel (docs/detection.md, 'Peer intel'); null without intel hits"
+        else:
+            what = "identifier or label (compare with == or in [...])"
+        click.echo(f"{name:30} {what}")
 
 
 @rules.command("test")

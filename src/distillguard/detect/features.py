@@ -14,6 +14,7 @@ no prompt text) the features that need it are null and listed as unavailable.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -67,6 +68,26 @@ FEATURE_DOCS: dict[str, str] = {
     "n_families": "distinct template families",
     "topic_concentration": "1 - normalised entropy over families (1 = one topic only)",
 }
+
+#: ``account_features`` columns that are identifiers or labels rather than measurements.
+ID_COLUMNS: tuple[str, ...] = ("account_id", "org_id", "tier", "first_seen", "last_seen")
+
+
+@functools.lru_cache(maxsize=1)
+def feature_names() -> frozenset[str]:
+    """Every name a rule condition can read: the columns of ``account_features``.
+
+    The documented features (:data:`FEATURE_DOCS`), the identifiers, each registered
+    signal's ``sig_<name>_mean`` and ``sig_<name>_share``, and the peer-intel columns the
+    scan adds when the store holds intel. ``tests/detect/test_features.py`` checks this
+    against the table a scan writes, so a rule that names anything else names nothing.
+    """
+    from distillguard.detect.intel_signal import FEATURES as INTEL_FEATURES
+    from distillguard.detect.signals.registry import SIGNAL_COLUMNS
+
+    signals = {f"{c}_{agg}" for c in SIGNAL_COLUMNS for agg in ("mean", "share")}
+    return frozenset({*FEATURE_DOCS, *ID_COLUMNS, *signals, *INTEL_FEATURES})
+
 
 # Country-code TLDs we can compare to IP geography (generic TLDs give no hint).
 _CC_TLD = "regexp_extract(lower(account_email_domain), '\\.([a-z]{2})$', 1)"

@@ -7,10 +7,10 @@ A rule file holds one rule (a mapping) or a list of rules::
     level: high                       # low | medium | high | critical
     tags: [attack.AML.T0024.002]      # MITRE ATLAS technique ids
     falsepositives: [Research teams evaluating chain-of-thought quality]
-    condition: sig_reasoning_share >= 0.5 and n_events >= 200
+    condition: sig_reasoning_trace_share >= 0.5 and n_events >= 200
     tests:
-      positive: [{sig_reasoning_share: 0.9, n_events: 500}]
-      negative: [{sig_reasoning_share: 0.1, n_events: 500}]
+      positive: [{sig_reasoning_trace_share: 0.9, n_events: 500}]
+      negative: [{sig_reasoning_trace_share: 0.1, n_events: 500}]
 
 Conditions use the small language of :mod:`distillguard.detect.expr`. Every error names the
 file and line (:class:`~distillguard.errors.RuleError`).
@@ -18,6 +18,7 @@ file and line (:class:`~distillguard.errors.RuleError`).
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -26,7 +27,8 @@ from typing import Any
 
 import yaml
 
-from distillguard.detect.expr import ExprError, Node, evaluate, parse
+from distillguard.detect.expr import ExprError, Node, evaluate, names, parse
+from distillguard.detect.features import feature_names
 from distillguard.detect.rules import BUILTIN_RULES_DIR
 from distillguard.errors import RuleError
 
@@ -117,6 +119,22 @@ def _strip(case: Any) -> dict[str, Any]:
     return {k: v for k, v in case.items() if k != "__line__"}
 
 
+def _check_names(used: set[str], what: str, path: str, line: int) -> None:
+    unknown = sorted(used - feature_names())
+    if not unknown:
+        return
+    hints = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, sorted(feature_names()), n=1, cutoff=0.6)
+        hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    raise RuleError(
+        f"{what} names unknown feature(s) {', '.join(hints)}; "
+        "`distillguard rules features` lists the known ones",
+        path=path,
+        line=line,
+    )
+
+
 def _rule_from(data: Any, path: str) -> Rule:
     if not isinstance(data, dict):
         raise RuleError("a rule must be a mapping", path=path, line=1)
@@ -136,6 +154,9 @@ def _rule_from(data: Any, path: str) -> Rule:
         node = parse(condition)
     except ExprError as exc:
         raise RuleError(f"condition {exc}", path=path, line=line) from None
+    # A misspelt feature would read as null for every account: the rule could never fire,
+    # and its own test cases (which spell it the same way) would still pass.
+    _check_names(names(node), "condition", path, line)
     tests = data.get("tests") or {}
     if not isinstance(tests, dict):
         raise RuleError("tests must be a mapping with positive/negative", path=path, line=line)
@@ -145,6 +166,8 @@ def _rule_from(data: Any, path: str) -> Rule:
         if not isinstance(raw, list) or not all(isinstance(c, dict) for c in raw):
             raise RuleError(f"tests.{kind} must be a list of mappings", path=path, line=line)
         cases[kind] = tuple(_strip(c) for c in raw)
+        for case in cases[kind]:
+            _check_names(set(case), f"tests.{kind} case", path, line)
     rule = Rule(
         id=str(data["id"]),
         title=str(data["title"]),

@@ -180,6 +180,17 @@ def generate_campaign(world: World, c: CampaignSpec) -> None:
     created = _creation_times(rng, c, n, ws, we)
     act_s = np.maximum(created + rng.uniform(0.5, 6.0, n) * 3600.0, ws)
     act_e = np.minimum(created + c.lifetime_days * DAY, we) if c.lifetime_days else np.full(n, we)
+    if c.lifetime_days:
+        # An aged account (made long before the window: bought, or farmed) whose lifetime
+        # would end before its first use is used for its lifetime from a first use spread
+        # over the window, as the hydra rotates through its stock, rather than never.
+        # Its own random source, so that every other account's traffic stays as it was.
+        dead = act_e <= act_s
+        if dead.any():
+            life = world.rng("campaign-lifetime", c.id)
+            first = life.uniform(ws, max(ws, we - 0.25 * c.lifetime_days * DAY), int(dead.sum()))
+            act_s[dead] = first
+            act_e[dead] = np.minimum(first + c.lifetime_days * DAY, we)
     counts = _counts(rng, c, round(total), act_s, act_e)
     if c.proxy == "reseller":
         r = world.reseller_infra[c.reseller]
