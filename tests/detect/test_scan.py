@@ -274,3 +274,23 @@ def test_cli_scan_config_file_carries_detect_and_intel(small_log: Path, tmp_path
         "[intel]" in str(res.exception) + res.output
         and "no_such_key" in str(res.exception) + res.output
     )
+
+
+def test_edge_kinds_in_the_configuration_must_exist(tmp_path: Path) -> None:
+    # A misspelt kind would silently weigh nothing or tie no operator's accounts.
+    from distillguard.detect.config import EDGE_KINDS, load_detect_config
+    from distillguard.detect.linking import EDGE_REASONS
+    from distillguard.errors import ConfigError
+
+    assert set(EDGE_KINDS) == set(EDGE_REASONS)
+    for line in (
+        'identity_split_kinds = ["paymnt", "ip"]',
+        'behaviour_split_kinds = ["lockstep", "familly"]',
+        "edge_weights = { ip = 0.8, paymnt = 2.0 }",
+    ):
+        cfg = tmp_path / "c.toml"
+        cfg.write_text(f"[detect]\n{line}\n")
+        with pytest.raises(ConfigError, match="unknown edge kind"):
+            load_detect_config(cfg)
+    cfg.write_text('[detect]\nedge_weights = { ip = 0.8 }\nidentity_split_kinds = ["payment"]\n')
+    assert load_detect_config(cfg).identity_split_kinds == ("payment",)

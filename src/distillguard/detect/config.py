@@ -6,10 +6,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from distillguard.config import load_section, read_file
+from distillguard.errors import ConfigError
 
 
 def _default_rate_limits() -> dict[str, int]:
     return {"default": 600, "free": 60, "tier1": 500, "tier2": 1000, "enterprise": 5000}
+
+
+#: Every kind of edge the linking step draws (``linking.EDGE_REASONS`` says what each means).
+EDGE_KINDS: tuple[str, ...] = (
+    "payment",
+    "ip",
+    "slash24",
+    "asn_ua",
+    "creation_burst",
+    "family",
+    "lockstep",
+    "signal_profile",
+)
 
 
 def _default_edge_weights() -> dict[str, float]:
@@ -272,6 +286,16 @@ class DetectConfig:
     quiet_min_risk: float = 0.1
     privacy_min_campaign_accounts: int = 10
     privacy_min_identity_share: float = 0.5
+
+    def __post_init__(self) -> None:
+        # A misspelt edge kind would silently weigh nothing or tie nobody.
+        for key in ("edge_weights", "identity_split_kinds", "behaviour_split_kinds"):
+            bad = sorted(set(getattr(self, key)) - set(EDGE_KINDS))
+            if bad:
+                raise ConfigError(
+                    f"[detect] {key}: unknown edge kind(s) {', '.join(bad)}; "
+                    f"known: {', '.join(EDGE_KINDS)}"
+                )
 
 
 def load_detect_config(path: str | Path | None = None) -> DetectConfig:
