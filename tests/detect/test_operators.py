@@ -432,3 +432,57 @@ def test_fleets_with_no_identity_tie_working_different_hours_are_split() -> None
     # A minimum above the number of operational features still disables the split.
     off = DetectConfig(identity_split_min_features=99)
     assert len(_decide(apart, off, identity_pairs=pairs_of)) == 1
+
+
+def test_three_operations_linked_by_wrappers_are_all_split() -> None:
+    """Regression (benchmarks/bench_detect_random.py, draw 1, scenario 8): a fleet without
+    identity ties shared wrappers with two identity-tied operations; the operator split took
+    the first of them off and left the second in the fleet's campaign (what stays behind
+    after a split was not examined again)."""
+    fleet = _quiet(12)
+    hydra = [{**r, "account_id": f"h{i}"} for i, r in enumerate(_hydra(5))]
+    burst = [
+        {
+            **_row(f"b{i}", 1.0, n=60, age=5.0),
+            "n_ips": 1,
+            "n_asns": 1,
+            "span_hours": 10.0,
+            "active_days": 1,
+            "events_per_active_hour": 6.0,
+        }
+        for i in range(5)
+    ]
+    ties = _pairs([f"h{i}" for i in range(5)]) + _pairs([f"b{i}" for i in range(5)])
+
+    def pairs_of(members: Sequence[str]) -> list[tuple[str, str]]:
+        return [p for p in ties if p[0] in members and p[1] in members]
+
+    camps = sorted(_decide(fleet + hydra + burst, identity_pairs=pairs_of))
+    assert camps == [
+        tuple(f"b{i}" for i in range(5)),
+        tuple(f"h{i}" for i in range(5)),
+        tuple(sorted(f"q{i}" for i in range(12))),
+    ]
+
+
+def test_a_role_joins_its_operation_after_the_operation_was_split_off() -> None:
+    """Regression (benchmarks/bench_detect_random.py, draw 1, scenario 8): a one-card fleet
+    was split off the campaign of a community it shared with a fleet without ties; two of
+    its accounts with another task, left out by the profile gate, were compared with the
+    community's own campaign only (the other fleet) and became a campaign of their own."""
+    fleet = _tactic(_quiet(30), "reasoning_trace")
+    hydra = _tactic(
+        [{**r, "account_id": f"h{i}"} for i, r in enumerate(_hydra(8))], "reasoning_trace"
+    )
+    role = _tactic(
+        [{**r, "account_id": f"r{i}"} for i, r in enumerate(_hydra(3))], "synthetic_data"
+    )
+    ties = _pairs([f"h{i}" for i in range(8)] + [f"r{i}" for i in range(3)])
+
+    def tied(members: Sequence[str]) -> list[tuple[str, str]]:
+        return [p for p in ties if p[0] in members and p[1] in members]
+
+    assert sorted(_decide(fleet + hydra + role, identity_pairs=tied)) == [
+        tuple([f"h{i}" for i in range(8)] + [f"r{i}" for i in range(3)]),
+        tuple(sorted(f"q{i}" for i in range(30))),
+    ]

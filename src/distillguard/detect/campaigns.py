@@ -21,6 +21,7 @@ from distillguard.detect.intel_signal import INTEL_EDGE_REASONS, IntelSignals, f
 from distillguard.detect.linking import EDGE_REASONS
 from distillguard.detect.membership import (
     CAMPAIGN_LIKE,
+    CARD_LIKE,
     NOT_CROWD,
     FamilyUsage,
     FeatureRows,
@@ -303,6 +304,7 @@ def _second_operation(
     behaviour: float,
     identity_pairs: PairsOf | None = None,
     comm: int | None = None,
+    communities: Mapping[str, tuple[int, bool]] | None = None,
 ) -> list[str]:
     """Add candidates the profile gate left out, and no campaign took, as a campaign of their
     own (in place).
@@ -315,13 +317,17 @@ def _second_operation(
     at ``member_threshold`` (``identity_pairs`` given), are enough for one, score as a
     campaign on their own, and share a tactic profile among themselves.
 
-    Unless they are a role of the community's own campaign (``comm``): one operation giving
-    a fifth of its accounts another job (synthetic data beside a reasoning harvest) shares
-    the others' identities and runs them alike. When most of the group has an identity path
+    Unless they are a role of the community's own campaign (``comm``), or of one the splits
+    made of its accounts (``communities`` given): one operation giving a fifth of its
+    accounts another job (synthetic data beside a reasoning harvest) shares the others'
+    identities and runs them alike. When most of the group has an identity path
     (``identity_pairs``: card, IP, sign-up burst) to that campaign's members, works the same
     hours of the day (:func:`~distillguard.detect.membership.hours_apart`) and differs on
     fewer than ``identity_split_min_features`` operational features, it joins that campaign
-    (the splits' own tests, read the other way).
+    (the splits' own tests, read the other way). (Two accounts of a one-card fleet, left
+    out for their tactics, became a campaign of their own because the fleet had been split
+    off the community's campaign, which kept two other operations; a drawn scenario of
+    benchmarks/bench_detect_random.py.)
 
     Returns:
         the accounts that joined the community's campaign as a role of it.
@@ -343,14 +349,33 @@ def _second_operation(
     volume = requests_of(group, by_id)
     if len(group) < cfg.min_campaign_accounts or volume < _events_floor(group, by_id, cfg):
         return []
-    home = next((i for i, p in enumerate(pending) if p[1] == comm), None)
-    if home is not None and identity_pairs is not None:
-        neg_vol, home_comm, members, risk = pending[home]
-        if _one_operation(members, group, by_id, identity_pairs, cfg):
-            pending[home] = (neg_vol - volume, home_comm, sorted({*members, *group}), risk)
-            return list(group)
+    if identity_pairs is not None:
+        for home in _homes(pending, comm, communities):
+            neg_vol, home_comm, members, risk = pending[home]
+            if _one_operation(members, group, by_id, identity_pairs, cfg):
+                pending[home] = (neg_vol - volume, home_comm, sorted({*members, *group}), risk)
+                return list(group)
     pending.append((-float(volume), -3000 - len(pending), sorted(group), cs.risk))
     return []
+
+
+def _homes(
+    pending: Sequence[Pending],
+    comm: int | None,
+    communities: Mapping[str, tuple[int, bool]] | None,
+) -> list[int]:
+    """The campaigns made of community ``comm``'s accounts: its own, then those the splits
+    made of it (most of their members from it), largest first."""
+    own = [i for i, p in enumerate(pending) if p[1] == comm]
+    if comm is None or communities is None:
+        return own
+    split = [
+        i
+        for i, p in enumerate(pending)
+        if p[1] != comm
+        and 2 * sum(1 for a in p[2] if communities.get(a, (None, False))[0] == comm) > len(p[2])
+    ]
+    return own + sorted(split, key=lambda i: (-len(pending[i][2]), i))
 
 
 def _one_operation(
@@ -390,13 +415,17 @@ def _tied_anchors(
     A core judged the riskiest tail of a crowd (:func:`_crowd_tail`) can still hold an
     operation's first accounts: early in a log, four prober accounts sit in a community of
     1,600 residential users their network and client software tie them to, among a hundred
-    mildly risky ones. The clearly risky accounts (``suspect_threshold``) that one operator
-    ties together (a card, an IP, a sign-up burst: ``identity_pairs``) become a campaign
-    when there are enough of them and they score as one on their own. Developers who merely
-    look risky are not tied to each other by an operator's identity. ``taken``: the accounts
-    already in a campaign.
+    mildly risky ones. The risky accounts (``member_threshold``: risky enough to be a
+    campaign's member on their own risk) that one operator ties together (a card, an IP, a
+    sign-up burst: ``identity_pairs``) become a campaign when there are enough of them and
+    they score as one on their own. Developers who merely look risky are not tied to each
+    other by an operator's identity. (The bar was ``suspect_threshold``: three accounts
+    sending 2,300 extraction or grading requests each, round the clock from one datacenter
+    pool, at risk 0.62-0.69 each (their prompts repeat a short attack list), were left in a
+    giant community of 5,700 accounts; a drawn scenario of
+    benchmarks/bench_detect_random.py.) ``taken``: the accounts already in a campaign.
     """
-    anchors = [a for a in core if scores[a].risk >= cfg.suspect_threshold and a not in taken]
+    anchors = [a for a in core if scores[a].risk >= cfg.member_threshold and a not in taken]
     if len(anchors) < cfg.min_campaign_accounts:
         return
     for group in identity_components(anchors, identity_pairs(anchors)):
@@ -700,8 +729,12 @@ def decide(
         # at 1 M events: 15 of 250), among whom a casual user's one reasoning prompt of two
         # is chance, not a member's thin share.
         # Where they are not, an account on a card of the campaign's (a reseller's extractor
-        # among its customers) is still not chance; one IP or sign-up minute shared with
-        # many members is (10 M events: 36 strangers with 2-22 edges to two hydras, through
+        # among its customers) is still not chance when what it sent is the campaign's beyond
+        # doubt (``CARD_LIKE``): that card is the reseller's, which all its customers share,
+        # and one whose coding prompt of two reads as the campaign's sweep is as likely a
+        # customer (nine of a reseller's customers in a drawn scenario,
+        # benchmarks/bench_detect_random.py). One IP or sign-up minute shared with many
+        # members is chance (10 M events: 36 strangers with 2-22 edges to two hydras, through
         # a residential IP, a sign-up minute or one of each).
         outside = [a for a in tied if a not in kept]
         telling = len([a for a in outside if a in attached]) >= cfg.attach_tie_precision * len(
@@ -713,9 +746,16 @@ def decide(
             {
                 a
                 for a in attached
-                if (telling or edge_kinds_by_account.get(a, {}).get("payment", 0) > 0)
-                and age_fits(by_id[a], ages)
-                and content_log_ratio(signal_mix([a], by_id), mix, crowd) >= CAMPAIGN_LIKE
+                if age_fits(by_id[a], ages)
+                and (like_it := content_log_ratio(signal_mix([a], by_id), mix, crowd))
+                >= CAMPAIGN_LIKE
+                and (
+                    telling
+                    or (
+                        edge_kinds_by_account.get(a, {}).get("payment", 0) > 0
+                        and like_it >= CARD_LIKE
+                    )
+                )
             }
             if alpha > 0
             else set()
@@ -797,6 +837,7 @@ def decide(
             behaviour_share.get(comm, 0.0),
             identity_pairs,
             comm,
+            communities,
         )
         family_note.update(dict.fromkeys(joined, role))
     if family_usage:

@@ -392,6 +392,13 @@ NOT_CROWD = -math.log(2.0)
 #: prompts of four scored exactly log 2 at held-out reseller-chase, scale 0.25.)
 CAMPAIGN_LIKE = math.log(2.5)
 
+#: ... and beyond doubt at ten times: what a thin account tied to a campaign only by a card
+#: that the campaign's strangers share too (a reseller's, which every customer pays with)
+#: must send to be put down to the campaign rather than to chance. An extractor's prompts
+#: score above log 300 against a reseller's crowd; a customer's coding prompt against a
+#: sweep's, log 3.5.
+CARD_LIKE = math.log(10.0)
+
 
 def content_log_ratio(
     mine: Mapping[str, float], campaign: Mapping[str, float], crowd: Mapping[str, float]

@@ -92,42 +92,63 @@ def split_by_operator(
     """
     notes: dict[int, list[str]] = {}
     for idx in range(len(pending)):
-        members = pending[idx][2]
-        n = len(members)
-        if n < 2 * cfg.min_campaign_accounts:
-            continue
-        groups = identity_components(members, pairs_of(members))
-        main = groups[0]
-        rest = [a for g in groups[1:] for a in g]
-        least = max(cfg.min_campaign_accounts, cfg.identity_split_rest * n)
-        if len(main) >= cfg.identity_split_main * n:
-            # One identity-tied operation holds most of the campaign: the members with no
-            # identity path to it are the candidates.
-            if len(rest) < least:
-                continue
-            leave = rest
-        else:
-            # No identity group holds most of it: the bulk is an operation without identity
-            # ties (each account its own card and IP), and the largest identity group, when
-            # it operates unlike all the others, is a second operation inside it (a
-            # reseller's few accounts behind its shared IPs among a slow-and-low fleet).
-            if len(main) < least or len(main) < 2:
-                continue
-            leave = main
-        # Working other hours of the day is enough on its own, as in the behaviour split:
-        # two fleets on the same kind of rotating networks, tied to each other only by
-        # content that reads alike, with no card, address or sign-up burst in common, are
-        # two operators when their hours differ. A minimum above the number of features
-        # still disables the split.
-        differ = operator_differences(main, rest, by_id)
-        need = cfg.identity_split_min_features
-        if len(differ) < need and ("hour_center" not in differ or need > len(OPERATIONAL)):
-            continue
-        new_comm = split_off(pending, idx, leave, by_id, scores, cfg, -2000)
-        if new_comm is None:
-            continue
-        notes[new_comm] = differ
+        # After a split, what stays behind is examined again: three operations linked into
+        # one campaign by shared wrappers leave two behind when the first is split off (a
+        # one-card fleet split from two others that then stayed one campaign; a drawn
+        # scenario of benchmarks/bench_detect_random.py). Each split takes members away;
+        # when it took all but the main identity group, nothing is left to split.
+        while done := _split_operator_once(pending, idx, pairs_of, by_id, scores, cfg):
+            new_comm, differ, again = done
+            notes[new_comm] = differ
+            if not again:
+                break
     return notes
+
+
+def _split_operator_once(
+    pending: list[Pending],
+    idx: int,
+    pairs_of: PairsOf,
+    by_id: Mapping[str, Mapping[str, Any]],
+    scores: Mapping[str, AccountScore],
+    cfg: DetectConfig,
+) -> tuple[int, list[str], bool] | None:
+    """One split of :func:`split_by_operator` on ``pending[idx]``: the new campaign's
+    community id, the features that differ and whether what stays behind can hold another
+    operation (more than one identity group), or None."""
+    members = pending[idx][2]
+    n = len(members)
+    if n < 2 * cfg.min_campaign_accounts:
+        return None
+    groups = identity_components(members, pairs_of(members))
+    main = groups[0]
+    rest = [a for g in groups[1:] for a in g]
+    least = max(cfg.min_campaign_accounts, cfg.identity_split_rest * n)
+    if len(main) >= cfg.identity_split_main * n:
+        # One identity-tied operation holds most of the campaign: the members with no
+        # identity path to it are the candidates.
+        if len(rest) < least:
+            return None
+        leave = rest
+    else:
+        # No identity group holds most of it: the bulk is an operation without identity
+        # ties (each account its own card and IP), and the largest identity group, when
+        # it operates unlike all the others, is a second operation inside it (a
+        # reseller's few accounts behind its shared IPs among a slow-and-low fleet).
+        if len(main) < least or len(main) < 2:
+            return None
+        leave = main
+    # Working other hours of the day is enough on its own, as in the behaviour split:
+    # two fleets on the same kind of rotating networks, tied to each other only by
+    # content that reads alike, with no card, address or sign-up burst in common, are
+    # two operators when their hours differ. A minimum above the number of features
+    # still disables the split.
+    differ = operator_differences(main, rest, by_id)
+    need = cfg.identity_split_min_features
+    if len(differ) < need and ("hour_center" not in differ or need > len(OPERATIONAL)):
+        return None
+    new_comm = split_off(pending, idx, leave, by_id, scores, cfg, -2000)
+    return None if new_comm is None else (new_comm, differ, leave is main)
 
 
 def _member_index(
