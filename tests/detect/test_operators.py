@@ -486,3 +486,41 @@ def test_a_role_joins_its_operation_after_the_operation_was_split_off() -> None:
         tuple([f"h{i}" for i in range(8)] + [f"r{i}" for i in range(3)]),
         tuple(sorted(f"q{i}" for i in range(30))),
     ]
+
+
+def test_what_a_split_leaves_behind_is_judged_on_its_own() -> None:
+    """Regression (benchmarks/bench_detect_random.py, draw 1, scenario 10, on the shipped
+    corpus slice): 193 developers and a heavy nine-account operation scored as one campaign;
+    the operator split took the operation off and the developers stayed a campaign at the
+    pair's risk (FPR 5.6 %)."""
+    from distillguard.detect.campaigns import _rejudge_remainders
+    from distillguard.detect.scoring import score_account
+
+    devs = [
+        {**_row(f"d{i:03d}", 0.4, n=100, age=300.0), "max_tokens_cap_share": 0.0} for i in range(40)
+    ]
+    crowd = [
+        {**_row(f"c{i:03d}", 0.35, n=100, age=300.0), "max_tokens_cap_share": 0.0}
+        for i in range(200)
+    ]
+    fleet = _quiet(6)
+    rows = {str(r["account_id"]): r for r in devs + crowd + fleet}
+    scores = {a: score_account(r, []) for a, r in rows.items()}
+    comm = {a: (0, True) for a in rows}
+    kinds = {a: {"signal_profile": 2} for a in rows}
+    dev_ids = sorted(str(r["account_id"]) for r in devs)
+    fleet_ids = sorted(str(r["account_id"]) for r in fleet)
+    # Each campaign had 50 members before the splits; the devs (and the fleet) are left.
+    pending = [(-4000.0, 0, dev_ids, 0.9), (-90.0, 1, fleet_ids, 0.9)]
+    groups = {0: list(rows), 1: fleet_ids}
+    _rejudge_remainders(
+        pending, [50, 50], groups, {}, comm, rows, scores, {0: 1.0, 1: 1.0}, kinds, DetectConfig()
+    )
+    assert pending[0][2] == [] and pending[0][1] not in groups  # the crowd's tail: dropped
+    assert pending[1][2] == fleet_ids and pending[1][1] == 1  # still an operation
+    # A campaign the splits did not touch is not judged again.
+    untouched = [(-4000.0, 0, dev_ids, 0.9)]
+    _rejudge_remainders(
+        untouched, [40], groups, {}, comm, rows, scores, {0: 1.0}, kinds, DetectConfig()
+    )
+    assert untouched[0][2] == dev_ids

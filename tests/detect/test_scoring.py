@@ -197,6 +197,9 @@ _FEATURES = st.fixed_dictionaries(
         "account_id": st.text("abc", min_size=1, max_size=4),
         "n_events": st.one_of(st.none(), st.integers(0, 5000)),
         "distill_share": st.one_of(st.none(), st.floats(0, 1)),
+        "dup_prompt_share": st.one_of(st.none(), st.floats(0, 1)),
+        "sig_prompt_extraction_share": st.one_of(st.none(), st.floats(0, 1)),
+        "sig_jailbreak_share": st.one_of(st.none(), st.floats(0, 1)),
         "max_tokens_cap_share": st.one_of(st.none(), st.floats(0, 1)),
         "iat_cv": st.one_of(st.none(), st.floats(0, 30)),
         "account_age_days": st.one_of(st.none(), st.floats(0, 2000)),
@@ -245,6 +248,21 @@ def test_rerunning_a_fixed_benchmark_is_not_extraction() -> None:
     harness = score_account({**base, "dup_prompt_share": 0.98}, [])
     harvester = score_account({**base, "dup_prompt_share": 0.02}, [])
     assert harness.risk < 0.2 < 0.9 < harvester.risk
+
+
+def test_a_prober_cycling_through_a_short_list_of_attacks_is_not_discounted() -> None:
+    """Regression (benchmarks/bench_detect_random.py, draw 1, scenario 5, held-out corpus):
+    three accounts sent 2,300 extraction attempts each, cycled from a list of 70 (74 %
+    repeats), and scored 0.19: repeats were discounted as a harness re-running a benchmark.
+    An attack is an attack each time it is sent; harvest content is still discounted."""
+    base = {"n_events": 2300, "distill_share": 1.0, "dup_prompt_share": 0.74}
+    prober = score_account({**base, "sig_prompt_extraction_share": 1.0}, [])
+    assert prober.terms["distill"] == pytest.approx(2300 / 2310)
+    jailbreaker = score_account({**base, "sig_jailbreak_share": 0.6}, [])
+    assert jailbreaker.terms["distill"] == pytest.approx((0.4 * 0.26 + 0.6) * 2300 / 2310)
+    harness = score_account(base, [])
+    assert harness.terms["distill"] == pytest.approx(0.26 * 2300 / 2310)
+    assert harness.risk < 0.5 < 0.9 < prober.risk
 
 
 def test_privacy_model_weighs_metadata_and_spares_a_benchmark_at_the_cap() -> None:

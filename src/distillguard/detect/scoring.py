@@ -173,6 +173,20 @@ def _f(row: Mapping[str, Any], key: str, default: float = 0.0) -> float:
     return default if f != f else f
 
 
+#: The attack signals (system-prompt extraction, jailbreak): content that is not discounted
+#: for being repeated in the ``distill`` term (3,000 extraction attempts cycled from a list of
+#: 70, from three accounts on one datacenter pool, scored 0.19 each; a drawn scenario of
+#: benchmarks/bench_detect_random.py on the held-out corpus).
+_EXTRACTION = "sig_prompt_extraction_share"
+_JAILBREAK = "sig_jailbreak_share"
+
+
+def _attack_share(extraction: Any, jailbreak: Any) -> Any:
+    """The share of requests that are attacks: at least the larger of the two signals'
+    shares (a request can be both), for floats or numpy arrays."""
+    return np.maximum(extraction, jailbreak)
+
+
 def account_terms(row: Mapping[str, Any]) -> dict[str, float]:
     """Each score term of one account, in [0, 1] (the ``p`` shown in reasons)."""
     n = _f(row, "n_events")
@@ -182,10 +196,13 @@ def account_terms(row: Mapping[str, Any]) -> dict[str, float]:
     rush = _f(row, "new_model_share") * (1.0 if lag is not None and float(lag) <= 24.0 else 0.0)
     age = row.get("account_age_days")
     cv = row.get("iat_cv")
+    distill = _f(row, "distill_share")
+    attack = min(distill, _attack_share(_f(row, _EXTRACTION), _f(row, _JAILBREAK)))
     return {
         # New prompts only: extraction wants fresh (prompt, answer) pairs; re-running a fixed
-        # benchmark (an evaluation harness) repeats the same prompts.
-        "distill": _f(row, "distill_share") * (1.0 - _f(row, "dup_prompt_share")) * shrink,
+        # benchmark (an evaluation harness) repeats the same prompts. An attack is an attack
+        # each time it is sent, though: a prober cycles through a short list of them.
+        "distill": ((distill - attack) * (1.0 - _f(row, "dup_prompt_share")) + attack) * shrink,
         "rare_family": _f(row, "rare_family_share") * shrink,
         "regular": max(0.0, 1.0 - float(cv)) if cv is not None and n >= 20 else 0.0,
         "round_clock": _f(row, "active_hour_share") if n >= 50 else 0.0,
@@ -297,9 +314,12 @@ def account_term_columns(cols: Mapping[str, Any], n: int) -> dict[str, np.ndarra
         )
         ratio = np.maximum(_col(cols, "out_in_ratio", n), 1e-3)
         long_ans = np.minimum(np.maximum(np.log10(ratio), 0.0) / 2.0, 1.0) * shrink
+    distill = _col(cols, "distill_share", n)
+    attack = np.minimum(
+        distill, _attack_share(_col(cols, _EXTRACTION, n), _col(cols, _JAILBREAK, n))
+    )
     return {
-        "distill": _col(cols, "distill_share", n)
-        * (1.0 - _col(cols, "dup_prompt_share", n))
+        "distill": ((distill - attack) * (1.0 - _col(cols, "dup_prompt_share", n)) + attack)
         * shrink,
         "rare_family": _col(cols, "rare_family_share", n) * shrink,
         "regular": np.where(cv_ok, np.maximum(0.0, 1.0 - cv), 0.0),
