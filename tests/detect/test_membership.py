@@ -857,6 +857,39 @@ def test_identity_tied_anchors_in_a_crowds_tail_are_a_campaign() -> None:
     assert _decide(rows, scores=mild, identity_pairs=pairs_of) == [("p0", "p1", "p2")]
 
 
+def test_lone_suspects_tied_by_dense_behaviour_in_a_crowds_tail_are_a_campaign() -> None:
+    """Regression (benchmarks/bench_detect_random.py, draw 1, scenario 9): five accounts of
+    1,000-4,300 requests each, on their own cards and mobile IPs, sending in the same minutes,
+    were five lone suspects in a crowd's tail and no campaign."""
+    crowd = [{**_row(f"c{i:03d}", 0.3, n=200), "max_tokens_cap_share": 0.0} for i in range(200)]
+    devs = [
+        {**_row(f"d{i:02d}", 0.35, n=200, age=8.0), "max_tokens_cap_share": 0.0} for i in range(30)
+    ]
+    probers = [_row(f"p{i}", 1.0, n=40) for i in range(3)]
+    rows = crowd + devs + probers
+    risk = {"c": 0.1, "d": 0.4, "p": 0.99}
+    scores = {
+        str(r["account_id"]): dataclasses.replace(
+            score_account(r, []), risk=risk[str(r["account_id"])[0]]
+        )
+        for r in rows
+    }
+    ties = [("p0", "p1"), ("p1", "p2"), ("p0", "p2"), ("d00", "d01"), ("d01", "d02")]
+
+    def pairs_of(members: Sequence[str]) -> list[tuple[str, str]]:
+        return [p for p in ties if p[0] in members and p[1] in members]
+
+    def no_pairs(members: Sequence[str]) -> list[tuple[str, str]]:
+        return []
+
+    got = _decide(rows, scores=scores, identity_pairs=no_pairs, behaviour_pairs=pairs_of)
+    assert got == [("p0", "p1", "p2")]  # the developers' ties make no campaign of them
+    assert _decide(rows, scores=scores, identity_pairs=no_pairs) == []
+    # Accounts too small to be lone suspects are not grouped by behaviour alone.
+    small = [{**r, "n_events": 10} if str(r["account_id"])[0] == "p" else r for r in rows]
+    assert _decide(small, scores=scores, identity_pairs=no_pairs, behaviour_pairs=pairs_of) == []
+
+
 def test_a_harness_re_running_a_benchmark_is_not_a_member_of_a_campaign_that_does_not() -> None:
     """Regression (held-out corpora, slow-and-low at 0.05 seed 1: the campaign harvests the
     public benchmark an evaluation harness re-runs): the harness (1,992 requests, 86 %

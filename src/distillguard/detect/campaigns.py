@@ -47,6 +47,7 @@ from distillguard.detect.operators import (
     identity_components,
     split_by_behaviour,
     split_by_operator,
+    supported_pairs,
 )
 from distillguard.detect.privacy import drop_thin_campaigns, identity_share
 from distillguard.detect.ruleset import Rule
@@ -409,6 +410,7 @@ def _tied_anchors(
     behaviour: float,
     identity_pairs: PairsOf,
     taken: Collection[str],
+    behaviour_pairs: PairsOf | None = None,
 ) -> None:
     """Add an operation found among a crowd's tail as a campaign of its own (in place).
 
@@ -424,17 +426,50 @@ def _tied_anchors(
     pool, at risk 0.62-0.69 each (their prompts repeat a short attack list), were left in a
     giant community of 5,700 accounts; a drawn scenario of
     benchmarks/bench_detect_random.py.) ``taken``: the accounts already in a campaign.
+
+    With ``behaviour_pairs``, the accounts that are lone suspects anyway (risk ≥
+    ``suspect_threshold``, ``min_campaign_events`` requests, not established) and that no
+    identity ties are also grouped by dense behaviour ties (template family, lockstep
+    minutes, signal profile, sign-up burst; ties that close a triangle or are an account's
+    only one: :func:`~distillguard.detect.operators.supported_pairs`): five accounts of
+    1,000-4,300 requests each, on their own cards and mobile IPs, sending in the same
+    minutes, were five lone suspects and no campaign (a drawn scenario of
+    benchmarks/bench_detect_random.py). The grouping flags no account that was not flagged
+    already (the later steps may attach accounts to the campaign, as to any).
     """
     anchors = [a for a in core if scores[a].risk >= cfg.member_threshold and a not in taken]
     if len(anchors) < cfg.min_campaign_accounts:
         return
-    for group in identity_components(anchors, identity_pairs(anchors)):
-        if len(group) < cfg.min_campaign_accounts:
-            break
+    grouped: set[str] = set()
+
+    def add(group: list[str]) -> None:
         cs = score_community([by_id[a] for a in group], [scores[a] for a in group], behaviour)
         volume = requests_of(group, by_id)
         if cs.risk >= cfg.campaign_threshold and volume >= _events_floor(group, by_id, cfg):
             pending.append((-float(volume), -4000 - len(pending), sorted(group), cs.risk))
+            grouped.update(group)
+
+    for group in identity_components(anchors, identity_pairs(anchors)):
+        if len(group) < cfg.min_campaign_accounts:
+            break
+        add(group)
+    if behaviour_pairs is None:
+        return
+    suspects = [
+        a
+        for a in anchors
+        if a not in grouped
+        and scores[a].risk >= cfg.suspect_threshold
+        and int(by_id[a].get("n_events") or 0) >= cfg.min_campaign_events
+        and _established(by_id[a], cfg) is None
+    ]
+    if len(suspects) < cfg.min_campaign_accounts:
+        return
+    ties = supported_pairs(suspects, behaviour_pairs(suspects))
+    for group in identity_components(suspects, ties):
+        if len(group) < cfg.min_campaign_accounts:
+            break
+        add(group)
 
 
 def _rejudge_remainders(
@@ -854,7 +889,7 @@ def decide(
         taken = {a for p in pending for a in p[2]}
         for comm, core in tails:
             _tied_anchors(pending, core, by_id, scores, cfg, behaviour_share.get(comm, 0.0),
-                          identity_pairs, taken)  # fmt: skip
+                          identity_pairs, taken, behaviour_pairs)  # fmt: skip
     family_note = _add_family_groups(pending, family_groups, by_id, allowed, scores, cfg)
     before_splits = len(pending)
     sizes = [len(p[2]) for p in pending]
