@@ -23,7 +23,7 @@ from distillguard.detect.membership import (
     separable,
     share_fits,
 )
-from distillguard.detect.scoring import score_account
+from distillguard.detect.scoring import AccountScore, score_account
 
 
 def _row(aid: str, distill: float, n: int = 200, age: float = 1.0) -> dict[str, object]:
@@ -816,18 +816,17 @@ def test_content_gate_follows_the_groups_requests_not_its_head_count() -> None:
     assert content_gate(list(light), light, 0.8) == pytest.approx(0.8 * 0.34)
 
 
-def test_identity_tied_anchors_in_a_crowds_tail_are_a_campaign() -> None:
-    """Regression (held-out late-burst at 0.25, seed 5): at 5 % of its volume a probing
-    operation's first accounts (risk 0.84-1.00, sharing rotating IPs) sat among a hundred
-    mildly risky residential users of a 1,600-account community; the core was judged a
-    crowd's tail and nothing was reported until 10 %."""
-    # Residential users and young developers who do not ask for the max_tokens cap (a tail
-    # that harvests at the cap would stand out from its crowd on more than content).
+def _crowd_tail_with_probers(
+    prober_events: int,
+) -> tuple[list[dict[str, object]], dict[str, AccountScore]]:
+    """A crowd's tail: 200 residential users and 30 young developers who do not ask for the
+    max_tokens cap (a tail that harvests at the cap would stand out from its crowd on more
+    than content), and three clearly risky probers (risk 0.99)."""
     crowd = [{**_row(f"c{i:03d}", 0.3, n=200), "max_tokens_cap_share": 0.0} for i in range(200)]
     devs = [
         {**_row(f"d{i:02d}", 0.35, n=200, age=8.0), "max_tokens_cap_share": 0.0} for i in range(30)
     ]
-    probers = [_row(f"p{i}", 1.0, n=20) for i in range(3)]
+    probers = [_row(f"p{i}", 1.0, n=prober_events) for i in range(3)]
     rows = crowd + devs + probers
     risk = {"c": 0.1, "d": 0.4, "p": 0.99}
     scores = {
@@ -836,6 +835,15 @@ def test_identity_tied_anchors_in_a_crowds_tail_are_a_campaign() -> None:
         )
         for r in rows
     }
+    return rows, scores
+
+
+def test_identity_tied_anchors_in_a_crowds_tail_are_a_campaign() -> None:
+    """Regression (held-out late-burst at 0.25, seed 5): at 5 % of its volume a probing
+    operation's first accounts (risk 0.84-1.00, sharing rotating IPs) sat among a hundred
+    mildly risky residential users of a 1,600-account community; the core was judged a
+    crowd's tail and nothing was reported until 10 %."""
+    rows, scores = _crowd_tail_with_probers(20)
     ties = [("p0", "p1"), ("p1", "p2")]
 
     def pairs_of(members: Sequence[str]) -> list[tuple[str, str]]:
@@ -861,19 +869,7 @@ def test_lone_suspects_tied_by_dense_behaviour_in_a_crowds_tail_are_a_campaign()
     """Regression (benchmarks/bench_detect_random.py, draw 1, scenario 9): five accounts of
     1,000-4,300 requests each, on their own cards and mobile IPs, sending in the same minutes,
     were five lone suspects in a crowd's tail and no campaign."""
-    crowd = [{**_row(f"c{i:03d}", 0.3, n=200), "max_tokens_cap_share": 0.0} for i in range(200)]
-    devs = [
-        {**_row(f"d{i:02d}", 0.35, n=200, age=8.0), "max_tokens_cap_share": 0.0} for i in range(30)
-    ]
-    probers = [_row(f"p{i}", 1.0, n=40) for i in range(3)]
-    rows = crowd + devs + probers
-    risk = {"c": 0.1, "d": 0.4, "p": 0.99}
-    scores = {
-        str(r["account_id"]): dataclasses.replace(
-            score_account(r, []), risk=risk[str(r["account_id"])[0]]
-        )
-        for r in rows
-    }
+    rows, scores = _crowd_tail_with_probers(40)
     ties = [("p0", "p1"), ("p1", "p2"), ("p0", "p2"), ("d00", "d01"), ("d01", "d02")]
 
     def pairs_of(members: Sequence[str]) -> list[tuple[str, str]]:
