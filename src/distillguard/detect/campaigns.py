@@ -417,15 +417,13 @@ def _tied_anchors(
     A core judged the riskiest tail of a crowd (:func:`_crowd_tail`) can still hold an
     operation's first accounts: early in a log, four prober accounts sit in a community of
     1,600 residential users their network and client software tie them to, among a hundred
-    mildly risky ones. The risky accounts (``member_threshold``: risky enough to be a
-    campaign's member on their own risk) that one operator ties together (a card, an IP, a
-    sign-up burst: ``identity_pairs``) become a campaign when there are enough of them and
-    they score as one on their own. Developers who merely look risky are not tied to each
-    other by an operator's identity. (The bar was ``suspect_threshold``: three accounts
-    sending 2,300 extraction or grading requests each, round the clock from one datacenter
-    pool, at risk 0.62-0.69 each (their prompts repeat a short attack list), were left in a
-    giant community of 5,700 accounts; a drawn scenario of
-    benchmarks/bench_detect_random.py.) ``taken``: the accounts already in a campaign.
+    mildly risky ones. The clearly risky accounts (``suspect_threshold``) that one operator
+    ties together (a card, an IP, a sign-up burst: ``identity_pairs``) become a campaign
+    when there are enough of them and they score as one on their own. Developers who merely
+    look risky are not tied to each other by an operator's identity. (A bar of
+    ``member_threshold`` was tried in the twenty-second session: at full scale it made
+    three campaigns of two legitimate accounts each, at risk 0.58-0.77, in eval-crowd.)
+    ``taken``: the accounts already in a campaign.
 
     With ``behaviour_pairs``, the accounts that are lone suspects anyway (risk ≥
     ``suspect_threshold``, ``min_campaign_events`` requests, not established) and that no
@@ -437,7 +435,7 @@ def _tied_anchors(
     benchmarks/bench_detect_random.py). The grouping flags no account that was not flagged
     already (the later steps may attach accounts to the campaign, as to any).
     """
-    anchors = [a for a in core if scores[a].risk >= cfg.member_threshold and a not in taken]
+    anchors = [a for a in core if scores[a].risk >= cfg.suspect_threshold and a not in taken]
     if len(anchors) < cfg.min_campaign_accounts:
         return
     grouped: set[str] = set()
