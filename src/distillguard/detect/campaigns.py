@@ -457,7 +457,6 @@ def _tied_anchors(
         a
         for a in anchors
         if a not in grouped
-        and scores[a].risk >= cfg.suspect_threshold
         and int(by_id[a].get("n_events") or 0) >= cfg.min_campaign_events
         and _established(by_id[a], cfg) is None
     ]

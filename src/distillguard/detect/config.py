@@ -13,19 +13,6 @@ def _default_rate_limits() -> dict[str, int]:
     return {"default": 600, "free": 60, "tier1": 500, "tier2": 1000, "enterprise": 5000}
 
 
-#: Every kind of edge the linking step draws (``linking.EDGE_REASONS`` says what each means).
-EDGE_KINDS: tuple[str, ...] = (
-    "payment",
-    "ip",
-    "slash24",
-    "asn_ua",
-    "creation_burst",
-    "family",
-    "lockstep",
-    "signal_profile",
-)
-
-
 def _default_edge_weights() -> dict[str, float]:
     return {
         "payment": 1.0,
@@ -37,6 +24,11 @@ def _default_edge_weights() -> dict[str, float]:
         "lockstep": 1.0,
         "signal_profile": 0.4,
     }
+
+
+#: Every kind of edge the linking step draws, the keys of its default weights
+#: (``linking.EDGE_REASONS`` says what each means).
+EDGE_KINDS: tuple[str, ...] = tuple(_default_edge_weights())
 
 
 @dataclass(frozen=True, slots=True)

@@ -120,12 +120,13 @@ def _strip(case: Any) -> dict[str, Any]:
 
 
 def _check_names(used: set[str], what: str, path: str, line: int) -> None:
-    unknown = sorted(used - feature_names())
+    known = feature_names()
+    unknown = sorted(used - known)
     if not unknown:
         return
     hints = []
     for name in unknown:
-        close = difflib.get_close_matches(name, sorted(feature_names()), n=1, cutoff=0.6)
+        close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
         hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
     raise RuleError(
         f"{what} names unknown feature(s) {', '.join(hints)}; "
