@@ -580,6 +580,70 @@ def test_quiet_core_members_sending_plainly_its_content_join_their_communitys_ca
     assert run(DetectConfig(quiet_min_log_ratio=100.0)) == [fleet_ids]  # the step off
 
 
+def test_quiet_members_drawing_from_the_campaigns_prompt_pool_join_despite_repeats() -> None:
+    """Regression (benchmarks/bench_detect_random.py, draw 2, scenario 10): a capability
+    sweep's 21 heaviest accounts (126-837 requests, 58-85 % repeats, content that reads as
+    developers' coding prompts) scored 0.10-0.45 and stayed out; 97-100 % of their distinct
+    prompts were prompts the fleet's other accounts sent. A harness repeating its own
+    benchmark and developers whose prompts are their own stay out."""
+
+    def acct(aid: str, n: int, sweep: float, dup: float = 0.0) -> dict[str, object]:
+        return {
+            **_row(aid, 1.0, n=n, age=20.0),
+            "sig_reasoning_trace_share": 1.0 - sweep,
+            "sig_capability_sweep_share": sweep,
+            "dup_prompt_share": dup,
+        }
+
+    fleet = [acct(f"g{i}", 40, 0.6) for i in range(8)]
+    heavy = [acct(f"p{i}", 400, 1.0, dup=0.8) for i in range(3)]
+    harness = acct("e0", 500, 1.0, dup=0.9)
+    devs = [acct(f"d{i}", 30, 1.0) for i in range(3)]
+    crowd = [acct(f"c{i:02d}", 20, 1.0) for i in range(30)]
+    inside = [*fleet, *heavy, harness, *devs]
+    scores, _, usage, comm, kinds = _core_and_crowd(inside, crowd, {"g": 0.99, "c": 0.05})
+    asked: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
+
+    def pool(candidates: Sequence[str], members: Sequence[str]) -> dict[str, float]:
+        asked.append((tuple(sorted(candidates)), tuple(members)))
+        return {a: (1.0 if a.startswith("p") else 0.1) for a in candidates}
+
+    def run(cfg: DetectConfig, **kw: Any) -> list[tuple[str, ...]]:
+        _, camps = decide(
+            [*inside, *crowd], comm, kinds, {0: 1.0}, [], AllowList(), datetime.now(UTC), cfg,
+            scores=scores, family_usage=usage, **kw,
+        )  # fmt: skip
+        return sorted(c.accounts for c in camps)
+
+    fleet_ids = tuple(f"g{i}" for i in range(8))
+    assert run(DetectConfig(), prompt_pool=pool) == [(*fleet_ids, "p0", "p1", "p2")]
+    # Asked once, for the quiet members that fit only through the pool, against the fleet.
+    assert asked == [(("d0", "d1", "d2", "e0", "p0", "p1", "p2"), fleet_ids)]
+    # Without the pool, or with the step off, the repeaters stay out as before.
+    assert run(DetectConfig()) == [fleet_ids]
+    assert run(DetectConfig(quiet_min_log_ratio=100.0), prompt_pool=pool) == [fleet_ids]
+
+
+def test_prompt_pool_counts_a_candidates_distinct_prompts_the_campaign_shares() -> None:
+    import duckdb
+
+    con = duckdb.connect()
+    members = [f"m{i}" for i in range(4)]
+    rows = [(m, d) for m in members[:3] for d in "abc"]  # the pool: three members send a-c
+    rows += [("m3", "d"), ("m3", None), ("m2", "d")]  # two members send d: not the pool's
+    rows += [("x", d) for d in "abcdefghij"] + [("x", "a")] * 5  # 10 distinct, 3 the pool's
+    rows += [("y", d) for d in "abcabc"]  # 3 distinct: too few to measure
+    rows += [("z", d) for d in "klmnopqrst"]  # sends none of the members' prompts
+    con.execute("CREATE TABLE ev (account_id VARCHAR, prompt_digest VARCHAR)")
+    con.executemany("INSERT INTO ev VALUES (?, ?)", rows)
+    share = membership.prompt_pool(con, "ev")
+    assert share(["x", "y", "z"], members) == {"x": 0.3, "z": 0.0}
+    # A candidate's own prompts do not count as the members' (it is not one of them), and
+    # a prompt needs three senders among them.
+    assert share(["x", "z"], ["m0", "m1", "x"]) == {"x": 0.0, "z": 0.0}
+    assert share([], ["m1"]) == {} and share(["x"], []) == {}
+
+
 def test_feature_rows_remember_each_accounts_mix_and_give_the_same_sums() -> None:
     from distillguard.detect.membership import FeatureRows, signal_mix
 
@@ -878,9 +942,41 @@ def test_lone_suspects_tied_by_dense_behaviour_in_a_crowds_tail_are_a_campaign()
     got = _decide(rows, scores=scores, identity_pairs=no_pairs, behaviour_pairs=pairs_of)
     assert got == [("p0", "p1", "p2")]  # the developers' ties make no campaign of them
     assert _decide(rows, scores=scores, identity_pairs=no_pairs) == []
-    # Accounts too small to be lone suspects are not grouped by behaviour alone.
+    # Three accounts too small to be lone suspects are not grouped by behaviour alone.
     small = [{**r, "n_events": 10} if str(r["account_id"])[0] == "p" else r for r in rows]
     assert _decide(small, scores=scores, identity_pairs=no_pairs, behaviour_pairs=pairs_of) == []
+
+
+def test_thin_suspects_tied_by_dense_behaviour_are_a_campaign_when_as_many_as_a_crowd() -> None:
+    """Regression (benchmarks/bench_detect_random.py, draw 4, scenario 8): 49 one-day
+    accounts of a grading and synthetic-data fleet (8 requests each, risk 0.80-0.98, their
+    own mobile IPs and cards, tied by their wrapper families and signal profile) sat in a
+    3,800-account community judged a crowd's tail; too small to be lone suspects, not one
+    was reported. As many such accounts as a family crowd needs are a campaign."""
+    rows, scores = _crowd_tail_with_probers(8)
+    extra = [_row(f"p{i}", 1.0, n=8) for i in range(3, 5)]
+    rows = rows + extra
+    scores |= {
+        str(r["account_id"]): dataclasses.replace(score_account(r, []), risk=0.95) for r in extra
+    }
+    # The young developers are risky enough to be in the core with them: a crowd's tail.
+    scores |= {a: dataclasses.replace(v, risk=0.6) for a, v in scores.items() if a[0] == "d"}
+    probers = [f"p{i}" for i in range(5)]
+    ties = [(a, b) for i, a in enumerate(probers) for b in probers[i + 1 :]]
+
+    def pairs_of(members: Sequence[str]) -> list[tuple[str, str]]:
+        return [p for p in ties if p[0] in members and p[1] in members]
+
+    def no_pairs(members: Sequence[str]) -> list[tuple[str, str]]:
+        return []
+
+    got = _decide(rows, scores=scores, identity_pairs=no_pairs, behaviour_pairs=pairs_of)
+    assert got == [tuple(probers)]
+    # Four are fewer than a family crowd: nothing.
+    four = [r for r in rows if r["account_id"] != "p4"]
+    assert _decide(four, scores=scores, identity_pairs=no_pairs, behaviour_pairs=pairs_of) == []
+    # Nor are five that are not tied together.
+    assert _decide(rows, scores=scores, identity_pairs=no_pairs, behaviour_pairs=no_pairs) == []
 
 
 def test_a_harness_re_running_a_benchmark_is_not_a_member_of_a_campaign_that_does_not() -> None:

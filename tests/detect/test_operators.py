@@ -11,7 +11,12 @@ import pytest
 from distillguard.detect.allowlist import AllowList
 from distillguard.detect.campaigns import decide
 from distillguard.detect.config import DetectConfig
-from distillguard.detect.membership import FamilyUsage, hours_apart, operational_differences
+from distillguard.detect.membership import (
+    FamilyUsage,
+    hours_apart,
+    operational_differences,
+    paces_apart,
+)
 from distillguard.detect.operators import (
     identity_components,
     identity_pairs,
@@ -110,6 +115,60 @@ def test_small_identity_tied_operation_inside_a_fleet_without_ties_is_split() ->
     assert len(_decide(fleet + alike, identity_pairs=pairs_of)) == 1
 
 
+def test_small_identity_tied_operation_is_split_however_small_a_share_of_the_fleet() -> None:
+    """Regression (benchmarks/bench_detect_random.py, draw 2, scenario 2): six accounts
+    rotating through a dozen residential networks each, tied by shared IPs, inside a
+    959-account fleet of one-IP accounts with no identity ties, were 0.6 % of the campaign,
+    under ``identity_split_rest``, and never split off (the operation counted as missed)."""
+    fleet = _quiet(240)
+    small = [{**r, "account_id": f"r{i}"} for i, r in enumerate(_hydra(6))]
+    ties = _pairs([f"r{i}" for i in range(6)])
+
+    def pairs_of(members: Sequence[str]) -> list[tuple[str, str]]:
+        return [p for p in ties if p[0] in members and p[1] in members]
+
+    camps = sorted(_decide(fleet + small, identity_pairs=pairs_of), key=len)
+    assert camps == [tuple(f"r{i}" for i in range(6)), tuple(sorted(f"q{i}" for i in range(240)))]
+    # Run like the fleet, the six are part of it.
+    alike = [{**r, "account_id": f"r{i}"} for i, r in enumerate(_quiet(6))]
+    assert len(_decide(fleet + alike, identity_pairs=pairs_of)) == 1
+
+
+def _paced(rows: list[dict[str, object]], cv: float) -> list[dict[str, object]]:
+    return [{**r, "iat_cv": cv * (1.0 + 0.02 * (i % 5))} for i, r in enumerate(rows)]
+
+
+def test_fleets_sending_at_different_paces_are_split() -> None:
+    """Regression (benchmarks/bench_detect_random.py, draw 3, scenario 7): a fleet sending
+    like clockwork (``iat_cv`` 0.2) and one sending in bursts (1.8), on the same residential
+    networks, tied to each other only by reasoning wrappers, differed in active span alone
+    among the operational features and were one campaign (B3-F1 0.731)."""
+    first = _hydra(10)
+    second = [
+        {**r, "account_id": f"k{i:02d}", "span_hours": 150.0} for i, r in enumerate(_hydra(8))
+    ]
+    a = [str(r["account_id"]) for r in first]
+    b = [str(r["account_id"]) for r in second]
+    ties = _pairs(a) + _pairs(b)
+
+    def pairs_of(members: Sequence[str]) -> list[tuple[str, str]]:
+        return [p for p in ties if p[0] in members and p[1] in members]
+
+    assert len(_decide(first + second, identity_pairs=pairs_of)) == 1
+    apart = _paced(first, 0.2) + _paced(second, 1.8)
+    assert sorted(_decide(apart, identity_pairs=pairs_of)) == [tuple(a), tuple(b)]
+    by_id = {str(r["account_id"]): r for r in apart}
+    assert paces_apart(a, b, by_id)
+    # The pace alone is not enough (the same span: one difference), nor a pace measured on
+    # a few requests, nor paces less than twofold apart.
+    same_span = _paced(first, 0.2) + _paced([{**r, "span_hours": 60.0} for r in second], 1.8)
+    assert len(_decide(same_span, identity_pairs=pairs_of)) == 1
+    thin = {k: {**r, "n_events": 4} for k, r in by_id.items()}
+    assert not paces_apart(a, b, thin)
+    close = {str(r["account_id"]): r for r in _paced(first, 0.9) + _paced(second, 1.5)}
+    assert not paces_apart(a, b, close)
+
+
 def test_components_and_differences() -> None:
     groups = identity_components(["a", "b", "c", "d"], [("a", "b"), ("b", "c"), ("x", "a")])
     assert groups == [["a", "b", "c"], ["d"]]
@@ -155,6 +214,57 @@ def test_second_operation_with_other_tactics_becomes_its_own_campaign() -> None:
     sweep = _tactic([_row(f"s{i}", 1.0, n=40) for i in range(4)], "capability_sweep")
     camps = sorted(_decide(hydra + sweep))
     assert camps == [tuple(f"h{i:02d}" for i in range(20)), tuple(f"s{i}" for i in range(4))]
+
+
+def test_left_out_operation_taken_in_by_another_communitys_wrappers_is_its_own() -> None:
+    """Regression (benchmarks/bench_detect_random.py, draw 4, scenario 3): eight heavy
+    accounts tied by their IPs, left out of their community's campaign for their tactics,
+    were taken into another community's campaign through the wrapper family they shared
+    with it, before the left-out step could make them a campaign (2 of 3 found)."""
+    hydra = _tactic([_row(f"h{i:02d}", 1.0) for i in range(20)], "reasoning_trace")
+    # Fresh accounts rotating through many networks; the other campaign's aged, one IP each.
+    left = _tactic(
+        [{**r, "account_id": f"b{i}", "n_events": 40} for i, r in enumerate(_hydra(4))],
+        "capability_sweep",
+    )
+    other = _tactic(
+        [{**r, "account_id": f"c{i}", "n_events": 40} for i, r in enumerate(_quiet(10))],
+        "capability_sweep",
+    )
+    rows = hydra + left + other
+    comm = {str(r["account_id"]): (0, True) for r in hydra + left}
+    comm |= {str(r["account_id"]): (1, True) for r in other}
+    kinds = {str(r["account_id"]): {"signal_profile": 2} for r in rows}
+    by_account = {str(r["account_id"]): {70: 200} for r in hydra}
+    by_account |= {str(r["account_id"]): {71: 40} for r in left + other}
+    usage = FamilyUsage(by_account, {70: 20, 71: 14})
+    _, camps = decide(
+        rows, comm, kinds, {0: 1.0, 1: 1.0}, [], AllowList(), datetime.now(UTC), DetectConfig(),
+        family_usage=usage,
+    )  # fmt: skip
+    assert sorted(c.accounts for c in camps) == [
+        tuple(f"b{i}" for i in range(4)),
+        tuple(f"c{i}" for i in range(10)),
+        tuple(f"h{i:02d}" for i in range(20)),
+    ]
+    # Their reasons no longer say they joined through the other campaign's wrappers.
+    verdicts, _ = decide(
+        rows, comm, kinds, {0: 1.0, 1: 1.0}, [], AllowList(), datetime.now(UTC), DetectConfig(),
+        family_usage=usage,
+    )  # fmt: skip
+    b0 = next(v for v in verdicts if v.account_id == "b0")
+    assert not any("template families used mostly" in r for r in b0.reasons)
+    # Running like the campaign that took them in, they are its members (as in the test
+    # below): they stay with it.
+    alike = hydra + [{**r, "account_id": f"b{i}"} for i, r in enumerate(other[:4])] + other
+    _, camps = decide(
+        alike, comm, kinds, {0: 1.0, 1: 1.0}, [], AllowList(), datetime.now(UTC), DetectConfig(),
+        family_usage=usage,
+    )  # fmt: skip
+    assert sorted(c.accounts for c in camps) == [
+        tuple(sorted([f"b{i}" for i in range(4)] + [f"c{i}" for i in range(10)])),
+        tuple(f"h{i:02d}" for i in range(20)),
+    ]
 
 
 def test_a_minority_role_of_one_operation_stays_in_its_campaign() -> None:

@@ -158,10 +158,12 @@ class DetectConfig:
             least this share) ...
         identity_split_min_features: ... operate unlike it on at least this many operational
             features (disjoint interquartile ranges of IPs, ASNs, account age, active span,
-            active days, request rate), or work other hours of the day (enough alone), is
-            split in two when the rest scores as a campaign (see ``detect/operators.py``);
-            0 features would split on identity alone, a value above the six features
-            disables the split.
+            active days, request rate; a different pace, ``iat_cv``, counts as one), or work
+            other hours of the day (enough alone), is split in two when the rest scores as a
+            campaign (see ``detect/operators.py``); 0 features would split on identity
+            alone, a value above the seven features disables the split. When no identity
+            group holds ``identity_split_main``, the largest one is split off under the same
+            test however small a share it is (it is tied within, not a pool of stragglers).
         behaviour_split_kinds: edge kinds that show one operation's behaviour (signal
             profile, template family, lockstep timing, creation burst) for the behaviour
             split: a campaign whose members fall into two or more groups with none of these

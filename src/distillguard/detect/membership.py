@@ -31,10 +31,12 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from statistics import median
 from typing import Any
+
+import pyarrow as pa
 
 from distillguard.detect.config import DetectConfig
 from distillguard.detect.scoring import AccountScore, score_community
@@ -179,14 +181,55 @@ def operational_differences(
     return out
 
 
+#: :func:`paces_apart`: only accounts with at least this many requests have a pace (the
+#: spread of the gaps between two or three requests says nothing).
+PACE_MIN_EVENTS = 8
+
+
+def paces_apart(
+    group: Sequence[str], rest: Sequence[str], by_id: Mapping[str, Mapping[str, Any]]
+) -> bool:
+    """Whether ``group`` and ``rest`` send at a different pace: one part's scheduler spaces
+    its requests regularly, the other's come in bursts (``iat_cv``, the coefficient of
+    variation of the gaps between an account's requests).
+
+    An operator runs its accounts with one scheduler, whatever tasks it gives them; a fleet
+    sending every few minutes like clockwork (``iat_cv`` 0.2) and one sending in human-like
+    bursts (``iat_cv`` 1.8) are two operations that content alone tied together. Only
+    accounts with :data:`PACE_MIN_EVENTS` requests count; they must be at least half of
+    each part and enough to tell apart (:func:`separable`); the interquartile ranges must
+    be disjoint and the medians at least twofold apart (the raw ratio, not log1p: the
+    feature is a ratio already, and a Poisson process sits at 1).
+    """
+
+    def paces(accounts: Sequence[str]) -> list[float]:
+        out = []
+        for a in accounts:
+            row = by_id[a]
+            cv = row.get("iat_cv")
+            if cv is not None and float(row.get("n_events") or 0) >= PACE_MIN_EVENTS:
+                out.append(max(float(cv), 1e-6))
+        return out
+
+    g, r = paces(group), paces(rest)
+    if 2 * len(g) < len(group) or 2 * len(r) < len(rest) or not separable(len(g), len(r)):
+        return False
+    g1, g3 = _quartiles(g)
+    r1, r3 = _quartiles(r)
+    return (r3 < g1 or r1 > g3) and abs(math.log(median(g) / median(r))) >= MIN_LOG_RATIO
+
+
 def operator_differences(
     group: Sequence[str], rest: Sequence[str], by_id: Mapping[str, Mapping[str, Any]]
 ) -> list[str]:
-    """:func:`operational_differences`, and ``"hour_center"`` when the two parts work other
-    hours of the day (:func:`hours_apart`): an operator's own difference, which the splits
-    take as enough on its own (one operation gives its accounts different jobs, not
-    different time zones)."""
+    """:func:`operational_differences`, ``"iat_cv"`` when the two parts send at a different
+    pace (:func:`paces_apart`), and ``"hour_center"`` when they work other hours of the day
+    (:func:`hours_apart`). Both are an operator's own differences; the splits take other
+    hours as enough on its own (one operation gives its accounts different jobs, not
+    different time zones), a different pace as one difference among those they need."""
     differ = operational_differences(group, rest, by_id)
+    if paces_apart(group, rest, by_id):
+        differ.append("iat_cv")
     if hours_apart(group, rest, by_id):
         differ.append("hour_center")
     return differ
@@ -800,6 +843,66 @@ def _operational_distance(row: Mapping[str, Any], ops: Sequence[float]) -> float
     return sum(abs(_log1p(row, name) - m) for name, m in zip(OPERATIONAL, ops, strict=True))
 
 
+#: Share of its campaign's prompt pool a quiet member's prompts must be (:func:`prompt_pool`)
+#: for its repeats not to count against it, and the fewest distinct prompts that share is
+#: measured on.
+POOL_MIN_SHARE = 0.9
+POOL_MIN_PROMPTS = 10
+#: A prompt is the campaign's pool's when at least this many of its members sent it: a pool
+#: is drawn on by the fleet, while the two evaluation harnesses reported with round-clock's
+#: campaign at full scale send their own benchmark (with any one member's prompts as the
+#: pool, they brought in three more harnesses running the same 500 prompts). A share of
+#: the members instead (a twentieth) lost the capability sweep's heavy accounts, whose
+#: prompts a tenth of the time had only six to eight senders among 357 members.
+POOL_MIN_SENDERS = 3
+
+#: (candidates, members) -> for each candidate with at least :data:`POOL_MIN_PROMPTS`
+#: distinct prompts, the share of them that a member sent too.
+PoolShare = Callable[[Sequence[str], Sequence[str]], dict[str, float]]
+
+
+def prompt_pool(con: Any, events: str = "ev") -> PoolShare:
+    """A :data:`PoolShare` over the exact prompts (``prompt_digest``) in ``events``.
+
+    A campaign renders a pool of prompts and its accounts draw from it: its heavy accounts
+    send the same prompts again (a capability sweep cycling through a few hundred agentic
+    tasks repeats 60–85 % of its requests), and nearly every prompt they send, a lighter
+    member sent too. An evaluation harness repeats its own benchmark, in its own format; a
+    developer's coding prompts are its own. Exact prompts shared with a campaign's members
+    are the pool's, which no wrapper family or signal profile tells apart from the crowd's.
+    A prompt is the pool's when :data:`POOL_MIN_SENDERS` members sent it.
+    """
+
+    def share(candidates: Sequence[str], members: Sequence[str]) -> dict[str, float]:
+        if not candidates or not members:
+            return {}
+        con.register("_pool_cands", pa.table({"account_id": [str(a) for a in candidates]}))
+        con.register("_pool_members", pa.table({"account_id": [str(a) for a in members]}))
+        try:
+            rows = con.execute(
+                f"""WITH c AS (
+                      SELECT DISTINCT account_id, prompt_digest FROM {events}
+                      WHERE prompt_digest IS NOT NULL
+                        AND account_id IN (SELECT account_id FROM _pool_cands)),
+                    m AS (
+                      SELECT prompt_digest FROM {events}
+                      WHERE prompt_digest IS NOT NULL
+                        AND account_id IN (SELECT account_id FROM _pool_members)
+                        AND account_id NOT IN (SELECT account_id FROM _pool_cands)
+                      GROUP BY prompt_digest HAVING count(DISTINCT account_id) >= ?)
+                    SELECT account_id, count(*) AS n,
+                           count(*) FILTER (WHERE prompt_digest IN (SELECT prompt_digest FROM m))
+                    FROM c GROUP BY account_id""",  # noqa: S608 - table name from the caller
+                [POOL_MIN_SENDERS],
+            ).fetchall()
+        finally:
+            con.unregister("_pool_cands")
+            con.unregister("_pool_members")
+        return {str(a): int(k) / int(n) for a, n, k in rows if int(n) >= POOL_MIN_PROMPTS}
+
+    return share
+
+
 def admit_quiet_members(
     pending: list[Pending],
     quiet: Mapping[int, Sequence[str]],
@@ -808,6 +911,7 @@ def admit_quiet_members(
     content_users: Sequence[str],
     cfg: DetectConfig,
     split_off_ops: Iterable[int],
+    pool: PoolShare | None = None,
 ) -> dict[str, str]:
     """Give an operation split off its community the quiet members the other one gated out
     (in place).
@@ -831,6 +935,15 @@ def admit_quiet_members(
     it hides in (developers whose coding prompts read as a sweep), but a grading fleet's
     accounts of four to eight requests send what no crowd does.
 
+    A member that repeats its prompts, or whose content is as typical of the crowd as of
+    the campaign (a capability sweep's coding tasks read like developers' prompts), still
+    joins when at least :data:`POOL_MIN_SHARE` of its distinct prompts (at least
+    :data:`POOL_MIN_PROMPTS`) are ones the campaign's members sent too (``pool``,
+    :func:`prompt_pool`) and its content is not clearly the crowd's (``quiet_min_log_ratio``):
+    it draws from the campaign's prompt pool. (Twenty-one of a capability-sweep fleet's
+    heaviest accounts, 126–837 requests each, 58–85 % of them repeats, scored 0.10–0.45 and
+    were left out; 97–100 % of their distinct prompts were the fleet's.)
+
     Args:
         pending: candidate campaigns, extended in place.
         quiet: community -> its core members below the community's member gate (not
@@ -841,6 +954,8 @@ def admit_quiet_members(
         cfg: thresholds.
         split_off_ops: indexes in ``pending`` of the campaigns the network and operator
             splits made.
+        pool: exact prompts shared with a campaign's members (:func:`prompt_pool`); without
+            it, repeats and crowd-like content keep a member out.
 
     Returns:
         admitted account -> why it joined, in words (for its reasons).
@@ -867,31 +982,52 @@ def admit_quiet_members(
     gates = {i: content_gate(pending[i][2], by_id, cfg.member_relative_content) for i in split}
     ops = {i: _operations(pending[i][2], by_id) for i in split}
     note = "sends only this campaign's kind of distillation content, at the core of its community"
+    pool_note = "sends this campaign's own prompts, at the core of its community"
     added: dict[int, list[str]] = defaultdict(list)
+    # Members that fit a campaign only if they draw from its prompt pool: campaign -> them.
+    to_pool: dict[int, list[str]] = defaultdict(list)
     for comm, accounts in sorted(quiet.items()):
         near = [i for i in split if comm in sources[i]]
         for a in accounts:
             row = by_id[a]
-            if (
-                a in owner
-                or int(row.get("n_events") or 0) < cfg.family_attach_min_requests
-                or float(row.get("dup_prompt_share") or 0.0) >= 0.5
-            ):
+            n_events = int(row.get("n_events") or 0)
+            if a in owner or n_events < cfg.family_attach_min_requests:
                 continue
+            repeats = float(row.get("dup_prompt_share") or 0.0) >= 0.5
             mine = signal_mix([a], by_id)
-            fits = [
-                i
-                for i in near
-                if _share(row) >= gates[i]
-                and _coverage(mine, tactics[i]) >= cfg.profile_min_similarity
-                and content_log_ratio(mine, mixes[i], crowd) >= least[i]
-            ]
+            fits = []
+            for i in near:
+                if _share(row) < gates[i]:
+                    continue
+                if _coverage(mine, tactics[i]) < cfg.profile_min_similarity:
+                    continue
+                ratio = content_log_ratio(mine, mixes[i], crowd)
+                if not repeats and ratio >= least[i]:
+                    fits.append(i)
+                elif (
+                    pool is not None
+                    and n_events >= POOL_MIN_PROMPTS
+                    and ratio >= (cfg.quiet_min_log_ratio)
+                ):
+                    to_pool[i].append(a)
             if fits:
                 # Two operations in one community (a hydra and a slow-and-low fleet running
                 # the same wrappers): it joins the one it operates most like.
                 idx = min(fits, key=lambda i: (_operational_distance(row, ops[i]), i))
                 added[idx].append(a)
                 notes[a] = note
+    if pool is not None and to_pool:
+        pooled: dict[str, list[int]] = defaultdict(list)
+        for i, accs in sorted(to_pool.items()):
+            shares = pool([a for a in accs if a not in notes], pending[i][2])
+            for a, got in shares.items():
+                if got >= POOL_MIN_SHARE:
+                    pooled[a].append(i)
+        for a, fits in sorted(pooled.items()):
+            row = by_id[a]
+            idx = min(fits, key=lambda i: (_operational_distance(row, ops[i]), i))
+            added[idx].append(a)
+            notes[a] = pool_note
     for idx, accs in added.items():
         neg_vol, comm, members, risk = pending[idx]
         pending[idx] = (neg_vol - requests_of(accs, by_id), comm, sorted({*members, *accs}), risk)

@@ -42,6 +42,7 @@ from distillguard.detect.membership import (
     OPERATIONAL,
     Pending,
     operator_differences,
+    separable,
     split_off,
 )
 from distillguard.detect.scoring import AccountScore
@@ -134,18 +135,22 @@ def _split_operator_once(
         # No identity group holds most of it: the bulk is an operation without identity
         # ties (each account its own card and IP), and the largest identity group, when
         # it operates unlike all the others, is a second operation inside it (a
-        # reseller's few accounts behind its shared IPs among a slow-and-low fleet).
-        if len(main) < least or len(main) < 2:
+        # reseller's few accounts behind its shared IPs among a slow-and-low fleet). The
+        # group is tied within by identity, not a pool of stragglers, so the share floor
+        # does not apply: six accounts rotating through a dozen residential networks each
+        # inside a 959-account fleet of one-IP accounts were 0.6 % of it (a drawn
+        # scenario of benchmarks/bench_detect_random.py).
+        if len(main) < max(cfg.min_campaign_accounts, 2) or not separable(len(rest), len(main)):
             return None
         leave = main
     # Working other hours of the day is enough on its own, as in the behaviour split:
     # two fleets on the same kind of rotating networks, tied to each other only by
     # content that reads alike, with no card, address or sign-up burst in common, are
-    # two operators when their hours differ. A minimum above the number of features
-    # still disables the split.
+    # two operators when their hours differ. A minimum above the number of features (the
+    # operational ones and the pace) still disables the split.
     differ = operator_differences(main, rest, by_id)
     need = cfg.identity_split_min_features
-    if len(differ) < need and ("hour_center" not in differ or need > len(OPERATIONAL)):
+    if len(differ) < need and ("hour_center" not in differ or need > len(OPERATIONAL) + 1):
         return None
     new_comm = split_off(pending, idx, leave, by_id, scores, cfg, -2000)
     return None if new_comm is None else (new_comm, differ, leave is main)

@@ -27,7 +27,7 @@ from distillguard.detect.families import family_groups
 from distillguard.detect.features import compute_features
 from distillguard.detect.intel_signal import IntelSignals, has_intel, load_intel_signals
 from distillguard.detect.linking import build_edges, cluster
-from distillguard.detect.membership import account_networks, family_usage
+from distillguard.detect.membership import account_networks, family_usage, prompt_pool
 from distillguard.detect.operators import identity_pairs
 from distillguard.detect.ruleset import load_rules
 from distillguard.detect.scoring import (
@@ -326,6 +326,7 @@ def run_scan(
             intel_min_accounts=icfg.group_min_accounts if icfg is not None else 2,
             identity_pairs=identity_pairs(con, cfg.identity_split_kinds),
             behaviour_pairs=identity_pairs(con, cfg.behaviour_split_kinds),
+            prompt_pool=prompt_pool(con, "ev"),
         )
         timings["verdicts"] = time.perf_counter() - t
         t = time.perf_counter()
