@@ -56,36 +56,6 @@ def test_repeats_are_whole_requests_when_text_is_kept(tmp_path: Path, keep_text:
     assert dup["prober"] == pytest.approx(1 / 4 if keep_text else 3 / 4)
 
 
-def test_a_prompt_sampled_again_at_a_temperature_is_no_repeat(tmp_path: Path) -> None:
-    """Regression (benchmarks/bench_detect_random.py, draw 5, scenario 4): ten accounts
-    sending a capability sweep's few hundred tasks 3,000 times each at temperature 0.7 were
-    90 % "repeats" and scored 0.04-0.10; each of those requests collects a new answer. An
-    evaluation harness re-running its benchmark greedily (temperature 0, or none given)
-    repeats itself."""
-
-    def ev(i: int, account: str, temperature: float | None) -> dict[str, object]:
-        e = _event(i, account, "Write a parser for this log format.", None)
-        if temperature is not None:
-            e["params"] = {"temperature": temperature}
-        return e
-
-    events = [ev(i, "sampler", 0.7) for i in range(4)]
-    events += [ev(10 + i, "greedy", 0.0) for i in range(4)]
-    events += [ev(20 + i, "default", None) for i in range(4)]
-    events += [ev(30, "mixed", 0.0), ev(31, "mixed", 0.0), ev(32, "mixed", 1.0)]
-    path = tmp_path / "events.jsonl"
-    path.write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
-    store = DuckDBStore(tmp_path / "s.duckdb")
-    ingest_paths([path], store)
-    compute_features(store.con, DetectConfig(), events="events")
-    rows = store.con.execute("SELECT account_id, dup_prompt_share FROM account_features").fetchall()
-    store.close()
-    dup = {str(a): float(d) for a, d in rows}
-    assert dup["sampler"] == 0.0
-    assert dup["greedy"] == pytest.approx(3 / 4) and dup["default"] == pytest.approx(3 / 4)
-    assert dup["mixed"] == pytest.approx(1 / 3)  # two greedy requests, one a repeat
-
-
 def test_time_of_day_is_a_circular_mean(tmp_path: Path) -> None:
     """``hour_center`` averages times of day on the clock (23:00 and 01:00 make midnight, not
     noon); ``hour_focus`` is 1 for requests at one time of day and 0 round the clock."""

@@ -23,14 +23,6 @@ from distillguard.detect.config import DetectConfig
 
 EPOCH = "epoch({})"
 
-#: A request at this temperature or above samples a new answer: sent again, it is no repeat
-#: (``dup_prompt_share``). An evaluation harness re-runs its benchmark greedily (temperature
-#: 0) for the same answers; a harvest that sends each prompt again at 0.7 collects another
-#: answer each time (best-of-n data), as the drawn scenario whose ten accounts sent a
-#: capability sweep's few hundred tasks 3,000 times each, 90 % of them "repeats", showed
-#: (risk 0.04-0.10, no campaign). Without a temperature a request counts as greedy.
-SAMPLING_TEMPERATURE = 0.5
-
 #: Feature name -> what it means, for reports and docs (signal features are added per signal).
 FEATURE_DOCS: dict[str, str] = {
     "n_events": "requests sent",
@@ -57,9 +49,7 @@ FEATURE_DOCS: dict[str, str] = {
     "high_effort_share": "share of requests asking for high reasoning effort",
     "tool_share": "share of requests carrying tool schemas",
     "dup_prompt_share": "share of requests repeating a request the account already sent "
-    "(the same prompt after the same system prompt and earlier turns, when text is kept) "
-    "deterministically: a request sampled at a temperature of at least 0.5 asks for a new "
-    "answer and is no repeat",
+    "(the same prompt after the same system prompt and earlier turns, when text is kept)",
     "n_models": "distinct models used",
     "new_model_share": "share of requests to a model released during the log",
     "new_model_lag_h": "hours from a new model's first use anywhere to this account's first use",
@@ -185,7 +175,6 @@ def compute_features(con: Any, cfg: DetectConfig, *, events: str = "ev") -> Feat
                param_reasoning_effort, param_tool_count, finish_reason, prompt_digest,
                CASE WHEN context_text IS NULL THEN prompt_digest
                     ELSE prompt_digest || md5(context_text) END AS exchange_digest,
-               coalesce(param_temperature, 0.0) >= {SAMPLING_TEMPERATURE} AS sampled,
                input_tokens, output_tokens
         FROM {events} LEFT JOIN _f_cap mc ON mc.cap_model = model""",
         f"""CREATE OR REPLACE TEMP TABLE _f_base AS
@@ -208,9 +197,7 @@ def compute_features(con: Any, cfg: DetectConfig, *, events: str = "ev") -> Feat
               AS high_effort_share,
           avg(CASE WHEN param_tool_count > 0 THEN 1.0 ELSE 0.0 END) AS tool_share,
           CASE WHEN count(exchange_digest) > 0
-               THEN 1.0 - (count(DISTINCT CASE WHEN NOT sampled THEN exchange_digest END)
-                           + count(CASE WHEN sampled THEN exchange_digest END)) * 1.0
-                          / count(exchange_digest) END
+               THEN 1.0 - count(DISTINCT exchange_digest) * 1.0 / count(exchange_digest) END
               AS dup_prompt_share,
           count(DISTINCT model) AS n_models,
           min({EPOCH.format("account_created_at")}) AS created_t,
