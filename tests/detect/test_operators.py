@@ -134,6 +134,30 @@ def test_small_identity_tied_operation_is_split_however_small_a_share_of_the_fle
     assert len(_decide(fleet + alike, identity_pairs=pairs_of)) == 1
 
 
+def _ids(rows: list[dict[str, object]]) -> list[str]:
+    return [str(r["account_id"]) for r in rows]
+
+
+def _among(ties: list[tuple[str, str]]) -> Callable[[Sequence[str]], list[tuple[str, str]]]:
+    """Identity pairs for ``decide``: the ties whose two accounts are both members."""
+
+    def pairs_of(members: Sequence[str]) -> list[tuple[str, str]]:
+        return [p for p in ties if p[0] in members and p[1] in members]
+
+    return pairs_of
+
+
+def _two_fleets(
+    **second_has: object,
+) -> tuple[list[dict[str, object]], list[dict[str, object]], list[tuple[str, str]]]:
+    """Two fleets of fresh rotating accounts (h00-h09, k00-k07), each tied within by
+    identity and not to the other; ``second_has`` sets features of the second."""
+    first = _hydra(10)
+    second = [{**r, "account_id": f"k{i:02d}", **second_has} for i, r in enumerate(_hydra(8))]
+    ties = _pairs([str(r["account_id"]) for r in first])
+    return first, second, ties + _pairs([str(r["account_id"]) for r in second])
+
+
 def _paced(rows: list[dict[str, object]], cv: float) -> list[dict[str, object]]:
     return [{**r, "iat_cv": cv * (1.0 + 0.02 * (i % 5))} for i, r in enumerate(rows)]
 
@@ -143,16 +167,8 @@ def test_fleets_sending_at_different_paces_are_split() -> None:
     like clockwork (``iat_cv`` 0.2) and one sending in bursts (1.8), on the same residential
     networks, tied to each other only by reasoning wrappers, differed in active span alone
     among the operational features and were one campaign (B3-F1 0.731)."""
-    first = _hydra(10)
-    second = [
-        {**r, "account_id": f"k{i:02d}", "span_hours": 150.0} for i, r in enumerate(_hydra(8))
-    ]
-    a = [str(r["account_id"]) for r in first]
-    b = [str(r["account_id"]) for r in second]
-    ties = _pairs(a) + _pairs(b)
-
-    def pairs_of(members: Sequence[str]) -> list[tuple[str, str]]:
-        return [p for p in ties if p[0] in members and p[1] in members]
+    first, second, ties = _two_fleets(span_hours=150.0)
+    a, b, pairs_of = _ids(first), _ids(second), _among(ties)
 
     assert len(_decide(first + second, identity_pairs=pairs_of)) == 1
     apart = _paced(first, 0.2) + _paced(second, 1.8)
@@ -520,14 +536,8 @@ def test_fleets_with_no_identity_tie_working_different_hours_are_split() -> None
     content (its jailbreak prompts read as extraction too), differed in one operational
     feature at most and were one campaign; their operators work hours apart. Working
     hours count in the operator split as in the behaviour split."""
-    first = _hydra(10)
-    second = [{**r, "account_id": f"k{i:02d}"} for i, r in enumerate(_hydra(8))]
-    a = [str(r["account_id"]) for r in first]
-    b = [str(r["account_id"]) for r in second]
-    ties = _pairs(a) + _pairs(b)
-
-    def pairs_of(members: Sequence[str]) -> list[tuple[str, str]]:
-        return [p for p in ties if p[0] in members and p[1] in members]
+    first, second, ties = _two_fleets()
+    a, b, pairs_of = _ids(first), _ids(second), _among(ties)
 
     # Alike and without a time of day: one operation whose accounts share no card or IP.
     assert len(_decide(first + second, identity_pairs=pairs_of)) == 1
