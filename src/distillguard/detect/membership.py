@@ -857,7 +857,7 @@ POOL_MIN_PROMPTS = 10
 POOL_MIN_SENDERS = 3
 
 #: (candidates, members) -> for each candidate with at least :data:`POOL_MIN_PROMPTS`
-#: distinct prompts, the share of them that a member sent too.
+#: distinct prompts, the share of them that :data:`POOL_MIN_SENDERS` members sent too.
 PoolShare = Callable[[Sequence[str], Sequence[str]], dict[str, float]]
 
 
@@ -938,11 +938,12 @@ def admit_quiet_members(
     A member that repeats its prompts, or whose content is as typical of the crowd as of
     the campaign (a capability sweep's coding tasks read like developers' prompts), still
     joins when at least :data:`POOL_MIN_SHARE` of its distinct prompts (at least
-    :data:`POOL_MIN_PROMPTS`) are ones the campaign's members sent too (``pool``,
-    :func:`prompt_pool`) and its content is not clearly the crowd's (``quiet_min_log_ratio``):
-    it draws from the campaign's prompt pool. (Twenty-one of a capability-sweep fleet's
-    heaviest accounts, 126–837 requests each, 58–85 % of them repeats, scored 0.10–0.45 and
-    were left out; 97–100 % of their distinct prompts were the fleet's.)
+    :data:`POOL_MIN_PROMPTS`) are ones :data:`POOL_MIN_SENDERS` of the campaign's members
+    sent too (``pool``, :func:`prompt_pool`) and its content is not clearly the crowd's
+    (``quiet_min_log_ratio``): it draws from the campaign's prompt pool. (Twenty-one of a
+    capability-sweep fleet's heaviest accounts, 126–837 requests each, 58–85 % of them
+    repeats, scored 0.10–0.45 and were left out; 97–100 % of their distinct prompts were
+    the fleet's.)
 
     Args:
         pending: candidate campaigns, extended in place.
@@ -1007,7 +1008,7 @@ def admit_quiet_members(
                 elif (
                     pool is not None
                     and n_events >= POOL_MIN_PROMPTS
-                    and ratio >= (cfg.quiet_min_log_ratio)
+                    and ratio >= cfg.quiet_min_log_ratio
                 ):
                     to_pool[i].append(a)
             if fits:
