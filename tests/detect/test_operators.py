@@ -134,6 +134,23 @@ def test_small_identity_tied_operation_is_split_however_small_a_share_of_the_fle
     assert len(_decide(fleet + alike, identity_pairs=pairs_of)) == 1
 
 
+def test_an_identity_group_other_than_the_largest_that_operates_apart_is_split() -> None:
+    """Regression (benchmarks/bench_detect_random.py, draw 6, scenario 9): no identity group
+    held half of a 209-account campaign; the largest (49 accounts sharing a card) ran like
+    the rest of its fleet, and the 45 accounts of a second operation on one datacenter pool,
+    the second largest group, were never compared (B3-F1 0.797)."""
+    fleet = _quiet(60)
+    other = [{**r, "account_id": f"r{i:02d}"} for i, r in enumerate(_hydra(20))]
+    card = [f"q{i}" for i in range(25)]  # a fleet card: the largest group, runs alike
+    ties = _pairs(card) + _pairs([f"r{i:02d}" for i in range(20)])
+    camps = sorted(_decide(fleet + other, identity_pairs=_among(ties)), key=len)
+    assert camps == [tuple(f"r{i:02d}" for i in range(20)), tuple(sorted(_ids(fleet)))]
+    # Below identity_split_rest of the campaign, a group other than the largest is not
+    # compared.
+    few = DetectConfig(identity_split_rest=0.3)
+    assert len(_decide(fleet + other, few, identity_pairs=_among(ties))) == 1
+
+
 def _ids(rows: list[dict[str, object]]) -> list[str]:
     return [str(r["account_id"]) for r in rows]
 

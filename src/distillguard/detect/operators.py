@@ -130,30 +130,52 @@ def _split_operator_once(
         # identity path to it are the candidates.
         if len(rest) < least:
             return None
-        leave = rest
-    else:
-        # No identity group holds most of it: the bulk is an operation without identity
-        # ties (each account its own card and IP), and the largest identity group, when
-        # it operates unlike all the others, is a second operation inside it (a
-        # reseller's few accounts behind its shared IPs among a slow-and-low fleet). The
-        # group is tied within by identity, not a pool of stragglers, so the share floor
-        # does not apply: six accounts rotating through a dozen residential networks each
-        # inside a 959-account fleet of one-IP accounts were 0.6 % of it (a drawn
-        # scenario of benchmarks/bench_detect_random.py).
-        if len(main) < max(cfg.min_campaign_accounts, 2) or not separable(len(rest), len(main)):
+        differ = operator_differences(main, rest, by_id)
+        if not _operates_apart(differ, cfg):
             return None
-        leave = main
-    # Working other hours of the day is enough on its own, as in the behaviour split:
-    # two fleets on the same kind of rotating networks, tied to each other only by
-    # content that reads alike, with no card, address or sign-up burst in common, are
-    # two operators when their hours differ. A minimum above the number of features (the
-    # operational ones and the pace) still disables the split.
-    differ = operator_differences(main, rest, by_id)
+        new_comm = split_off(pending, idx, rest, by_id, scores, cfg, -2000)
+        return None if new_comm is None else (new_comm, differ, False)
+    # No identity group holds most of it: the bulk is an operation without identity ties
+    # (each account its own card and IP), and an identity group that operates unlike all the
+    # others is a second operation inside it (a reseller's few accounts behind its shared
+    # IPs among a slow-and-low fleet). The largest group is tied within by identity, not a
+    # pool of stragglers, so the share floor does not apply to it: six accounts rotating
+    # through a dozen residential networks each inside a 959-account fleet of one-IP
+    # accounts were 0.6 % of it. The others need ``identity_split_rest`` of the campaign:
+    # a 45-account operation on one datacenter pool, the second largest identity group of
+    # a 209-account campaign, ran unlike the rest but was never compared (both drawn
+    # scenarios of benchmarks/bench_detect_random.py).
+    for group in groups:
+        if len(group) < max(cfg.min_campaign_accounts, 2):
+            break
+        if group is not main and len(group) < least:
+            break
+        if not separable(n - len(group), len(group)):
+            continue
+        inside = set(group)
+        differ = operator_differences(group, [a for a in members if a not in inside], by_id)
+        if not _operates_apart(differ, cfg):
+            continue
+        new_comm = split_off(pending, idx, group, by_id, scores, cfg, -2000)
+        if new_comm is not None:
+            return new_comm, differ, True
+    return None
+
+
+def _operates_apart(differ: Sequence[str], cfg: DetectConfig) -> bool:
+    """Whether the operational differences between two parts are enough for the operator
+    split: ``identity_split_min_features`` of them, or other working hours alone.
+
+    Working other hours of the day is enough on its own, as in the behaviour split: two
+    fleets on the same kind of rotating networks, tied to each other only by content that
+    reads alike, with no card, address or sign-up burst in common, are two operators when
+    their hours differ. A minimum above the number of features (the operational ones and
+    the pace) still disables the split.
+    """
     need = cfg.identity_split_min_features
-    if len(differ) < need and ("hour_center" not in differ or need > len(OPERATIONAL) + 1):
-        return None
-    new_comm = split_off(pending, idx, leave, by_id, scores, cfg, -2000)
-    return None if new_comm is None else (new_comm, differ, leave is main)
+    if len(differ) >= need:
+        return True
+    return "hour_center" in differ and need <= len(OPERATIONAL) + 1
 
 
 def _member_index(
