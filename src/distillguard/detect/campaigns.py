@@ -47,6 +47,7 @@ from distillguard.detect.membership import (
 from distillguard.detect.operators import (
     PairsOf,
     identity_components,
+    operates_apart,
     split_by_behaviour,
     split_by_operator,
     supported_pairs,
@@ -959,8 +960,7 @@ def decide(
         for i, accs in taken_by.items():
             gone = set(accs)
             rest = [a for a in pending[i][2] if a not in gone]
-            differ = operator_differences(accs, rest, by_id)
-            if len(differ) >= cfg.identity_split_min_features or "hour_center" in differ:
+            if operates_apart(operator_differences(accs, rest, by_id), cfg):
                 free.extend(accs)
         before = {a: owner[a] for a in free if a in owner}
         n = len(pending)

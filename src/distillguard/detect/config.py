@@ -162,8 +162,9 @@ class DetectConfig:
             other hours of the day (enough alone), is split in two when the rest scores as a
             campaign (see ``detect/operators.py``); 0 features would split on identity
             alone, a value above the seven features disables the split. When no identity
-            group holds ``identity_split_main``, the largest one is split off under the same
-            test however small a share it is (it is tied within, not a pool of stragglers).
+            group holds ``identity_split_main``, each identity group of at least
+            ``identity_split_rest``, and the largest however small a share it is (it is tied
+            within, not a pool of stragglers), is split off under the same test.
         behaviour_split_kinds: edge kinds that show one operation's behaviour (signal
             profile, template family, lockstep timing, creation burst) for the behaviour
             split: a campaign whose members fall into two or more groups with none of these

@@ -131,7 +131,7 @@ def _split_operator_once(
         if len(rest) < least:
             return None
         differ = operator_differences(main, rest, by_id)
-        if not _operates_apart(differ, cfg):
+        if not operates_apart(differ, cfg):
             return None
         new_comm = split_off(pending, idx, rest, by_id, scores, cfg, -2000)
         return None if new_comm is None else (new_comm, differ, False)
@@ -154,7 +154,7 @@ def _split_operator_once(
             continue
         inside = set(group)
         differ = operator_differences(group, [a for a in members if a not in inside], by_id)
-        if not _operates_apart(differ, cfg):
+        if not operates_apart(differ, cfg):
             continue
         new_comm = split_off(pending, idx, group, by_id, scores, cfg, -2000)
         if new_comm is not None:
@@ -162,7 +162,7 @@ def _split_operator_once(
     return None
 
 
-def _operates_apart(differ: Sequence[str], cfg: DetectConfig) -> bool:
+def operates_apart(differ: Sequence[str], cfg: DetectConfig) -> bool:
     """Whether the operational differences between two parts are enough for the operator
     split: ``identity_split_min_features`` of them, or other working hours alone.
 
